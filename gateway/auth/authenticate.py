@@ -1,0 +1,194 @@
+"""Turn request headers into a `Principal`, once per request.
+
+Credentials: `x-api-key: <key>` or `Authorization: Bearer <key>`; `x-pixel-id` picks the pixel.
+Each authenticator returns None for a credential that is not its kind and raises for its kind
+gone bad; a presented credential that no authenticator claims is an `InvalidApiKey`, never a
+silent fall-back to anonymous.
+
+Key look-ups are cached per process (`KeyCache`) because a database round trip per request
+would dominate small requests. The cache can never extend a key's life: expiry is checked
+against the clock on every hit, and the keys service calls `invalidate()` on rotate, revoke and
+update before it answers.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from gateway.auth.keys import has_valid_checksum, hash_key
+from gateway.auth.principal import Principal
+from gateway.auth.scopes import expand_scopes
+from gateway.errors import AccessDenied, InvalidApiKey
+from gateway.storage import Database
+from gateway.storage.keys import find_key_by_hash
+from gateway.storage.models import ApiKeyRow
+from gateway.storage.tenancy import find_pixel, list_pixels
+
+__all__ = ["ApiKeyAuthenticator", "Authenticator", "Credentials", "KeyCache", "KeyRecord",
+           "read_credentials"]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What the request presented, before any look-up."""
+
+    token: str | None
+    pixel_id: str | None
+    cookie_token: str | None = None
+
+
+def read_credentials(headers: Mapping[str, str], cookies: Mapping[str, str] | None = None,
+                     cookie_name: str = "gateway_session") -> Credentials:
+    token = headers.get("x-api-key")
+    if not token:
+        auth = headers.get("authorization", "")
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            token = value.strip()
+    pixel = headers.get("x-pixel-id") or None
+    cookie = cookies.get(cookie_name) if cookies else None
+    return Credentials(token=token or None, pixel_id=pixel, cookie_token=cookie)
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """The part of a key row authentication needs, immutable so it can be cached."""
+
+    id: str
+    organization_id: str
+    scopes: frozenset[str]
+    pixel_ids: frozenset[str] | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    label: str
+
+    @classmethod
+    def from_row(cls, row: ApiKeyRow) -> KeyRecord:
+        return cls(
+            id=row.id,
+            organization_id=row.organization_id,
+            scopes=expand_scopes(row.scopes),
+            pixel_ids=None if row.pixel_ids is None else frozenset(row.pixel_ids),
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+            label=f"{row.prefix}{row.start}",
+        )
+
+
+class KeyCache:
+    """key hash -> KeyRecord, each entry kept at most `ttl` seconds."""
+
+    def __init__(self, ttl: float, *, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[KeyRecord, float]] = {}
+
+    def get(self, key_hash: str) -> KeyRecord | None:
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        record, loaded = entry
+        if time.monotonic() - loaded > self.ttl:
+            del self._entries[key_hash]
+            return None
+        return record
+
+    def put(self, key_hash: str, record: KeyRecord) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key_hash] = (record, time.monotonic())
+
+    def invalidate(self, key_id: str) -> None:
+        """Forget every cached entry of key `key_id` (its hash may have changed by rotation)."""
+        for key_hash in [h for h, (r, _) in self._entries.items() if r.id == key_id]:
+            self._entries.pop(key_hash, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, credentials: Credentials) -> Principal | None: ...
+
+
+def _valid_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+class ApiKeyAuthenticator:
+    """Authenticates `upstack_...` keys (the configured prefix)."""
+
+    def __init__(self, db: Database, *, server_secret: str, prefix: str,
+                 cache: KeyCache, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._secret = server_secret
+        self._prefix = prefix
+        self.cache = cache
+        self._clock = clock
+        # pixel id -> organization id; pixels never change organization, so entries never go
+        # stale. Only positive answers are kept: a pixel created by another process is found.
+        self._pixel_orgs: dict[str, str] = {}
+
+    async def authenticate(self, credentials: Credentials) -> Principal | None:
+        token = credentials.token
+        if token is None or not token.startswith(self._prefix):
+            return None
+        if not has_valid_checksum(token, self._prefix):
+            raise InvalidApiKey("Invalid API key")
+        key_hash = hash_key(self._secret, token)
+        record = self.cache.get(key_hash)
+        if record is None:
+            async with self._db.session() as session:
+                row = await find_key_by_hash(session, key_hash)
+            if row is None:
+                raise InvalidApiKey("Invalid API key")
+            record = KeyRecord.from_row(row)
+            self.cache.put(key_hash, record)
+        if record.revoked_at is not None:
+            raise InvalidApiKey("API key has been revoked")
+        if record.expires_at is not None and record.expires_at <= self._clock():
+            raise InvalidApiKey("API key has expired")
+        pixel_id = await self._target_pixel(record, credentials.pixel_id)
+        return Principal(
+            kind="api_key",
+            organization_id=record.organization_id,
+            scopes=record.scopes,
+            pixel_ids=record.pixel_ids,
+            pixel_id=pixel_id,
+            key_id=record.id,
+            label=record.label,
+        )
+
+    async def _target_pixel(self, record: KeyRecord, requested: str | None) -> str | None:
+        if requested is not None:
+            if not _valid_uuid(requested) or not (
+                record.pixel_ids is None or requested in record.pixel_ids
+            ):
+                raise AccessDenied("This API key cannot access that pixel")
+            if await self._organization_of(requested) != record.organization_id:
+                raise AccessDenied("This API key cannot access that pixel")
+            return requested
+        if record.pixel_ids is not None:
+            return next(iter(record.pixel_ids)) if len(record.pixel_ids) == 1 else None
+        async with self._db.session() as session:
+            pixels = await list_pixels(session, record.organization_id)
+        return pixels[0].id if len(pixels) == 1 else None
+
+    async def _organization_of(self, pixel_id: str) -> str | None:
+        org = self._pixel_orgs.get(pixel_id)
+        if org is None:
+            async with self._db.session() as session:
+                row = await find_pixel(session, pixel_id)
+            if row is None:
+                return None
+            org = self._pixel_orgs[pixel_id] = row.organization_id
+        return org

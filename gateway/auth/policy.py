@@ -1,0 +1,52 @@
+"""The decisions: is this principal allowed, and if not, which error.
+
+Every service operation starts with one of these. GraphQL and REST get the same answer because
+they call the same services.
+
+- no principal                  -> AuthRequired (401)
+- principal lacks the scope     -> InsufficientScope (403)
+- object of another tenant      -> NotFound (404), raised by the service that loaded it:
+                                   existence is never leaked
+"""
+
+from __future__ import annotations
+
+from gateway.auth.principal import Principal
+from gateway.errors import AuthRequired, InsufficientScope
+
+__all__ = [
+    "has_scope",
+    "require_authenticated",
+    "require_pixel",
+    "require_scope",
+]
+
+
+def require_authenticated(principal: Principal | None) -> Principal:
+    """Any active credential, whatever its scopes (the ungated measures catalog)."""
+    if principal is None:
+        raise AuthRequired("Missing API key: send x-api-key or Authorization: Bearer")
+    return principal
+
+
+def has_scope(principal: Principal | None, scope: str) -> bool:
+    return principal is not None and scope in principal.scopes
+
+
+def require_scope(principal: Principal | None, scope: str) -> Principal:
+    """The principal, when it holds `scope`; raises AuthRequired or InsufficientScope."""
+    found = require_authenticated(principal)
+    if scope not in found.scopes:
+        raise InsufficientScope(scope)
+    return found
+
+
+def require_pixel(principal: Principal) -> str:
+    """The pixel this request acts on (validated against the credential at authentication).
+
+    A credential reaching several pixels must name one with `x-pixel-id`. Services compare a
+    loaded object's pixel with this value and answer NotFound on a mismatch.
+    """
+    if principal.pixel_id is None:
+        raise AuthRequired("This key reaches several pixels: send x-pixel-id")
+    return principal.pixel_id

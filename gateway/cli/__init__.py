@@ -1,0 +1,91 @@
+"""The `gateway` command line.
+
+    gateway serve [--host H] [--port P] [--workers N] [--reload] [--demo]
+    gateway demo                      seed demo data (once) and print a fresh demo key
+    gateway migrate                   upgrade the database schema in place
+    gateway pixels create --name N [--timezone TZ] [--currency C] [--json]
+    gateway pixels list [--json]
+    gateway keys create --name N --scope S [--scope S ...] [--pixel ID ...] [--expires DATE] [--json]
+    gateway keys list [--json]
+    gateway schema                    print the GraphQL SDL
+
+Every command honours GATEWAY_DATABASE_URL (and the other GATEWAY_* settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from gateway.cli import admin, server
+from gateway.settings import Settings
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gateway", description="Analytics GraphQL API gateway.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--reload", action="store_true")
+    serve.add_argument("--demo", action="store_true",
+                       help="seed demo data on first start and print a demo key")
+    serve.set_defaults(run=server.serve)
+
+    demo = sub.add_parser("demo", help="seed demo data and print a demo key")
+    demo.add_argument("--days", type=int, default=90)
+    demo.add_argument("--json", action="store_true")
+    demo.set_defaults(run=server.demo)
+
+    sub.add_parser("migrate", help="upgrade the database schema").set_defaults(run=admin.migrate)
+    sub.add_parser("schema", help="print the GraphQL SDL").set_defaults(run=admin.print_schema)
+
+    pixels = sub.add_parser("pixels", help="manage pixels").add_subparsers(dest="action",
+                                                                           required=True)
+    pc = pixels.add_parser("create")
+    pc.add_argument("--name", required=True)
+    pc.add_argument("--timezone", default="UTC")
+    pc.add_argument("--currency", default="USD")
+    pc.add_argument("--org", help="organization id (default: the first organization)")
+    pc.add_argument("--json", action="store_true")
+    pc.set_defaults(run=admin.create_pixel)
+    pl = pixels.add_parser("list")
+    pl.add_argument("--org")
+    pl.add_argument("--json", action="store_true")
+    pl.set_defaults(run=admin.list_pixels)
+
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="action",
+                                                                         required=True)
+    kc = keys.add_parser("create")
+    kc.add_argument("--name", required=True)
+    kc.add_argument("--scope", action="append", required=True, dest="scopes")
+    kc.add_argument("--pixel", action="append", dest="pixels",
+                    help="restrict to this pixel (repeatable); default: every pixel")
+    kc.add_argument("--expires", help="expiry date or datetime (ISO 8601, UTC if no offset)")
+    kc.add_argument("--rate-tier", default="standard")
+    kc.add_argument("--org")
+    kc.add_argument("--json", action="store_true")
+    kc.set_defaults(run=admin.create_key)
+    kl = keys.add_parser("list")
+    kl.add_argument("--org")
+    kl.add_argument("--json", action="store_true")
+    kl.set_defaults(run=admin.list_keys)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings.from_environ(os.environ)
+    if args.command != "schema":
+        settings = settings.with_secret()  # keys minted here must verify in the server
+    try:
+        return int(args.run(settings, args) or 0)
+    except admin.CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,96 @@
+"""Upstack Data: `/db-mgmt/api/*`, `/accounts/api/*`, `/tr/api/*`.
+
+Auth headers `x-api-key` + `x-pixel-id`. Error body `{"message"}`, plus `"errors":
+[{message, key, path}]` on 400s with field detail. Statuses: 400 validation, 401 missing or
+bad key/pixel, 403 missing scope, 404 not found (also another pixel's objects).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from gateway.context import Context
+from gateway.errors import GatewayError
+from gateway.rest.base import Surface, operation, resolver_info
+from gateway.types.measure import Measure
+from resolvers.measures import resolve_measures
+
+__all__ = ["measure_body", "routes", "surface"]
+
+
+def _render(exc: GatewayError, status: int) -> dict[str, Any]:
+    if exc.details:
+        return {"message": "Bad Request", "errors": [d.as_dict() for d in exc.details]}
+    if status >= 500:
+        return {"message": "Internal Server Error"}
+    return {"message": exc.message}
+
+
+surface = Surface("upstack", render=_render)
+
+_FORMATS = {"number": "Number", "currency": "Currency", "percentage": "Percentage",
+            "multiplier": "Multiplier"}
+
+
+def measure_body(m: Measure) -> dict[str, Any]:
+    return {
+        "id": m.key,
+        "key": m.key,
+        "title": m.title,
+        "description": m.description,
+        "category": m.category,
+        "unit": m.unit,
+        "format": _FORMATS[m.format.value],
+        "isAverage": m.is_average,
+        "isPercentage": m.is_percentage,
+        "isAdditive": m.is_additive,
+        "hasPacing": m.has_pacing,
+        "preferredTrendDirection": m.preferred_trend_direction.value,
+        "synonyms": m.synonyms,
+        "formula": m.formula,
+        "aggregation": m.aggregation,
+    }
+
+
+async def list_measures(ctx: Context, request: Request) -> dict[str, Any]:
+    q = request.query_params
+    found = resolve_measures(resolver_info(ctx), category=q.get("category"), search=q.get("search"))
+    return {"measures": [measure_body(m) for m in found]}
+
+
+# The same route as a stored operation; kept for the benchmark and the equivalence test.
+MEASURES_OPERATION = """
+query UpstackMeasures($category: String, $search: String) {
+  measures(category: $category, search: $search) {
+    key title description category unit format isAverage isPercentage isAdditive hasPacing
+    preferredTrendDirection synonyms formula aggregation
+  }
+}"""
+
+
+def _measure_body_from_graphql(m: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": m["key"], "key": m["key"], "title": m["title"], "description": m["description"],
+        "category": m["category"], "unit": m["unit"], "format": _FORMATS[m["format"].lower()],
+        "isAverage": m["isAverage"], "isPercentage": m["isPercentage"],
+        "isAdditive": m["isAdditive"], "hasPacing": m["hasPacing"],
+        "preferredTrendDirection": m["preferredTrendDirection"].lower(),
+        "synonyms": m["synonyms"], "formula": m["formula"], "aggregation": m["aggregation"],
+    }
+
+
+list_measures_operation = operation(
+    MEASURES_OPERATION,
+    variables=lambda r: {"category": r.query_params.get("category"),
+                         "search": r.query_params.get("search")},
+    pick=lambda data: {"measures": [_measure_body_from_graphql(m) for m in data["measures"]]},
+)
+
+
+def routes() -> list[Route]:
+    return [
+        surface.route("GET", "/db-mgmt/api/measures", list_measures),
+    ]

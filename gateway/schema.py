@@ -1,0 +1,87 @@
+"""The GraphQL schema: root types merged from the resolver modules, federation-ready.
+
+Speed rules (see shared notes on Strawberry 0.341):
+- extensions are passed as classes/factories (instances leak state across requests);
+- ParserCache + ValidationCache, with the depth/alias rules built once here: limiters built
+  per request make every validation a cache miss (strawberry #4635);
+- no per-field async extension: MaskErrors only post-processes the result.
+
+`schema.graphql` at the repository root is `build_schema().as_str()`; a test fails on drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from gateway.errors import GatewayError
+from resolvers.keys import KeysMutation, KeysQuery
+from resolvers.measures import MeasuresQuery
+from resolvers.viewer import ViewerQuery
+
+__all__ = ["build_schema", "export_sdl"]
+
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 5000
+
+# Built once: a rule class per request would defeat the validation cache.
+_RULES = [depth_rule(MAX_DEPTH, None, None), alias_rule(MAX_ALIASES)]
+
+Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery))
+Mutation = merge_types("Mutation", (KeysMutation,))
+
+
+class _Limits(AddValidationRules):
+    def __init__(self) -> None:
+        super().__init__(_RULES)
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    """Mask unexpected exceptions; keep our coded errors and GraphQL's own messages."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GatewayError)
+
+
+class GatewaySchema(strawberry.federation.Schema):
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        """Log only what is unexpected: a client's bad input is not a server error."""
+        unexpected = [e for e in errors if _should_mask(e)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+def build_schema() -> GatewaySchema:
+    return GatewaySchema(
+        query=Query,
+        mutation=Mutation,
+        # No sort_schema=True: it rebuilds the GraphQL types, and the federation `_Entity`
+        # union then rejects our own objects (identity check in strawberry/types/union.py).
+        # Printing order is already deterministic (definition order).
+        extensions=[
+            lambda: MaxTokensLimiter(MAX_TOKENS),
+            ParserCache,
+            ValidationCache,
+            _Limits,
+            lambda: MaskErrors(should_mask_error=_should_mask),
+        ],
+    )
+
+
+def export_sdl(schema: Any | None = None) -> str:
+    """The SDL as committed in `schema.graphql` (with a trailing newline)."""
+    return (schema or build_schema()).as_str() + "\n"

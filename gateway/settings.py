@@ -1,0 +1,99 @@
+"""Settings: one frozen object, read from the environment once by the entrypoint.
+
+`Settings.from_environ(os.environ)` is the only code in the project that reads environment
+variables. Everything else receives the object (or the values it needs) as an argument, so
+tests build a `Settings(...)` directly and never patch globals.
+
+    GATEWAY_DATABASE_URL     sqlite+aiosqlite:///./gateway.db (or postgresql+asyncpg://...)
+    GATEWAY_SECRET           HMAC/JWT secret; when unset a random one is generated and kept
+                             in a file next to a SQLite database (see `secret_file`)
+    GATEWAY_HOST / _PORT     127.0.0.1 / 8000
+    GATEWAY_KEY_PREFIX       upstack_
+    GATEWAY_GRAPHIQL         1 (serve GraphiQL on GET /graphql from a browser)
+    GATEWAY_LOG_LEVEL        info
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+__all__ = ["DEFAULT_DATABASE_URL", "Settings"]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./gateway.db"
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the gateway can be configured with.
+
+    >>> Settings(database_url="sqlite+aiosqlite:////tmp/g.db", secret="s" * 32)
+    """
+
+    database_url: str = DEFAULT_DATABASE_URL
+    secret: str = field(default="", repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    key_prefix: str = "upstack_"
+    graphiql: bool = True
+    log_level: str = "info"
+    # Largest request body any route accepts; ingestion has its own, smaller per-item limits.
+    max_body_bytes: int = 5 * 1024 * 1024
+    # Seconds an authenticated key stays in the per-process lookup cache. Revocation and
+    # expiry never wait for it: the keys service invalidates entries, and expiry is checked
+    # against the clock on every hit.
+    key_cache_seconds: float = 30.0
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from an environment mapping (usually `os.environ`)."""
+        defaults = cls()
+        return cls(
+            database_url=environ.get("GATEWAY_DATABASE_URL", defaults.database_url),
+            secret=environ.get("GATEWAY_SECRET", ""),
+            host=environ.get("GATEWAY_HOST", defaults.host),
+            port=int(environ.get("GATEWAY_PORT", defaults.port)),
+            key_prefix=environ.get("GATEWAY_KEY_PREFIX", defaults.key_prefix),
+            graphiql=environ.get("GATEWAY_GRAPHIQL", "1").lower() in _TRUE,
+            log_level=environ.get("GATEWAY_LOG_LEVEL", defaults.log_level),
+        )
+
+    def with_secret(self) -> Settings:
+        """Return settings whose `secret` is set.
+
+        A configured secret wins. Otherwise a SQLite database keeps a generated secret in a
+        `<database>.secret` file beside it (mode 0600), so keys minted by the CLI keep working
+        for the server started later. A server database without a configured secret gets a
+        process-local random one, which only suits throwaway runs.
+        """
+        if self.secret:
+            return self
+        path = self.secret_file
+        if path is None:
+            return replace(self, secret=secrets.token_urlsafe(48))
+        if path.exists():
+            return replace(self, secret=path.read_text().strip())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(value + "\n")
+        return replace(self, secret=value)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file of a SQLite URL, or None for other backends and `:memory:`."""
+        if not self.database_url.startswith("sqlite"):
+            return None
+        _, _, rest = self.database_url.partition(":///")
+        if not rest or rest.startswith(":memory:"):
+            return None
+        return Path(rest)
+
+    @property
+    def secret_file(self) -> Path | None:
+        db = self.sqlite_path
+        return None if db is None else db.with_name(db.name + ".secret")

@@ -1,0 +1,29 @@
+"""Queries for events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.storage.models import EventRow
+
+__all__ = ["EVENT_COLUMNS", "count_events", "insert_events"]
+
+EVENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in EventRow.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+
+
+async def insert_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows (dicts keyed by column; missing columns are NULL) with one executemany."""
+    if not rows:
+        return
+    full = [{c: r.get(c) for c in EVENT_COLUMNS} for r in rows]
+    await session.execute(insert(EventRow.__table__), full)  # type: ignore[attr-defined]
+
+
+async def count_events(session: AsyncSession, pixel_id: str) -> int:
+    result = await session.execute(
+        select(func.count()).select_from(EventRow).where(EventRow.pixel_id == pixel_id))
+    return int(result.scalar_one())

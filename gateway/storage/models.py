@@ -1,0 +1,113 @@
+"""The tables. Every change here needs a migration in `migrations/versions/`
+(tests/storage/test_migrations.py fails when the migrated schema and these models differ).
+
+Tenancy: an organization owns pixels; a pixel is one tracked site or app (Databuddy's
+"website", Dashtray's "project"). Events and every pixel-scoped object carry `pixel_id`.
+Event times are epoch milliseconds (BIGINT) so bucketing is integer arithmetic on any backend.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from gateway.storage.types import UTCDateTime
+
+__all__ = ["ApiKeyRow", "EventRow", "OrganizationRow", "PixelRow", "metadata", "new_id"]
+
+metadata = SQLModel.metadata
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class OrganizationRow(SQLModel, table=True):
+    __tablename__ = "organization"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class PixelRow(SQLModel, table=True):
+    __tablename__ = "pixel"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    organization_id: str = Field(foreign_key="organization.id", index=True, max_length=36)
+    name: str = Field(max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)
+    currency: str = Field(default="USD", max_length=3)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ApiKeyRow(SQLModel, table=True):
+    """An API key. The secret itself is never stored: `key_hash` is HMAC-SHA256 of it."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    organization_id: str = Field(foreign_key="organization.id", index=True, max_length=36)
+    name: str = Field(max_length=200)
+    key_hash: str = Field(unique=True, max_length=64)
+    prefix: str = Field(max_length=32)
+    start: str = Field(max_length=16)
+    # Canonical scope names as granted (implications are expanded at request time).
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # None: every pixel of the organization, now and future. A list: exactly those pixels.
+    pixel_ids: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    rate_tier: str = Field(default="standard", max_length=32)
+    created_by: str | None = Field(default=None, max_length=36)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class EventRow(SQLModel, table=True):
+    """One tracked event. Columns cover the documented vocabulary (README, "Events");
+    anything else goes to `properties`."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        UniqueConstraint("pixel_id", "event_id", name="uq_event_pixel_event_id"),
+        Index("ix_event_pixel_ts", "pixel_id", "ts"),
+        Index("ix_event_pixel_name_ts", "pixel_id", "name", "ts"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    pixel_id: str = Field(foreign_key="pixel.id", max_length=36)
+    # Client-supplied idempotency id; NULLs never collide.
+    event_id: str | None = Field(default=None, max_length=128)
+    name: str = Field(max_length=128)
+    ts: int = Field(sa_column=Column(BigInteger, nullable=False))
+    received_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    anonymous_id: str | None = Field(default=None, max_length=128)
+    user_id: str | None = Field(default=None, max_length=128)
+    session_id: str | None = Field(default=None, max_length=128)
+    url: str | None = Field(default=None, max_length=2048)
+    path: str | None = Field(default=None, max_length=2048)
+    referrer: str | None = Field(default=None, max_length=2048)
+    utm_source: str | None = Field(default=None, max_length=256)
+    utm_medium: str | None = Field(default=None, max_length=256)
+    utm_campaign: str | None = Field(default=None, max_length=256)
+    utm_content: str | None = Field(default=None, max_length=256)
+    utm_term: str | None = Field(default=None, max_length=256)
+    country: str | None = Field(default=None, max_length=2)
+    device: str | None = Field(default=None, max_length=32)
+    revenue: float | None = None
+    currency: str | None = Field(default=None, max_length=3)
+    order_id: str | None = Field(default=None, max_length=128)
+    new_customer: bool | None = None
+    # ad_spend events: one per platform, campaign and day.
+    platform: str | None = Field(default=None, max_length=32)
+    campaign: str | None = Field(default=None, max_length=256)
+    spend: float | None = None
+    impressions: int | None = None
+    clicks: int | None = None
+    properties: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))

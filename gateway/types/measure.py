@@ -1,0 +1,76 @@
+"""The `Measure` type: a federation entity keyed by `key`."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+from gateway.catalog import Aggregate, MeasureDefinition
+from gateway.context import Info
+
+__all__ = ["Measure", "MeasureFormat", "TrendDirection"]
+
+
+@strawberry.enum(description="How a measure's values are displayed.")
+class MeasureFormat(Enum):
+    NUMBER = "number"
+    CURRENCY = "currency"
+    PERCENTAGE = "percentage"
+    MULTIPLIER = "multiplier"
+
+
+@strawberry.enum(description="Which direction of change is good news.")
+class TrendDirection(Enum):
+    UP = "up"
+    DOWN = "down"
+
+
+@strawberry.federation.type(keys=["key"], description="A measure from the catalog.")
+class Measure:
+    key: strawberry.ID = strawberry.field(description="Namespaced id, e.g. core.new_customer_roas.")
+    title: str
+    description: str
+    category: str
+    unit: str
+    format: MeasureFormat
+    is_average: bool = strawberry.field(
+        description="An average or ratio: period totals are recomputed, not summed.")
+    is_percentage: bool
+    is_additive: bool = strawberry.field(description="Bucket values sum to the period value.")
+    has_pacing: bool
+    preferred_trend_direction: TrendDirection
+    synonyms: list[str]
+    formula: str | None = strawberry.field(description="For formula measures: the expression.")
+    aggregation: str | None = strawberry.field(
+        description="For event measures: the aggregation, e.g. sum(revenue).")
+    events: list[str] = strawberry.field(description="Event names the measure reads.")
+
+    @classmethod
+    def from_definition(cls, d: MeasureDefinition) -> Measure:
+        agg = d.definition if isinstance(d.definition, Aggregate) else None
+        return cls(
+            key=strawberry.ID(d.key),
+            title=d.title,
+            description=d.description,
+            category=d.category,
+            unit=d.unit,
+            format=MeasureFormat(d.format),
+            is_average=d.is_average,
+            is_percentage=d.is_percentage,
+            is_additive=d.is_additive,
+            has_pacing=d.has_pacing,
+            preferred_trend_direction=TrendDirection(d.preferred_trend),
+            synonyms=list(d.synonyms),
+            formula=None if agg is not None else d.definition.expression,  # type: ignore[union-attr]
+            aggregation=None if agg is None else f"{agg.fn}({agg.column or '*'})",
+            events=[] if agg is None else list(agg.events),
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, key: strawberry.ID) -> Measure | None:
+        """Federation entry point; the same ungated rule as the `measure` field."""
+        from gateway.services.measures import find_measure
+
+        found = find_measure(info.context.principal, str(key))
+        return None if found is None else cls.from_definition(found)

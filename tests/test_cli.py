@@ -1,0 +1,59 @@
+"""The CLI against a real database file; its keys work on the real app (issue #2)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from gateway.app import create_app
+from gateway.settings import Settings
+
+
+def gateway_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["GATEWAY_DATABASE_URL"] = db_url
+    return subprocess.run([sys.executable, "-m", "gateway", *args], env=env, text=True,
+                          capture_output=True, timeout=120)
+
+
+async def test_cli_key_reads_catalog_over_rest_and_graphql(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
+    pixel = json.loads(gateway_cli(url, "pixels", "create", "--name", "shop", "--json").stdout)
+    made = gateway_cli(url, "keys", "create", "--name", "ci", "--scope", "events:write",
+                       "--pixel", pixel["id"], "--json")
+    assert made.returncode == 0, made.stderr
+    key = json.loads(made.stdout)
+    assert {"id", "key", "scopes", "pixel_ids"} <= set(key)
+    assert key["scopes"] == ["events:write"] and key["pixel_ids"] == [pixel["id"]]
+    assert key["key"].startswith("upstack_")
+    # The secret itself is stored nowhere in the database file.
+    assert key["key"].encode() not in (tmp_path / "cli.sqlite3").read_bytes()
+
+    app = create_app(Settings(database_url=url))  # secret read from the file the CLI made
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://t") as client:
+            headers = {"x-api-key": key["key"], "x-pixel-id": pixel["id"]}
+            rest = await client.get("/db-mgmt/api/measures", headers=headers)
+            assert rest.status_code == 200 and len(rest.json()["measures"]) >= 30
+            gql = await client.post("/graphql", json={"query": "{ measures { key } }"},
+                                    headers=headers)
+            assert len(gql.json()["data"]["measures"]) == len(rest.json()["measures"])
+
+
+def test_cli_reports_bad_input(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
+    result = gateway_cli(url, "keys", "create", "--name", "x", "--scope", "root:everything")
+    assert result.returncode == 2
+    assert "unknown scope 'root:everything'" in result.stderr
+
+
+def test_cli_schema_prints_sdl(tmp_path: Path) -> None:
+    result = gateway_cli(f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}", "schema")
+    root = Path(__file__).resolve().parent.parent
+    assert result.stdout == (root / "schema.graphql").read_text()

@@ -1,0 +1,68 @@
+"""Every script in examples/ runs against a live `gateway serve` on loopback (issue #2)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    db = tmp_path_factory.mktemp("live") / "live.sqlite3"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["GATEWAY_DATABASE_URL"] = f"sqlite+aiosqlite:///{db}"
+    demo = subprocess.run([sys.executable, "-m", "gateway", "demo", "--days", "3", "--json"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert demo.returncode == 0, demo.stderr
+    seeded = json.loads(demo.stdout)
+    port = _free_port()
+    log = (db.parent / "serve.log").open("wb")
+    server = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+                              env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("gateway serve did not come up: " + (db.parent / "serve.log").read_text())
+        yield {**env, "GATEWAY_URL": url, "UPSTACK_API_KEY": seeded["key"],
+               "UPSTACK_PIXEL_ID": seeded["pixel_id"]}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+def test_python_client(live: dict[str, str]) -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "client.py"), "roas"],
+                            env=live, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "GraphQL agrees" in result.stdout and "core.roas" in result.stdout
+
+
+def test_curl_walkthrough(live: dict[str, str]) -> None:
+    result = subprocess.run(["bash", str(ROOT / "examples" / "curl.sh")], env=live,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "measures" in result.stdout and "(HTTP 401)" in result.stdout
