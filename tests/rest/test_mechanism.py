@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from gateway.context import build_context
-from gateway.rest import upstack
+from gateway.rest.upstack import measures
 from tests.support import Harness
 
 
@@ -18,6 +18,6 @@ async def test_direct_call_equals_stored_operation(harness: Harness) -> None:
                  "app": harness.client._transport.app}  # type: ignore[attr-defined]
         request = Request(scope)
         ctx = await build_context(request)
-        direct = await upstack.list_measures(ctx, request)
-        stored = await upstack.list_measures_operation(ctx, request)
+        direct = await measures.list_measures(ctx, request)
+        stored = await measures.list_measures_operation(ctx, request)
         assert direct == stored and direct["measures"]

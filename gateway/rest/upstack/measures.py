@@ -1,9 +1,4 @@
-"""Upstack Data: `/db-mgmt/api/*`, `/accounts/api/*`, `/tr/api/*`.
-
-Auth headers `x-api-key` + `x-pixel-id`. Error body `{"message"}`, plus `"errors":
-[{message, key, path}]` on 400s with field detail. Statuses: 400 validation, 401 missing or
-bad key/pixel, 403 missing scope, 404 not found (also another pixel's objects).
-"""
+"""Upstack measures catalog: `GET /db-mgmt/api/measures` (ungated: any active key)."""
 
 from __future__ import annotations
 
@@ -13,23 +8,12 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from gateway.context import Context
-from gateway.errors import GatewayError
-from gateway.rest.base import Surface, operation, resolver_info
+from gateway.rest.base import operation, resolver_info
+from gateway.rest.upstack.surface import surface
 from gateway.types.measure import Measure
 from resolvers.measures import resolve_measures
 
-__all__ = ["measure_body", "routes", "surface"]
-
-
-def _render(exc: GatewayError, status: int) -> dict[str, Any]:
-    if exc.details:
-        return {"message": "Bad Request", "errors": [d.as_dict() for d in exc.details]}
-    if status >= 500:
-        return {"message": "Internal Server Error"}
-    return {"message": exc.message}
-
-
-surface = Surface("upstack", render=_render)
+__all__ = ["list_measures", "list_measures_operation", "measure_body", "routes"]
 
 _FORMATS = {"number": "Number", "currency": "Currency", "percentage": "Percentage",
             "multiplier": "Multiplier"}
@@ -91,6 +75,4 @@ list_measures_operation = operation(
 
 
 def routes() -> list[Route]:
-    return [
-        surface.route("GET", "/db-mgmt/api/measures", list_measures),
-    ]
+    return [surface.route("GET", "/db-mgmt/api/measures", list_measures)]

@@ -1,0 +1,19 @@
+"""Upstack Data: `/db-mgmt/api/*`, `/accounts/api/*`, `/tr/api/*`.
+
+Auth headers `x-api-key` + `x-pixel-id`. One module per area; `routes()` gathers them.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from gateway.rest.upstack import measures
+from gateway.rest.upstack.surface import surface
+
+__all__ = ["routes", "surface"]
+
+
+def routes() -> list[Route]:
+    return [
+        *measures.routes(),
+    ]
