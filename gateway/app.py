@@ -41,7 +41,7 @@ async def health(request: Request) -> Response:
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Starlette:
     """Build the app. `clock` is the time source for expiry and defaults; tests pass their own."""
     settings = settings.with_secret()
-    schema = build_schema()
+    schema = build_schema(result_cache=settings.graphql_result_cache)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -4,7 +4,9 @@ Speed rules (see shared notes on Strawberry 0.341):
 - extensions are passed as classes/factories (instances leak state across requests);
 - ParserCache + ValidationCache, with the depth/alias rules built once here: limiters built
   per request make every validation a cache miss (strawberry #4635);
-- no per-field async extension: MaskErrors only post-processes the result.
+- no per-field async extension: MaskErrors only post-processes the result;
+- operations selecting only pure root fields (the immutable catalog) are served from a
+  bounded result cache (gateway/graphql_cache.py).
 
 `schema.graphql` at the repository root is `build_schema().as_str()`; a test fails on drift.
 """
@@ -25,9 +27,11 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
+from strawberry.utils.str_converters import to_camel_case
 from strawberry.types import ExecutionContext
 
 from gateway.errors import GatewayError
+from gateway.graphql_cache import PURE, ResultCache, ResultStore
 from resolvers.keys import KeysMutation, KeysQuery
 from resolvers.measures import MeasuresQuery
 from resolvers.viewer import ViewerQuery
@@ -57,6 +61,8 @@ def _should_mask(error: GraphQLError) -> bool:
 
 
 class GatewaySchema(strawberry.federation.Schema):
+    result_store: ResultStore
+
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
         """Log only what is unexpected: a client's bad input is not a server error."""
@@ -65,8 +71,15 @@ class GatewaySchema(strawberry.federation.Schema):
             super().process_errors(unexpected, execution_context)
 
 
-def build_schema() -> GatewaySchema:
-    return GatewaySchema(
+def _pure_root_fields() -> frozenset[str]:
+    definition = Query.__strawberry_definition__  # type: ignore[attr-defined]
+    return frozenset(f.graphql_name or to_camel_case(f.python_name)
+                     for f in definition.fields if f.metadata.get(PURE))
+
+
+def build_schema(*, result_cache: bool = True) -> GatewaySchema:
+    store = ResultStore(_pure_root_fields() if result_cache else frozenset())
+    schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
         # No sort_schema=True: it rebuilds the GraphQL types, and the federation `_Entity`
@@ -78,8 +91,11 @@ def build_schema() -> GatewaySchema:
             ValidationCache,
             _Limits,
             lambda: MaskErrors(should_mask_error=_should_mask),
+            lambda: ResultCache(store),
         ],
     )
+    schema.result_store = store
+    return schema
 
 
 def export_sdl(schema: Any | None = None) -> str:

@@ -11,6 +11,7 @@ tests build a `Settings(...)` directly and never patch globals.
     GATEWAY_KEY_PREFIX       upstack_
     GATEWAY_GRAPHIQL         1 (serve GraphiQL on GET /graphql from a browser)
     GATEWAY_LOG_LEVEL        info
+    GATEWAY_GRAPHQL_RESULT_CACHE  1 (cache results of catalog-only operations)
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class Settings:
     # expiry never wait for it: the keys service invalidates entries, and expiry is checked
     # against the clock on every hit.
     key_cache_seconds: float = 30.0
+    # Serve operations that select only pure root fields (the catalog) from a bounded cache.
+    graphql_result_cache: bool = True
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -60,6 +63,8 @@ class Settings:
             key_prefix=environ.get("GATEWAY_KEY_PREFIX", defaults.key_prefix),
             graphiql=environ.get("GATEWAY_GRAPHIQL", "1").lower() in _TRUE,
             log_level=environ.get("GATEWAY_LOG_LEVEL", defaults.log_level),
+            graphql_result_cache=environ.get("GATEWAY_GRAPHQL_RESULT_CACHE", "1").lower()
+            in _TRUE,
         )
 
     def with_secret(self) -> Settings:

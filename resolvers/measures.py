@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from gateway.context import Info
+from gateway.graphql_cache import PURE
 from gateway.services import measures as service
 from gateway.types.measure import Measure
 
@@ -29,8 +30,10 @@ class MeasuresQuery:
         description="The measures catalog, in catalog order. Readable by any active key. "
         "`category` keeps one category (core, web, meta, …); `search` matches key, title, "
         "synonyms and description, case-insensitively.",
+        metadata={PURE: True},  # immutable catalog, the same for every authenticated caller
     )
     measure: Measure | None = strawberry.field(
         resolver=resolve_measure,
         description="One measure by key, or by title (case-insensitive); null when unknown.",
+        metadata={PURE: True},
     )

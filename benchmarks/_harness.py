@@ -1,0 +1,115 @@
+"""Shared benchmark plumbing: live uvicorn servers on loopback and wrk runs.
+
+Every benchmark measures its baseline in the same run and reports ratios: this machine is
+shared and noisy, absolute numbers are not comparable across runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+__all__ = ["WrkResult", "free_port", "require_wrk", "serve", "wrk"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def require_wrk() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        sys.exit("wrk not found: apt-get install wrk (Debian) or brew install wrk")
+    return path
+
+
+@contextmanager
+def serve(factory: str, env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
+    """Run `uvicorn --factory <factory>` on a free loopback port; yield its base URL."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="bench-serve-", suffix=".log", delete=False)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--no-access-log",
+         "--log-level", "warning"],
+        env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parent.parent)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(url + "/health", timeout=0.5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("server did not start: " + Path(log.name).read_text())
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        os.unlink(log.name)
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        raise ValueError(text)
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def wrk(url: str, *, seconds: int, connections: int, method: str = "GET",
+        headers: dict[str, str] | None = None, body: str | None = None) -> WrkResult:
+    """One wrk run (1 thread; the server gets the other core). Non-2xx answers count as errors."""
+    lua = ["wrk.method = %r" % method]
+    for k, v in (headers or {}).items():
+        lua.append(f"wrk.headers[{k!r}] = {v!r}")
+    if body is not None:
+        lua.append("wrk.body = [==[" + body + "]==]")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write("\n".join(lua) + "\n")
+    try:
+        out = subprocess.run(
+            [require_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+             "-s", script.name, url], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = int(bad.group(1)) if bad else 0
+    if socket_errors:
+        errors += sum(int(g) for g in socket_errors.groups())
+    return WrkResult(rps, p50, p99, errors)
