@@ -57,3 +57,16 @@ def test_cli_schema_prints_sdl(tmp_path: Path) -> None:
     result = gateway_cli(f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}", "schema")
     root = Path(__file__).resolve().parent.parent
     assert result.stdout == (root / "schema.graphql").read_text()
+
+
+def test_demo_seeds_once_and_mints_a_working_key_each_time(tmp_path: Path) -> None:
+    """Starting again keeps the data: the second run adds no events, only a new key."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}"
+    first = json.loads(gateway_cli(url, "demo", "--days", "2", "--json").stdout)
+    second = json.loads(gateway_cli(url, "demo", "--days", "2", "--json").stdout)
+    assert first["created"] is True and first["events"] > 100
+    assert second["created"] is False and second["events"] == 0
+    assert second["pixel_id"] == first["pixel_id"] and second["key"] != first["key"]
+    listed = json.loads(gateway_cli(url, "keys", "list", "--json").stdout)
+    assert [k["name"] for k in listed] == ["demo", "demo"]
+    assert all(first["key"] not in json.dumps(k) for k in listed)
