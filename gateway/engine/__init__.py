@@ -7,6 +7,21 @@ The contract shared with the dashboards issue is `EngineQuery` -> `run_query` ->
 `EngineResult`; the number of SQL statements does not grow with the number of measures.
 """
 
+from gateway.engine.attribution import (
+    MODELS,
+    AttributionQuery,
+    AttributionResult,
+    AttributionRow,
+    run_attribution,
+)
+from gateway.engine.cohorts import (
+    COHORT_GRANULARITIES,
+    COHORT_MEASURES,
+    CohortCell,
+    CohortQuery,
+    CohortResult,
+    run_cohorts,
+)
 from gateway.engine.fields import FIELDS, OPERATORS, FieldSpec, find_field, validate_filter
 from gateway.engine.query import (
     GRANULARITIES,
@@ -23,6 +38,17 @@ from gateway.engine.query import (
 from gateway.engine.run import Limits, run_query
 
 __all__ = [
+    "COHORT_GRANULARITIES",
+    "COHORT_MEASURES",
+    "MODELS",
+    "AttributionQuery",
+    "AttributionResult",
+    "AttributionRow",
+    "CohortCell",
+    "CohortQuery",
+    "CohortResult",
+    "run_attribution",
+    "run_cohorts",
     "FIELDS",
     "GRANULARITIES",
     "OPERATORS",

@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.engine.query import TimeRange
 
-__all__ = ["BucketPlan", "plan_buckets"]
+__all__ = ["BucketPlan", "local_floor", "local_step", "plan_buckets"]
 
 _FIXED_MS = {"second": 1000, "minute": 60_000, "hour": 3_600_000}
 _DAY_MS = 86_400_000
@@ -42,7 +42,7 @@ def _from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def _local_floor(local: datetime, granularity: str) -> datetime:
+def local_floor(local: datetime, granularity: str) -> datetime:
     d = local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None, fold=0)
     if granularity == "day":
         return d
@@ -57,7 +57,7 @@ def _local_floor(local: datetime, granularity: str) -> datetime:
     raise ValueError(granularity)
 
 
-def _local_step(d: datetime, granularity: str) -> datetime:
+def local_step(d: datetime, granularity: str) -> datetime:
     if granularity == "day":
         return d + timedelta(days=1)
     if granularity == "week":
@@ -169,7 +169,7 @@ def plan_buckets(granularity: str, span: TimeRange, timezone: str, max_buckets: 
         edges = list(range(first, end, unit))
         edges.append(edges[-1] + unit)
         return BucketPlan(granularity, tuple(edges), timezone)
-    local = _local_floor(span.start.astimezone(tz), granularity)
+    local = local_floor(span.start.astimezone(tz), granularity)
     edges_l: list[int] = []
     while True:
         at = _ms(local.replace(tzinfo=tz))
@@ -179,7 +179,7 @@ def plan_buckets(granularity: str, span: TimeRange, timezone: str, max_buckets: 
         edges_l.append(at)
         if len(edges_l) > max_buckets + 1:
             raise ValueError(f"more than {max_buckets} {granularity} buckets")
-        local = _local_step(local, granularity)
-    origin = int(_local_floor(span.start.astimezone(tz), granularity)
+        local = local_step(local, granularity)
+    origin = int(local_floor(span.start.astimezone(tz), granularity)
                  .replace(tzinfo=UTC).timestamp() * 1000)
     return BucketPlan(granularity, tuple(edges_l), timezone, origin)
