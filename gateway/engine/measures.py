@@ -185,6 +185,8 @@ def rollup(parts: Sequence[Part], rows: Iterable[Sequence[float | None]]
                 out[i] = min(cur, v)
             elif how == "max":
                 out[i] = max(cur, v)
+            elif p.fn == "count_distinct":  # an upper bound; exact totals replace it
+                out[i] = cur + v
     return [p.empty() if v is None else v for p, v in zip(parts, out, strict=True)]
 
 
