@@ -40,15 +40,15 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.auth.principal import system_principal  # noqa: E402
-from gateway.demo import generate_events  # noqa: E402
-from gateway.engine import EngineQuery, TimeRange, run_query  # noqa: E402
-from gateway.services.keys import create_key  # noqa: E402
-from gateway.services.tenancy import create_organization, create_pixel  # noqa: E402
-from gateway.settings import Settings  # noqa: E402
-from gateway.storage import Database  # noqa: E402
-from gateway.storage.events import insert_events  # noqa: E402
-from gateway.storage.tenancy import list_organizations, list_pixels  # noqa: E402
+from gateway.auth.principal import system_principal
+from gateway.demo import generate_events
+from gateway.engine import EngineQuery, TimeRange, run_query
+from gateway.services.keys import create_key
+from gateway.services.tenancy import create_organization, create_pixel
+from gateway.settings import Settings
+from gateway.storage import Database
+from gateway.storage.events import insert_events
+from gateway.storage.tenancy import list_organizations, list_pixels
 
 TZ = "America/New_York"
 MEASURES = ("core.revenue", "core.orders", "web.sessions")
@@ -141,7 +141,8 @@ def _http(db_path: Path, key: str, pixel: str, start: date, end: date, runs: int
     port = _free_port()
     env = {**os.environ, "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
            "GATEWAY_LOG_LEVEL": "warning"}
-    log = tempfile.NamedTemporaryFile(prefix="bench-query-", suffix=".log", delete=False)
+    # Closed in the finally block below, after the server stops writing to it.
+    log = tempfile.NamedTemporaryFile(prefix="bench-query-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "gateway.asgi:app_factory", "--factory", "--host",
          "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],

@@ -229,7 +229,7 @@ def _fill_percentiles(plan: MeasurePlan, rows: Sequence[Any], n: int, period: _P
 
 async def _fetch(db: Database, stmt: Select[Any]) -> Sequence[Any]:
     async with db.engine.connect() as conn:
-        return (await conn.execute(stmt)).all()
+        return list((await conn.execute(stmt)).all())
 
 
 def _measure_values(plan: MeasurePlan, parts: Values) -> dict[str, float | None]:
