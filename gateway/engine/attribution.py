@@ -72,12 +72,12 @@ class AttributionResult:
 
 
 def weights(model: str, touches: list[tuple[int, str]], at: int, half_life_ms: float
-            ) -> dict[str, float]:
+            ) -> dict[str | None, float]:
     """Credit per dimension value for one conversion at `at`; `touches` sorted by time."""
     n = len(touches)
     if n == 0:
         return {}
-    credit: dict[str, float] = defaultdict(float)
+    credit: dict[str | None, float] = defaultdict(float)
     if model == "first_click":
         credit[touches[0][1]] = 1.0
     elif model == "last_click":
@@ -146,7 +146,7 @@ async def _period(conn: AsyncConnection, q: AttributionQuery, span: TimeRange
         mine = [t for t in touches.get(anon, []) if ts - window <= t[0] <= ts]
         credit: dict[str | None, float] = {None: 1.0}
         if mine:
-            credit = {**weights(q.model, mine, ts, half_life)}
+            credit = weights(q.model, mine, ts, half_life)
         for v, w in credit.items():
             conv_credit[v] += w
             rev_credit[v] += w * revenue
