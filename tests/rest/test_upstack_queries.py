@@ -207,3 +207,17 @@ async def test_filters_discovery(harness: Harness) -> None:
     denied = await harness.client.get("/db-mgmt/api/filters",
                                       headers=harness.headers(await harness.mint("events:write")))
     assert_upstack_error(denied, 403)
+
+
+async def test_nulls_mean_defaults_and_wrong_types_are_400(harness: Harness) -> None:
+    ok = await _post(harness, "/db-mgmt/api/query-attribution", {
+        "dateRange": "last_7_days", "attributionWindow": None, "halfLifeDays": None,
+        "attributionModel": None, "compareDateRange": None})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["results"][0]["attributionWindow"] == 30
+    bad = await _post(harness, "/db-mgmt/api/query-attribution", {
+        "dateRange": "last_7_days", "attributionWindow": True, "dimension": 3})
+    assert_upstack_error(bad, 400, fields=["dimension", "attributionWindow"])
+    bad = await _post(harness, QUERY, {"measures": "core.revenue", "dateRange": 7,
+                                       "filters": "country=US"})
+    assert_upstack_error(bad, 400, fields=["measures", "dateRange", "filters"])

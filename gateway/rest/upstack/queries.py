@@ -70,10 +70,12 @@ class _Body:
         self.errors.append(FieldError(message, tuple(path)))
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
-        value = self.raw.get(key, default)
-        if value is None or value is default:
-            return value
-        if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
+        """The value under `key` when it has type `kind`; `default` when absent or null."""
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
             names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
             self.fail(f"{key} must be {_json_type(names)}", key)
             return default
