@@ -65,9 +65,12 @@ class _Period:
 
 
 def _base_where(query: EngineQuery, plan: MeasurePlan, span: TimeRange,
-                start_ms: int | None = None, end_ms: int | None = None
-                ) -> list[ColumnElement[bool]]:
-    names = sorted({n for p in plan.parts for n in p.events})
+                start_ms: int | None = None, end_ms: int | None = None,
+                parts: Sequence[int] | None = None) -> list[ColumnElement[bool]]:
+    """Pixel, range (optionally a slice of it), the event names `parts` read (default: all
+    parts) and the query's filter."""
+    chosen = plan.parts if parts is None else [plan.parts[i] for i in parts]
+    names = sorted({n for p in chosen for n in p.events})
     a = span.start_ms if start_ms is None else max(start_ms, span.start_ms)
     b = span.end_ms if end_ms is None else min(end_ms, span.end_ms)
     where = [T.pixel_id == query.pixel_id, T.ts >= a, T.ts < b,
@@ -150,6 +153,7 @@ class _Plan:
                     limits.max_cells)
         distinct = plan.distinct_parts
         if distinct and (self.buckets.count > 1 or self.dims):
+            where = _base_where(query, plan, span, parts=distinct)
             self.statements["total"] = _aggregate_stmt(plan, distinct, where, [], 1)
             # Exact group totals of distinct counts cost one more scan: only when a limit
             # makes the ranking decide which groups are returned.
@@ -158,6 +162,7 @@ class _Plan:
                                                             limits.max_cells)
         if plan.percentile_parts:
             idx = plan.percentile_parts
+            where = _base_where(query, plan, span, parts=idx)
             conds = [plan.parts[i].condition() for i in idx]
             self.statements["percentiles"] = (
                 select(self.bucket_sql, *self.dims, *(plan.parts[i].value_sql() for i in idx))
