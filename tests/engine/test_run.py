@@ -3,7 +3,7 @@ computed both ways. Also: statements do not grow with measures; bounds; empty bu
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -82,6 +82,22 @@ async def test_every_measure_matches_oracle(harness: Harness, granularity: str,
     result = await run_query(harness.state.db, q)
     _check(result.primary, result.totals, events, q, span)
     assert result.compare == [] and result.compare_totals == {}
+
+
+@pytest.mark.parametrize(("granularity", "tz", "hours"), [
+    ("minute", "Asia/Kolkata", 3), ("second", "UTC", 1), ("hour", "Asia/Kathmandu", 30),
+    ("year", "Pacific/Auckland", 24 * 28),
+])
+async def test_fine_and_coarse_granularities(harness: Harness, granularity: str, tz: str,
+                                             hours: int) -> None:
+    """Sub-hour buckets align to local boundaries in half-hour and 45-minute zones."""
+    events = await _seed(harness, seed=10, n=3000)
+    start = datetime(2026, 10, 20, 7, 10, 30, tzinfo=UTC)
+    span = TimeRange(start, start + timedelta(hours=hours))
+    q = EngineQuery(harness.pixel_id, ("core.revenue", "web.page_views", "core.customers"),
+                    span, granularity=granularity, timezone=tz)
+    result = await run_query(harness.state.db, q)
+    _check(result.primary, result.totals, events, q, span)
 
 
 @pytest.mark.parametrize("dims", [("utm_source",), ("channel", "device"),
