@@ -135,6 +135,17 @@ async def test_filters_match_oracle(harness: Harness, flt: Any) -> None:
     _check(result.primary, result.totals, events, q, span)
 
 
+async def test_percentile_only_query(harness: Harness) -> None:
+    """No aggregate column at all: only the bounded fetch runs, per slice of nothing."""
+    events = await _seed(harness, seed=12)
+    span = TimeRange(START, END)
+    q = EngineQuery(harness.pixel_id, ("orders.median_order_value", "orders.p90_order_value"),
+                    span, granularity="week", dimensions=("country",))
+    result = await run_query(harness.state.db, q)
+    assert result.statements == 1
+    _check(result.primary, result.totals, events, q, span)
+
+
 async def test_compare_period_matches_oracle(harness: Harness) -> None:
     events = await _seed(harness, seed=4)
     primary = TimeRange(datetime(2026, 10, 26, 4, tzinfo=UTC), END)
