@@ -5,9 +5,11 @@
       InvalidApiKey                           INVALID_API_KEY      401
       AccessDenied                            ACCESS_DENIED        401  the key cannot reach the pixel
       InsufficientScope                       INSUFFICIENT_SCOPE   403
+      PixelMismatch                           PIXEL_MISMATCH       403  body pixelId is not the request's
       NotFound                                NOT_FOUND            404  also another tenant's object
       InvalidInput                            INVALID_INPUT        400  carries field-level `details`
         PayloadTooLarge                       PAYLOAD_TOO_LARGE    413
+        QueryTooLarge                         QUERY_TOO_LARGE      400  buckets x groups past the bound
       Conflict                                CONFLICT             409
       RateLimited                             RATE_LIMITED         429
 
@@ -34,6 +36,8 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "PayloadTooLarge",
+    "PixelMismatch",
+    "QueryTooLarge",
     "RateLimited",
     "all_error_classes",
 ]
@@ -108,6 +112,14 @@ class InsufficientScope(GatewayError):
         return {**super().extensions, "scope": self.scope}
 
 
+class PixelMismatch(GatewayError):
+    """A body names a pixel other than the one the request acts on (Upstack: 403)."""
+
+    code = "PIXEL_MISMATCH"
+    status = 403
+    default_message = "pixelId does not match the request's pixel"
+
+
 class NotFound(GatewayError):
     code = "NOT_FOUND"
     status = 404
@@ -129,6 +141,14 @@ class PayloadTooLarge(InvalidInput):
     code = "PAYLOAD_TOO_LARGE"
     status = 413
     default_message = "Request body too large"
+
+
+class QueryTooLarge(InvalidInput):
+    """An analytics query past its size bound (buckets x groups, percentile inputs)."""
+
+    code = "QUERY_TOO_LARGE"
+    status = 400
+    default_message = "Query too large"
 
 
 class Conflict(GatewayError):

@@ -32,6 +32,7 @@ from strawberry.types import ExecutionContext
 
 from gateway.errors import GatewayError
 from gateway.graphql_cache import PURE, ResultCache, ResultStore
+from resolvers.analytics import AnalyticsQuery
 from resolvers.keys import KeysMutation, KeysQuery
 from resolvers.measures import MeasuresQuery
 from resolvers.viewer import ViewerQuery
@@ -45,7 +46,7 @@ MAX_TOKENS = 5000
 # Built once: a rule class per request would defeat the validation cache.
 _RULES = [depth_rule(MAX_DEPTH, None, None), alias_rule(MAX_ALIASES)]
 
-Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery))
+Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery, AnalyticsQuery))
 Mutation = merge_types("Mutation", (KeysMutation,))
 
 
