@@ -9,6 +9,7 @@
       InvalidInput                            INVALID_INPUT        400  carries field-level `details`
         PayloadTooLarge                       PAYLOAD_TOO_LARGE    413
       Conflict                                CONFLICT             409
+        StaleVersion                          STALE_VERSION        409  a write named an old version
       RateLimited                             RATE_LIMITED         429
 
 Codes are never renamed or reused once shipped; a new situation gets a new class. The status
@@ -35,6 +36,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
+    "StaleVersion",
     "all_error_classes",
 ]
 
@@ -135,6 +137,13 @@ class Conflict(GatewayError):
     code = "CONFLICT"
     status = 409
     default_message = "Conflict"
+
+
+class StaleVersion(Conflict):
+    """Optimistic concurrency: the object changed since the version the write was based on."""
+
+    code = "STALE_VERSION"
+    default_message = "The object was changed by someone else; reload it and retry"
 
 
 class RateLimited(GatewayError):
