@@ -28,6 +28,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from gateway.errors import GatewayError
+from resolvers.alerts import AlertsMutation, AlertsQuery
 from resolvers.dashboards import DashboardsMutation, DashboardsQuery
 from resolvers.keys import KeysMutation, KeysQuery
 from resolvers.measures import MeasuresQuery
@@ -42,8 +43,9 @@ MAX_TOKENS = 5000
 # Built once: a rule class per request would defeat the validation cache.
 _RULES = [depth_rule(MAX_DEPTH, None, None), alias_rule(MAX_ALIASES)]
 
-Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery, DashboardsQuery))
-Mutation = merge_types("Mutation", (KeysMutation, DashboardsMutation))
+Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery, DashboardsQuery,
+                                     AlertsQuery))
+Mutation = merge_types("Mutation", (KeysMutation, DashboardsMutation, AlertsMutation))
 
 
 class _Limits(AddValidationRules):
