@@ -8,6 +8,7 @@
       NotFound                                NOT_FOUND            404  also another tenant's object
       InvalidInput                            INVALID_INPUT        400  carries field-level `details`
         PayloadTooLarge                       PAYLOAD_TOO_LARGE    413
+        QueryTooLarge                         QUERY_TOO_LARGE      400  buckets x groups past the bound
       Conflict                                CONFLICT             409
         StaleVersion                          STALE_VERSION        409  a write named an old version
       RateLimited                             RATE_LIMITED         429
@@ -35,6 +36,7 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "PayloadTooLarge",
+    "QueryTooLarge",
     "RateLimited",
     "StaleVersion",
     "all_error_classes",
@@ -131,6 +133,14 @@ class PayloadTooLarge(InvalidInput):
     code = "PAYLOAD_TOO_LARGE"
     status = 413
     default_message = "Request body too large"
+
+
+class QueryTooLarge(InvalidInput):
+    """An analytics query past its size bound (buckets x groups, percentile inputs)."""
+
+    code = "QUERY_TOO_LARGE"
+    status = 400
+    default_message = "Query too large"
 
 
 class Conflict(GatewayError):
