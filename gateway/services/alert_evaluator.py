@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from gateway.engine import EngineQuery, TimeRange, run_query
 from gateway.services.alerts import INTERVALS
 from gateway.services.webhook_delivery import Delivery, deliver
 from gateway.settings import Settings
@@ -145,8 +146,6 @@ class AlertEvaluator:
         return Evaluation(alert.id, start, state, value, delivery is not None, delivery)
 
     async def _compute(self, alert: AlertRow, start: datetime, end: datetime) -> float | None:
-        from gateway.engine import EngineQuery, TimeRange, run_query
-
         result = await run_query(self.db, EngineQuery(
             pixel_id=alert.pixel_id, measures=(alert.measure,), range=TimeRange(start, end),
             granularity="none"))

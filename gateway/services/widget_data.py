@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.auth.policy import require_pixel, require_scope
 from gateway.auth.principal import Principal
+from gateway.engine import EngineQuery, TimeRange, run_query
 from gateway.errors import InvalidInput, NotFound
 from gateway.services.dashboard_config import GRANULARITIES, resolve_date_range
 from gateway.storage import Database
@@ -104,8 +105,6 @@ def _spec_dict(spec: tuple[str, ...]) -> dict[str, Any]:
 async def compute_series(db: Database, keys: Sequence[SeriesKey]) -> list[Series]:
     """Every key's series, with one engine call per (pixel, range, granularity) group.
     Internal: callers have checked the principal (see `widget_series`)."""
-    from gateway.engine import EngineQuery, TimeRange, run_query
-
     groups: dict[tuple[str, tuple[str, ...], str, datetime], list[str]] = {}
     for key in keys:
         measures = groups.setdefault(key.group, [])
