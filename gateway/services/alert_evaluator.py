@@ -93,7 +93,7 @@ class AlertEvaluator:
             for alert in alerts:
                 try:
                     result = await self._evaluate(client, alert, now)
-                except Exception:
+                except Exception:  # one alert's bug must not stop the others
                     log.exception("alert %s: evaluation failed", alert.id)
                     continue
                 if result is not None:
@@ -106,7 +106,7 @@ class AlertEvaluator:
             await asyncio.sleep(self.settings.alert_tick_seconds)
             try:
                 await self.evaluate_due(clock())
-            except Exception:
+            except Exception:  # the loop outlives any failing pass
                 log.exception("alert evaluator pass failed")
 
     async def _evaluate(self, client: httpx.AsyncClient, alert: AlertRow,
@@ -119,7 +119,7 @@ class AlertEvaluator:
                 return None
         try:
             value = await self._compute(alert, start, end)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  recorded as QUERY_ERROR, retried next pass
             log.warning("alert %s: query failed: %s", alert.id, type(exc).__name__)
             await self._record_error(alert, start, end, now, exc)
             return None

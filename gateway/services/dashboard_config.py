@@ -60,7 +60,7 @@ def auto_place(taken: list[tuple[int, int, int, int]], columns: int, rows: int) 
     `columns` x `rows` tile fits without overlapping `taken` rectangles (x, y, w, h)."""
     y = 0
     while True:
-        for x in range(0, GRID_COLUMNS - columns + 1):
+        for x in range(GRID_COLUMNS - columns + 1):
             if not any(_overlaps((x, y, columns, rows), r) for r in taken):
                 return x, y
         y += 1
@@ -214,7 +214,7 @@ def normalize_widgets(raw: Any, path: Path, errors: list[FieldError], *,
     for _, w in widgets:
         if w["layout"] is None:
             cols, rows = DEFAULT_SIZE
-            x, y = auto_place(rects, cols, rows)  # type: ignore[arg-type]
+            x, y = auto_place(rects, cols, rows)
             w["layout"] = {"x": x, "y": y, "columns": cols, "rows": rows, "static": False}
             rects.append((x, y, cols, rows))
     return [w for _, w in widgets]

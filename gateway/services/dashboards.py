@@ -73,7 +73,7 @@ def _order(raw: Any, errors: list[FieldError]) -> int | None:
     if raw is not None and (not isinstance(raw, int) or isinstance(raw, bool)):
         errors.append(FieldError("order must be an integer", ("order",)))
         return None
-    return raw  # type: ignore[no-any-return]
+    return raw
 
 
 def _owned(row: DashboardViewRow | None, pixel_id: str) -> DashboardViewRow:

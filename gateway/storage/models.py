@@ -114,4 +114,4 @@ class EventRow(SQLModel, table=True):
 
 
 # Issue #6 tables live in their own module; importing it registers them on `metadata`.
-from gateway.storage import dashboard_tables as _dashboard_tables  # noqa: E402,F401
+from gateway.storage import dashboard_tables as _dashboard_tables  # noqa: F401

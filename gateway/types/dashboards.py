@@ -137,7 +137,7 @@ class DashboardView:
 
     @classmethod
     def from_row(cls, row: DashboardViewRow) -> DashboardView:
-        config = row.configuration
+        config: Any = row.configuration  # strawberry types JSON as an opaque scalar
         spec = config.get("dateRange")
         default_range = None if spec is None else ViewDateRange(
             start=date.fromisoformat(spec["start"]) if "start" in spec else None,

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
+from gateway.errors import GatewayError, all_error_classes
+from gateway.rest import clickstack
 from tests.support import Harness
 
 ALERTS = "/api/v2/alerts"
@@ -193,3 +196,14 @@ async def test_scopes(harness: Harness, scopes: tuple[str, ...], method: str,
 
 async def test_missing_bearer_is_json_401(harness: Harness) -> None:
     assert_clickstack_error(await harness.client.get(ALERTS), 401)
+
+
+@pytest.mark.parametrize("cls", all_error_classes(), ids=lambda c: c.code)
+def test_every_error_renders_on_clickstack(cls: type[GatewayError]) -> None:
+    try:
+        exc = cls()
+    except TypeError:
+        exc = cls("scope:x")  # type: ignore[call-arg]
+    response = clickstack.surface.error_response(exc)
+    assert response.status_code == cls.status
+    assert set(orjson.loads(response.body)) == {"message"}

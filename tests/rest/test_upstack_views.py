@@ -177,6 +177,9 @@ async def test_stale_version_is_409_and_nothing_changes(harness: Harness) -> Non
     assert stored["name"] == "A" and stored["version"] == 2
     ok = await harness.client.patch(url, json={"name": "D", "version": 2}, headers=h)
     assert ok.status_code == 200 and ok.json()["version"] == 3
+    both = await harness.client.patch(url, json={"name": "F", "version": 1},
+                                      headers={**h, "If-Match": 'W/"3"'})
+    assert both.status_code == 200 and both.json()["version"] == 4  # If-Match wins
     bad = await harness.client.patch(url, json={"name": "E"}, headers={**h, "If-Match": "abc"})
     assert_upstack_error(bad, 400, fields=["If-Match"])
 

@@ -72,13 +72,15 @@ async def _object(ctx: Context, request: Request, *, optional: bool = False) -> 
 
 
 def _expected_version(request: Request, body: dict[str, Any]) -> int | None:
-    """If-Match ("3", W/"3" or 3) wins over a `version` field in the body."""
+    """If-Match ("3", W/"3" or 3) wins over a `version` field in the body; the field is
+    taken out of the body either way (it names the edit's base, it is not a change)."""
+    field = body.pop("version", None)
     raw: Any = request.headers.get("if-match")
     where = "If-Match"
     if raw is not None:
         raw = raw.strip().removeprefix("W/").strip('"')
-    elif "version" in body:
-        raw, where = body.pop("version"), "version"
+    elif field is not None:
+        raw, where = field, "version"
     else:
         return None
     if isinstance(raw, bool):
