@@ -5,6 +5,7 @@
       InvalidApiKey                           INVALID_API_KEY      401
       AccessDenied                            ACCESS_DENIED        401  the key cannot reach the pixel
       InsufficientScope                       INSUFFICIENT_SCOPE   403
+      PixelMismatch                           PIXEL_MISMATCH       403  body pixelId is not the request's
       NotFound                                NOT_FOUND            404  also another tenant's object
       InvalidInput                            INVALID_INPUT        400  carries field-level `details`
         PayloadTooLarge                       PAYLOAD_TOO_LARGE    413
@@ -36,6 +37,7 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "PayloadTooLarge",
+    "PixelMismatch",
     "QueryTooLarge",
     "RateLimited",
     "StaleVersion",
@@ -110,6 +112,14 @@ class InsufficientScope(GatewayError):
     @property
     def extensions(self) -> dict[str, Any]:
         return {**super().extensions, "scope": self.scope}
+
+
+class PixelMismatch(GatewayError):
+    """A body names a pixel other than the one the request acts on (Upstack: 403)."""
+
+    code = "PIXEL_MISMATCH"
+    status = 403
+    default_message = "pixelId does not match the request's pixel"
 
 
 class NotFound(GatewayError):

@@ -29,6 +29,7 @@ from strawberry.types import ExecutionContext
 
 from gateway.errors import GatewayError
 from resolvers.alerts import AlertsMutation, AlertsQuery
+from resolvers.analytics import AnalyticsQuery
 from resolvers.dashboards import DashboardsMutation, DashboardsQuery
 from resolvers.keys import KeysMutation, KeysQuery
 from resolvers.measures import MeasuresQuery
@@ -43,8 +44,8 @@ MAX_TOKENS = 5000
 # Built once: a rule class per request would defeat the validation cache.
 _RULES = [depth_rule(MAX_DEPTH, None, None), alias_rule(MAX_ALIASES)]
 
-Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery, DashboardsQuery,
-                                     AlertsQuery))
+Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery, AnalyticsQuery,
+                              DashboardsQuery, AlertsQuery))
 Mutation = merge_types("Mutation", (KeysMutation, DashboardsMutation, AlertsMutation))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from gateway.rest.upstack import measures, views
+from gateway.rest.upstack import measures, queries, views
 from gateway.rest.upstack.surface import surface
 
 __all__ = ["routes", "surface"]
@@ -16,5 +16,6 @@ __all__ = ["routes", "surface"]
 def routes() -> list[Route]:
     return [
         *measures.routes(),
+        *queries.routes(),
         *views.routes(),
     ]

@@ -1,0 +1,316 @@
+"""Analytics operations: queries, attribution, cohorts and filter discovery.
+
+Scope `analytics:read`; the pixel is the request's (`require_pixel`), and a `pixelId` sent
+in a body must equal it (PixelMismatch, 403, as Upstack documents). Input problems are
+collected and raised together as one InvalidInput with field paths and suggestions.
+The engine (`gateway.engine`) does the computing; this module decides what to ask it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from gateway.auth.policy import require_pixel, require_scope
+from gateway.auth.principal import Principal
+from gateway.catalog import CATALOG, MeasureDefinition
+from gateway.engine import (
+    COHORT_GRANULARITIES,
+    COHORT_MEASURES,
+    FIELDS,
+    GRANULARITIES,
+    MODELS,
+    AttributionQuery,
+    AttributionResult,
+    CohortQuery,
+    CohortResult,
+    EngineQuery,
+    EngineResult,
+    FieldSpec,
+    run_attribution,
+    run_cohorts,
+    run_query,
+)
+from gateway.errors import InvalidInput, PixelMismatch
+from gateway.services.analytics_input import (
+    DateRangeRequest,
+    Problems,
+    ResolvedRange,
+    parse_filter,
+    preceding,
+    resolve_dimension,
+    resolve_measures,
+    resolve_range,
+    resolve_timezone,
+)
+from gateway.storage import Database
+from gateway.storage.tenancy import find_pixel
+
+__all__ = ["AttributionAnswer", "AttributionRequest", "CohortAnswer", "CohortRequest",
+           "MeasureSummary", "QueryAnswer", "QueryRequest", "list_filter_fields",
+           "run_analytics_query", "run_attribution_query", "run_cohort_query"]
+
+SCOPE = "analytics:read"
+MAX_DIMENSIONS = 5
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    """A query as either surface sends it. `filters` is the canonical JSON filter tree.
+    `compare`: None = default (the preceding period when granularity != none), False = off."""
+
+    measures: Sequence[str]
+    date_range: DateRangeRequest | None
+    granularity: str = "day"
+    dimensions: Sequence[str] = ()
+    timezone: str | None = None
+    filters: Any = None
+    compare_date_range: DateRangeRequest | None = None
+    compare: bool | None = None
+    order_by: str | None = None
+    descending: bool = True
+    limit: int | None = None
+    pixel_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MeasureSummary:
+    """Per-measure figures over each period (Upstack `measureDetails[]`).
+
+    `*_sum`/`*_avg`: sum and mean of the bucket values; `*_total`: the period value
+    (formulas and distinct counts recomputed over the whole period); `calculated_average`:
+    that period value for average/ratio measures; `percent_diff` compares the totals.
+    """
+
+    measure: MeasureDefinition
+    primary_sum: float | None
+    primary_avg: float | None
+    primary_total: float | None
+    compare_sum: float | None = None
+    compare_avg: float | None = None
+    compare_total: float | None = None
+    percent_diff: float | None = None
+
+    @property
+    def calculated_average(self) -> float | None:
+        return self.primary_total if self.measure.is_average else None
+
+
+@dataclass(frozen=True)
+class QueryAnswer:
+    request: EngineQuery
+    date_range: ResolvedRange
+    compare_date_range: ResolvedRange | None
+    result: EngineResult
+    summaries: list[MeasureSummary]
+
+
+def _check_pixel(principal: Principal | None, body_pixel: str | None) -> tuple[Principal, str]:
+    found = require_scope(principal, SCOPE)
+    pixel = require_pixel(found)
+    if body_pixel is not None and body_pixel != pixel:
+        raise PixelMismatch(f"pixelId {body_pixel!r} does not match the request's pixel")
+    return found, pixel
+
+
+async def _zone(db: Database, pixel_id: str, name: str | None, problems: Problems
+                ) -> ZoneInfo | None:
+    if name is None:  # the pixel's own zone
+        async with db.session() as session:
+            row = await find_pixel(session, pixel_id)
+        name = row.timezone if row is not None else "UTC"
+    return resolve_timezone(name, problems, "timezone")
+
+
+def _overlap(a: ResolvedRange, b: ResolvedRange) -> bool:
+    return a.range.start < b.range.end and b.range.start < a.range.end
+
+
+def _compare_range(explicit: DateRangeRequest | None, enabled: bool | None, granularity: str,
+                   primary: ResolvedRange | None, tz: ZoneInfo | None, now: datetime,
+                   problems: Problems) -> ResolvedRange | None:
+    if enabled is False or primary is None or tz is None:
+        return None
+    if explicit is not None:
+        found = resolve_range(explicit, tz, now, problems, "compareDateRange")
+        if found is not None and _overlap(found, primary):
+            problems.add("compareDateRange must not overlap dateRange", "compareDateRange")
+        return found
+    if enabled or granularity != "none":
+        return preceding(primary, tz)
+    return None
+
+
+def _summaries(keys: Sequence[str], result: EngineResult, compare: bool) -> list[MeasureSummary]:
+    out = []
+    for k in keys:
+        d = CATALOG.find(k)
+        assert d is not None
+        p_vals = [b.values[k] for b in result.primary if b.values[k] is not None]
+        c_vals = [b.values[k] for b in result.compare if b.values[k] is not None]
+        p_total = result.totals.get(k)
+        c_total = result.compare_totals.get(k) if compare else None
+        diff = None
+        if p_total is not None and c_total:
+            diff = (p_total - c_total) / abs(c_total) * 100.0
+        out.append(MeasureSummary(
+            d, float(sum(p_vals)) if p_vals else None,
+            sum(p_vals) / len(p_vals) if p_vals else None, p_total,
+            (float(sum(c_vals)) if c_vals else None) if compare else None,
+            (sum(c_vals) / len(c_vals) if c_vals else None) if compare else None,
+            c_total, diff))
+    return out
+
+
+async def run_analytics_query(db: Database, principal: Principal | None, req: QueryRequest,
+                              now: datetime) -> QueryAnswer:
+    """Validate `req` and run it. Raises AuthRequired/InsufficientScope, PixelMismatch,
+    InvalidInput (every problem, with paths) or QueryTooLarge."""
+    _, pixel = _check_pixel(principal, req.pixel_id)
+    problems = Problems()
+    measures = resolve_measures(req.measures, problems, "measures")
+    if req.granularity not in GRANULARITIES:
+        problems.add(f"unknown granularity {req.granularity!r}; use one of "
+                     f"{', '.join(GRANULARITIES)}", "granularity")
+    if len(req.dimensions) > MAX_DIMENSIONS:
+        problems.add(f"at most {MAX_DIMENSIONS} dimensions", "dimensions")
+    dims = tuple(d for i, name in enumerate(req.dimensions)
+                 if (d := resolve_dimension(name, problems, "dimensions", i)) is not None)
+    tz = await _zone(db, pixel, req.timezone, problems)
+    primary = None if tz is None else resolve_range(req.date_range, tz, now, problems,
+                                                    "dateRange")
+    compare = _compare_range(req.compare_date_range, req.compare, req.granularity, primary,
+                             tz, now, problems)
+    filters = parse_filter(req.filters, problems, "filters")
+    order_by = None
+    if req.order_by is not None:
+        found = CATALOG.resolve(req.order_by)
+        if found is None or found.key not in measures:
+            problems.add("orderBy must be one of the query's measures", "orderBy")
+        else:
+            order_by = found.key
+    if req.limit is not None and not 1 <= req.limit <= MAX_LIMIT:
+        problems.add(f"limit must be between 1 and {MAX_LIMIT}", "limit")
+    if problems.errors:
+        raise InvalidInput(problems.errors[0].message, details=problems.errors)
+    assert primary is not None and tz is not None
+    query = EngineQuery(
+        pixel_id=pixel, measures=measures, range=primary.range, granularity=req.granularity,
+        timezone=tz.key, dimensions=dims, filters=filters,
+        compare_range=None if compare is None else compare.range, order_by=order_by,
+        descending=req.descending, limit=req.limit)
+    result = await run_query(db, query)
+    return QueryAnswer(query, primary, compare, result,
+                       _summaries(measures, result, compare is not None))
+
+
+@dataclass(frozen=True)
+class AttributionRequest:
+    date_range: DateRangeRequest | None
+    dimension: str = "utm_source"
+    model: str = "first_click"
+    window_days: int = 30
+    conversion_event: str = "purchase"
+    half_life_days: float = 7.0
+    timezone: str | None = None
+    filters: Any = None
+    compare_date_range: DateRangeRequest | None = None
+    compare: bool | None = None
+    pixel_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AttributionAnswer:
+    request: AttributionQuery
+    date_range: ResolvedRange
+    compare_date_range: ResolvedRange | None
+    result: AttributionResult
+    timezone: str
+
+
+async def run_attribution_query(db: Database, principal: Principal | None,
+                                req: AttributionRequest, now: datetime) -> AttributionAnswer:
+    """Attribution per dimension value; compare defaults to the preceding period."""
+    _, pixel = _check_pixel(principal, req.pixel_id)
+    problems = Problems()
+    dim = resolve_dimension(req.dimension, problems, "dimension")
+    if req.model not in MODELS:
+        problems.add(f"unknown attribution model {req.model!r}; use one of "
+                     f"{', '.join(MODELS)}", "attributionModel")
+    if not 1 <= req.window_days <= 365:
+        problems.add("attributionWindow must be 1 to 365 days", "attributionWindow")
+    if not 0 < req.half_life_days <= 365:
+        problems.add("halfLifeDays must be above 0 and at most 365", "halfLifeDays")
+    if not req.conversion_event or len(req.conversion_event) > 128:
+        problems.add("conversionEvent must be an event name", "conversionEvent")
+    tz = await _zone(db, pixel, req.timezone, problems)
+    primary = None if tz is None else resolve_range(req.date_range, tz, now, problems,
+                                                    "dateRange")
+    compare = _compare_range(req.compare_date_range, req.compare, "day", primary, tz, now,
+                             problems)
+    filters = parse_filter(req.filters, problems, "filters")
+    if problems.errors:
+        raise InvalidInput(problems.errors[0].message, details=problems.errors)
+    assert primary is not None and dim is not None and tz is not None
+    q = AttributionQuery(pixel, primary.range, dim, req.model, req.window_days,
+                         req.conversion_event, req.half_life_days, filters,
+                         None if compare is None else compare.range)
+    return AttributionAnswer(q, primary, compare, await run_attribution(db, q), tz.key)
+
+
+@dataclass(frozen=True)
+class CohortRequest:
+    measures: Sequence[str] = COHORT_MEASURES
+    date_range: DateRangeRequest | None = None
+    granularity: str = "month"
+    timezone: str | None = None
+    filters: Any = None
+    pixel_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CohortAnswer:
+    request: CohortQuery
+    date_range: ResolvedRange
+    result: CohortResult
+    definitions: dict[str, str] = field(default_factory=dict)
+
+
+async def run_cohort_query(db: Database, principal: Principal | None, req: CohortRequest,
+                           now: datetime) -> CohortAnswer:
+    _, pixel = _check_pixel(principal, req.pixel_id)
+    problems = Problems()
+    if not 1 <= len(req.measures) <= 30:
+        problems.add("give 1 to 30 measures", "measures")
+    for i, m in enumerate(req.measures):
+        if m not in COHORT_MEASURES:
+            import difflib
+
+            close = difflib.get_close_matches(str(m), COHORT_MEASURES, n=2, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            problems.add(f"unknown cohort measure {m!r}{hint}; use one of "
+                         f"{', '.join(COHORT_MEASURES)}", "measures", i)
+    if req.granularity not in COHORT_GRANULARITIES:
+        problems.add(f"cohort granularity must be one of {', '.join(COHORT_GRANULARITIES)}",
+                     "granularity")
+    tz = await _zone(db, pixel, req.timezone, problems)
+    primary = None if tz is None else resolve_range(req.date_range, tz, now, problems,
+                                                    "dateRange")
+    filters = parse_filter(req.filters, problems, "filters")
+    if problems.errors:
+        raise InvalidInput(problems.errors[0].message, details=problems.errors)
+    assert primary is not None and tz is not None
+    q = CohortQuery(pixel, primary.range, tuple(dict.fromkeys(req.measures)), req.granularity,
+                    tz.key, filters)
+    return CohortAnswer(q, primary, await run_cohorts(db, q))
+
+
+def list_filter_fields(principal: Principal | None) -> list[FieldSpec]:
+    """Filter discovery: every field, its type, operators and whether it can be grouped by
+    (plus `properties.<key>` as a pattern). Scope analytics:read."""
+    require_scope(principal, SCOPE)
+    return list(FIELDS.values())

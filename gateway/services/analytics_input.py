@@ -1,0 +1,224 @@
+"""Validation and parsing of analytics inputs, shared by the query, attribution and cohort
+operations. Every problem is collected as a `FieldError` whose path uses the wire names
+(`dateRange.start`, `filters.and.0.op`), which are also the GraphQL input names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from gateway.catalog import CATALOG, Catalog
+from gateway.engine import FIELDS, OPERATORS, And, Filter, Not, Or, Predicate, TimeRange
+from gateway.engine.buckets import local_floor, local_step
+from gateway.engine.fields import find_field, validate_filter
+from gateway.errors import FieldError
+from gateway.services.measures import suggest_measures
+
+__all__ = ["PRESETS", "DateRangeRequest", "Problems", "ResolvedRange", "parse_filter",
+           "preceding", "resolve_dimension", "resolve_measures", "resolve_range",
+           "resolve_timezone"]
+
+PRESETS: tuple[str, ...] = (
+    "today", "yesterday", "last_7_days", "last_14_days", "last_28_days", "last_30_days",
+    "last_90_days", "last_365_days", "this_week", "last_week", "this_month", "last_month",
+    "this_quarter", "last_quarter", "this_year", "last_year",
+)
+Path = tuple[str | int, ...]
+
+
+class Problems:
+    """Collects field errors; `add` records one, `errors` lists them."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def add(self, message: str, *path: str | int) -> None:
+        self.errors.append(FieldError(message, tuple(path)))
+
+
+def _hint(name: str, options: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(options), n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+@dataclass(frozen=True)
+class DateRangeRequest:
+    """Inclusive local dates `YYYY-MM-DD`, or a preset such as `last_30_days`."""
+
+    start: str | None = None
+    end: str | None = None
+    preset: str | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedRange:
+    """Local inclusive dates and the UTC half-open range they cover."""
+
+    start: date
+    end: date
+    range: TimeRange
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def _to_range(start: date, end: date, tz: ZoneInfo) -> ResolvedRange:
+    a = datetime(start.year, start.month, start.day, tzinfo=tz).astimezone(UTC)
+    end_next = end + timedelta(days=1)
+    b = datetime(end_next.year, end_next.month, end_next.day, tzinfo=tz).astimezone(UTC)
+    return ResolvedRange(start, end, TimeRange(a, b))
+
+
+def _preset(name: str, today: date) -> tuple[date, date]:
+    if name == "today":
+        return today, today
+    if name == "yesterday":
+        y = today - timedelta(days=1)
+        return y, y
+    if name.startswith("last_") and name.endswith("_days"):
+        n = int(name[5:-5])
+        return today - timedelta(days=n), today - timedelta(days=1)
+    unit = name.split("_", 1)[1]
+    this = local_floor(datetime(today.year, today.month, today.day), unit).date()
+    if name.startswith("this_"):
+        return this, today
+    prev = local_floor(datetime.combine(this - timedelta(days=1), datetime.min.time()),
+                       unit).date()
+    return prev, this - timedelta(days=1)
+
+
+def resolve_range(value: DateRangeRequest | None, tz: ZoneInfo, now: datetime,
+                  problems: Problems, *path: str | int) -> ResolvedRange | None:
+    """Dates or preset in the query's zone; problems recorded under `path`.
+
+    Presets: `last_N_days` are the N whole days before today; `this_*` run through today.
+    """
+    if value is None:
+        problems.add("dateRange is required", *path)
+        return None
+    if value.preset is not None:
+        if value.preset not in PRESETS:
+            problems.add(f"unknown preset {value.preset!r}{_hint(value.preset, PRESETS)}; "
+                         f"use one of {', '.join(PRESETS)}", *path, "preset")
+            return None
+        a, b = _preset(value.preset, now.astimezone(tz).date())
+        return _to_range(a, b, tz)
+    found: list[date] = []
+    for key, text in (("start", value.start), ("end", value.end)):
+        if text is None:
+            problems.add(f"{key} is required (YYYY-MM-DD), or give a preset", *path, key)
+            continue
+        try:
+            if not isinstance(text, str) or len(text) != 10:
+                raise ValueError(text)
+            found.append(date.fromisoformat(text))
+        except ValueError:
+            problems.add(f"{text!r} is not a date (YYYY-MM-DD)", *path, key)
+    if len(found) != 2:
+        return None
+    if found[1] < found[0]:
+        problems.add("end is before start", *path, "end")
+        return None
+    if (found[1] - found[0]).days > 3660:
+        problems.add("the range may span at most ten years", *path, "end")
+        return None
+    return _to_range(found[0], found[1], tz)
+
+
+def preceding(r: ResolvedRange, tz: ZoneInfo) -> ResolvedRange:
+    """The period of equal length (in local days) just before `r`."""
+    end = r.start - timedelta(days=1)
+    return _to_range(end - timedelta(days=r.days - 1), end, tz)
+
+
+def resolve_timezone(name: str, problems: Problems, *path: str | int) -> ZoneInfo | None:
+    try:
+        if not name or name.startswith(("/", ".")) or ".." in name:
+            raise ZoneInfoNotFoundError(name)
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        hint = _hint(name, sorted(available_timezones()))
+        problems.add(f"unknown IANA time zone {name!r}{hint}", *path)
+        return None
+
+
+def resolve_measures(names: Sequence[str], problems: Problems, *path: str | int,
+                     catalog: Catalog = CATALOG, max_count: int = 30) -> tuple[str, ...]:
+    """Catalog keys for `names` (a key or a title each); unknown ones recorded with hints."""
+    if not 1 <= len(names) <= max_count:
+        problems.add(f"give 1 to {max_count} measures", *path)
+    keys: list[str] = []
+    for i, name in enumerate(names):
+        found = catalog.resolve(name) if isinstance(name, str) else None
+        if found is None:
+            hint = suggest_measures(str(name), catalog)
+            extra = f"; did you mean {', '.join(hint)}?" if hint else ""
+            problems.add(f"unknown measure {name!r}{extra}", *path, i)
+        else:
+            keys.append(found.key)
+    return tuple(dict.fromkeys(keys))
+
+
+def resolve_dimension(name: Any, problems: Problems, *path: str | int) -> str | None:
+    spec = find_field(name) if isinstance(name, str) else None
+    if spec is None or not spec.groupable:
+        groupable = [f.name for f in FIELDS.values() if f.groupable]
+        problems.add(f"unknown dimension {name!r}{_hint(str(name), groupable)}; use one of "
+                     f"{', '.join(groupable)} or properties.<key>", *path)
+        return None
+    return str(name)
+
+
+def parse_filter(obj: Any, problems: Problems, *path: str | int) -> Filter | None:
+    """A canonical filter (`{"and": [...]}`, `{"or": [...]}`, `{"not": {...}}`,
+    `{"field", "op", "value"}`; a list means `and`) as an engine filter tree."""
+    if obj is None:
+        return None
+    tree = _tree(obj, problems, path)
+    if tree is None:
+        return None
+    for where, message in validate_filter(tree, path):
+        if message.startswith("unknown field"):
+            name = message.split("'")[1] if "'" in message else ""
+            message += _hint(name, list(FIELDS)) + "; properties.<key> reaches custom properties"
+        problems.add(message, *where)
+    return tree
+
+
+def _tree(obj: Any, problems: Problems, path: Path) -> Filter | None:
+    if isinstance(obj, list):
+        obj = {"and": obj}
+    if not isinstance(obj, dict):
+        problems.add("a filter is an object: {field, op, value} or {and|or: [...]} or "
+                     "{not: {...}}", *path)
+        return None
+    for combinator in ("and", "or"):
+        if combinator in obj:
+            items = obj[combinator]
+            if not isinstance(items, list):
+                problems.add(f"{combinator} takes a list of filters", *path, combinator)
+                return None
+            parts = [_tree(x, problems, (*path, combinator, i)) for i, x in enumerate(items)]
+            if any(p is None for p in parts):
+                return None
+            done = tuple(p for p in parts if p is not None)
+            return And(done) if combinator == "and" else Or(done)
+    if "not" in obj:
+        inner = _tree(obj["not"], problems, (*path, "not"))
+        return None if inner is None else Not(inner)
+    field, op = obj.get("field"), obj.get("op")
+    if not isinstance(field, str) or not field:
+        problems.add("field is required", *path, "field")
+        return None
+    if not isinstance(op, str) or op not in OPERATORS:
+        problems.add(f"unknown operator {op!r}{_hint(str(op), OPERATORS)}; use one of "
+                     f"{', '.join(OPERATORS)}", *path, "op")
+        return None
+    value = obj.get("value")
+    return Predicate(field, op, tuple(value) if isinstance(value, list) else value)

@@ -1,0 +1,402 @@
+"""GraphQL inputs and results for analytics: queries, attribution, cohorts, filter fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import strawberry
+from strawberry.scalars import JSON
+
+from gateway.engine import OPERATORS, Bucket, CohortCell, FieldSpec
+from gateway.services.analytics import (
+    AttributionAnswer,
+    AttributionRequest,
+    CohortAnswer,
+    CohortRequest,
+    MeasureSummary,
+    QueryAnswer,
+    QueryRequest,
+)
+from gateway.services.analytics_input import DateRangeRequest, ResolvedRange
+from gateway.types.measure import MeasureFormat, TrendDirection
+
+__all__ = [
+    "AnalyticsQueryInput", "AnalyticsResult", "AttributionModel", "AttributionQueryInput",
+    "AttributionResult", "CohortGranularity", "CohortQueryInput", "CohortResult",
+    "DateRangeInput", "FilterField", "FilterInput", "Granularity", "bucket_label",
+]
+
+
+@strawberry.enum(description="Bucket size of a time series; `none` is one bucket per period.")
+class Granularity(Enum):
+    NONE = "none"
+    SECOND = "second"
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+@strawberry.enum
+class AttributionModel(Enum):
+    FIRST_CLICK = "first_click"
+    LAST_CLICK = "last_click"
+    ANY_CLICK = "any_click"
+    LINEAR = "linear"
+    POSITION_BASED = "position_based"
+    TIME_DECAY = "time_decay"
+
+
+@strawberry.enum
+class CohortGranularity(Enum):
+    WEEK = "week"
+    MONTH = "month"
+    YEAR = "year"
+
+
+@strawberry.input(description="Inclusive local dates (YYYY-MM-DD), or a preset: today, "
+                  "yesterday, last_7_days, last_30_days, this_month, last_month, …")
+class DateRangeInput:
+    start: str | None = None
+    end: str | None = None
+    preset: str | None = None
+
+    def to_request(self) -> DateRangeRequest:
+        return DateRangeRequest(self.start, self.end, self.preset)
+
+
+@strawberry.input(description="A filter: either {field, op, value}, or `and`/`or` over "
+                  f"filters, or `not` of one. Operators: {', '.join(OPERATORS)}.")
+class FilterInput:
+    and_: list[FilterInput] | None = strawberry.field(default=None, name="and")
+    or_: list[FilterInput] | None = strawberry.field(default=None, name="or")
+    not_: FilterInput | None = strawberry.field(default=None, name="not")
+    field: str | None = None
+    op: str | None = None
+    value: JSON | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The canonical JSON form the service parses (the REST body's shape)."""
+        if self.and_ is not None:
+            return {"and": [f.to_json() for f in self.and_]}
+        if self.or_ is not None:
+            return {"or": [f.to_json() for f in self.or_]}
+        if self.not_ is not None:
+            return {"not": self.not_.to_json()}
+        return {"field": self.field, "op": self.op, "value": self.value}
+
+
+def _range(r: DateRangeInput | None) -> DateRangeRequest | None:
+    return None if r is None else r.to_request()
+
+
+@strawberry.input
+class AnalyticsQueryInput:
+    measures: list[str] = strawberry.field(description="1–30 measure keys (or titles).")
+    date_range: DateRangeInput
+    granularity: Granularity = Granularity.DAY
+    dimensions: list[str] = strawberry.field(
+        default_factory=list, description="Up to 5 fields to group by (see analyticsFilters).")
+    timezone: str | None = strawberry.field(
+        default=None, description="IANA zone for buckets and dates; default: the pixel's.")
+    filters: FilterInput | None = None
+    compare_date_range: DateRangeInput | None = strawberry.field(
+        default=None, description="Must not overlap dateRange. Default: the preceding period "
+        "of equal length when granularity is not NONE.")
+    compare: bool | None = strawberry.field(default=None,
+                                            description="false turns the compare period off.")
+    order_by: str | None = strawberry.field(
+        default=None, description="Rank dimension groups by this measure (default: first).")
+    descending: bool = True
+    limit: int | None = strawberry.field(default=None,
+                                         description="Keep the first N dimension groups.")
+    pixel_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Optional; must be the request's pixel.")
+
+    def to_request(self) -> QueryRequest:
+        return QueryRequest(
+            measures=list(self.measures), date_range=_range(self.date_range),
+            granularity=self.granularity.value, dimensions=list(self.dimensions),
+            timezone=self.timezone, filters=None if self.filters is None else self.filters.to_json(),
+            compare_date_range=_range(self.compare_date_range), compare=self.compare,
+            order_by=self.order_by, descending=self.descending, limit=self.limit,
+            pixel_id=None if self.pixel_id is None else str(self.pixel_id))
+
+
+@strawberry.type
+class MeasureValue:
+    measure: str
+    value: float | None
+
+
+@strawberry.type
+class DimensionValue:
+    dimension: str
+    value: str | None
+
+
+@strawberry.type(description="A date range as resolved: local dates and the instants.")
+class ResolvedDateRange:
+    start: str
+    end: str
+    start_time: datetime
+    end_time: datetime
+
+    @classmethod
+    def from_range(cls, r: ResolvedRange, tz: ZoneInfo) -> ResolvedDateRange:
+        return cls(start=r.start.isoformat(), end=r.end.isoformat(),
+                   start_time=r.range.start.astimezone(tz), end_time=r.range.end.astimezone(tz))
+
+
+def bucket_label(start: datetime, granularity: str, tz: ZoneInfo) -> str:
+    """`dt`: the bucket's local start, a date for day and coarser, else a local time."""
+    local = start.astimezone(tz)
+    if granularity in ("second", "minute", "hour"):
+        return local.replace(tzinfo=None).isoformat()
+    return local.date().isoformat()
+
+
+@strawberry.type
+class SeriesPoint:
+    dt: str = strawberry.field(description="Local bucket start: YYYY-MM-DD, or a local "
+                               "date-time for hour and finer.")
+    start: datetime
+    end: datetime
+    dimensions: list[DimensionValue]
+    values: list[MeasureValue]
+
+    @classmethod
+    def from_bucket(cls, b: Bucket, dims: tuple[str, ...], granularity: str, tz: ZoneInfo
+                    ) -> SeriesPoint:
+        return cls(dt=bucket_label(b.start, granularity, tz), start=b.start.astimezone(tz),
+                   end=b.end.astimezone(tz),
+                   dimensions=[DimensionValue(dimension=d, value=v)
+                               for d, v in zip(dims, b.dimensions, strict=True)],
+                   values=[MeasureValue(measure=k, value=v) for k, v in b.values.items()])
+
+
+@strawberry.type(description="Per-measure summary of each period (Upstack measureDetails).")
+class MeasureDetail:
+    measure: str
+    format: MeasureFormat
+    is_average: bool
+    is_percentage: bool
+    is_additive: bool
+    has_pacing: bool
+    preferred_trend_direction: TrendDirection
+    primary_sum: float | None = strawberry.field(description="Sum of the bucket values.")
+    primary_avg: float | None = strawberry.field(description="Mean of the bucket values.")
+    primary_total: float | None = strawberry.field(
+        description="The period value; ratios and distinct counts recomputed over the period.")
+    compare_sum: float | None
+    compare_avg: float | None
+    compare_total: float | None
+    calculated_average: float | None = strawberry.field(
+        description="For average/ratio measures: the period value recomputed from its parts.")
+    percent_diff: float | None = strawberry.field(
+        description="(primaryTotal - compareTotal) / |compareTotal| x 100.")
+
+    @classmethod
+    def from_summary(cls, s: MeasureSummary) -> MeasureDetail:
+        d = s.measure
+        return cls(measure=d.key, format=MeasureFormat(d.format), is_average=d.is_average,
+                   is_percentage=d.is_percentage, is_additive=d.is_additive,
+                   has_pacing=d.has_pacing,
+                   preferred_trend_direction=TrendDirection(d.preferred_trend),
+                   primary_sum=s.primary_sum, primary_avg=s.primary_avg,
+                   primary_total=s.primary_total, compare_sum=s.compare_sum,
+                   compare_avg=s.compare_avg, compare_total=s.compare_total,
+                   calculated_average=s.calculated_average, percent_diff=s.percent_diff)
+
+
+def _values(values: dict[str, float | None]) -> list[MeasureValue]:
+    return [MeasureValue(measure=k, value=v) for k, v in values.items()]
+
+
+@strawberry.type
+class AnalyticsResult:
+    granularity: Granularity
+    timezone: str
+    dimensions: list[str]
+    date_range: ResolvedDateRange
+    compare_date_range: ResolvedDateRange | None
+    measure_details: list[MeasureDetail]
+    primary: list[SeriesPoint]
+    compare: list[SeriesPoint]
+    totals: list[MeasureValue]
+    compare_totals: list[MeasureValue]
+
+    @classmethod
+    def from_answer(cls, a: QueryAnswer) -> AnalyticsResult:
+        q, r = a.request, a.result
+        tz = ZoneInfo(q.timezone)
+        return cls(
+            granularity=Granularity(q.granularity), timezone=q.timezone,
+            dimensions=list(q.dimensions),
+            date_range=ResolvedDateRange.from_range(a.date_range, tz),
+            compare_date_range=None if a.compare_date_range is None
+            else ResolvedDateRange.from_range(a.compare_date_range, tz),
+            measure_details=[MeasureDetail.from_summary(s) for s in a.summaries],
+            primary=[SeriesPoint.from_bucket(b, q.dimensions, q.granularity, tz)
+                     for b in r.primary],
+            compare=[SeriesPoint.from_bucket(b, q.dimensions, q.granularity, tz)
+                     for b in r.compare],
+            totals=_values(r.totals), compare_totals=_values(r.compare_totals))
+
+
+@strawberry.input
+class AttributionQueryInput:
+    date_range: DateRangeInput
+    dimension: str = strawberry.field(default="utm_source",
+                                      description="utm_source, channel, utm_campaign, …")
+    attribution_model: AttributionModel = AttributionModel.FIRST_CLICK
+    attribution_window: int = strawberry.field(default=30, description="Look-back in days.")
+    conversion_event: str = "purchase"
+    half_life_days: float = strawberry.field(default=7.0,
+                                             description="time_decay: credit halves per.")
+    timezone: str | None = None
+    filters: FilterInput | None = strawberry.field(default=None,
+                                                   description="Narrows the conversions.")
+    compare_date_range: DateRangeInput | None = None
+    compare: bool | None = None
+    pixel_id: strawberry.ID | None = None
+
+    def to_request(self) -> AttributionRequest:
+        return AttributionRequest(
+            date_range=_range(self.date_range), dimension=self.dimension,
+            model=self.attribution_model.value, window_days=self.attribution_window,
+            conversion_event=self.conversion_event, half_life_days=self.half_life_days,
+            timezone=self.timezone,
+            filters=None if self.filters is None else self.filters.to_json(),
+            compare_date_range=_range(self.compare_date_range), compare=self.compare,
+            pixel_id=None if self.pixel_id is None else str(self.pixel_id))
+
+
+@strawberry.type
+class AttributionRow:
+    value: str | None = strawberry.field(description="Dimension value; null: no touch.")
+    conversions: float
+    revenue: float
+    share: float = strawberry.field(description="Percent of the period's conversions.")
+
+
+@strawberry.type
+class AttributionTotals:
+    conversions: float
+    revenue: float
+
+
+@strawberry.type
+class AttributionResult:
+    dimension: str
+    attribution_model: AttributionModel
+    attribution_window: int
+    timezone: str
+    date_range: ResolvedDateRange
+    compare_date_range: ResolvedDateRange | None
+    primary: list[AttributionRow]
+    compare: list[AttributionRow]
+    totals: AttributionTotals
+    compare_totals: AttributionTotals | None
+
+    @classmethod
+    def from_answer(cls, a: AttributionAnswer, timezone: str) -> AttributionResult:
+        tz = ZoneInfo(timezone)
+        r = a.result
+
+        def rows(items: Any) -> list[AttributionRow]:
+            return [AttributionRow(value=x.value, conversions=x.conversions,
+                                   revenue=x.revenue, share=x.share) for x in items]
+
+        return cls(
+            dimension=a.request.dimension, attribution_model=AttributionModel(a.request.model),
+            attribution_window=a.request.window_days, timezone=timezone,
+            date_range=ResolvedDateRange.from_range(a.date_range, tz),
+            compare_date_range=None if a.compare_date_range is None
+            else ResolvedDateRange.from_range(a.compare_date_range, tz),
+            primary=rows(r.primary), compare=rows(r.compare),
+            totals=AttributionTotals(**r.totals),
+            compare_totals=AttributionTotals(**r.compare_totals) if r.compare_totals else None)
+
+
+@strawberry.input
+class CohortQueryInput:
+    date_range: DateRangeInput
+    measures: list[str] | None = strawberry.field(
+        default=None, description="Cohort measure ids; default: all of them.")
+    granularity: CohortGranularity = CohortGranularity.MONTH
+    timezone: str | None = None
+    filters: FilterInput | None = None
+    pixel_id: strawberry.ID | None = None
+
+    def to_request(self) -> CohortRequest:
+        base = CohortRequest()
+        return CohortRequest(
+            measures=base.measures if self.measures is None else list(self.measures),
+            date_range=_range(self.date_range), granularity=self.granularity.value,
+            timezone=self.timezone,
+            filters=None if self.filters is None else self.filters.to_json(),
+            pixel_id=None if self.pixel_id is None else str(self.pixel_id))
+
+
+@strawberry.type
+class CohortRow:
+    cohort: str = strawberry.field(description="Local start date of the cohort's period.")
+    cohort_start: datetime
+    cohort_end: datetime
+    period_offset: int
+    start: datetime
+    end: datetime
+    values: list[MeasureValue]
+
+    @classmethod
+    def from_cell(cls, c: CohortCell, tz: ZoneInfo) -> CohortRow:
+        return cls(cohort=c.cohort_start.astimezone(tz).date().isoformat(),
+                   cohort_start=c.cohort_start.astimezone(tz),
+                   cohort_end=c.cohort_end.astimezone(tz), period_offset=c.offset,
+                   start=c.start.astimezone(tz), end=c.end.astimezone(tz),
+                   values=_values(c.values))
+
+
+@strawberry.type
+class CohortResult:
+    granularity: CohortGranularity
+    timezone: str
+    measures: list[str]
+    date_range: ResolvedDateRange
+    rows: list[CohortRow]
+
+    @classmethod
+    def from_answer(cls, a: CohortAnswer) -> CohortResult:
+        tz = ZoneInfo(a.request.timezone)
+        return cls(granularity=CohortGranularity(a.request.granularity),
+                   timezone=a.request.timezone, measures=list(a.request.measures),
+                   date_range=ResolvedDateRange.from_range(a.date_range, tz),
+                   rows=[CohortRow.from_cell(c, tz) for c in a.result.cells])
+
+
+@strawberry.type(description="A field queries can filter or group by.")
+class FilterField:
+    name: str
+    type: str = strawberry.field(description="string, number, boolean or property.")
+    description: str
+    operators: list[str]
+    groupable: bool
+    values: list[str] = strawberry.field(description="Known values, where the set is fixed.")
+
+    @classmethod
+    def from_spec(cls, f: FieldSpec) -> FilterField:
+        return cls(name=f.name, type=f.type, description=f.description,
+                   operators=list(f.operators), groupable=f.groupable, values=list(f.values))
+
+    @classmethod
+    def properties(cls) -> FilterField:
+        return cls(name="properties.<key>", type="property",
+                   description="A custom event property; key: letters, digits, _ and -.",
+                   operators=list(OPERATORS), groupable=True, values=[])
