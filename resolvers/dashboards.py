@@ -220,12 +220,12 @@ async def resolve_create_view_from_preset(info: Info,
 # so its validation reports paths in the body's own terms.
 
 async def resolve_create_view_from_body(info: Info, *, name: Any, configuration: Any,
-                                        view_type: Any, description: Any,
-                                        order: Any) -> DashboardView:
+                                        view_type: Any, description: Any, order: Any,
+                                        body_pixel: Any = None) -> DashboardView:
     ctx = info.context
     row = await service.create_view(
         ctx.db, ctx.principal, name=name, configuration=configuration, view_type=view_type,
-        description=description, order=order, now=ctx.now())
+        description=description, order=order, body_pixel=body_pixel, now=ctx.now())
     return DashboardView.from_row(row)
 
 
@@ -240,13 +240,13 @@ async def resolve_update_view_from_body(info: Info, view_id: str, changes: dict[
 async def resolve_create_view_from_preset_body(
         info: Info, *, name: Any, widgets: Any, chart_types: Any, view_type: Any,
         granularity: Any, date_range: Any, attribution_model: Any,
-        attribution_window: Any) -> DashboardView:
+        attribution_window: Any, body_pixel: Any = None) -> DashboardView:
     ctx = info.context
     row = await service.create_view_from_preset(
         ctx.db, ctx.principal, name=name, widgets=widgets, chart_types=chart_types,
         view_type=view_type, granularity=granularity, date_range=date_range,
         attribution_model=attribution_model, attribution_window=attribution_window,
-        now=ctx.now())
+        body_pixel=body_pixel, now=ctx.now())
     return DashboardView.from_row(row)
 
 
@@ -263,7 +263,8 @@ async def resolve_widget_data(info: Info, widget: Widget, *,
     series = await widget_data.widget_series(
         ctx.loaders.widget_data, ctx.principal, pixel_id=widget.pixel_id,
         measure=widget.measure, range_spec=spec,
-        granularity=granularity or widget.default_granularity, now=ctx.now())
+        granularity=granularity or widget.default_granularity, now=ctx.now(),
+        filters=widget.view_filters)
     return WidgetData(
         measure=series.measure, granularity=series.granularity, start=series.start,
         end=series.end, total=series.total,

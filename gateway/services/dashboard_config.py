@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway.catalog import CATALOG, Catalog
 from gateway.errors import FieldError, InvalidInput
+from gateway.services.analytics_input import Problems, parse_filter
 from gateway.services.measures import suggest_measures
 
 __all__ = [
@@ -267,10 +268,16 @@ def normalize_configuration(raw: Any, path: Path, errors: list[FieldError], *,
         errors.append(FieldError(f"granularity must be one of {', '.join(GRANULARITIES)}",
                                  (*path, "granularity")))
     out["granularity"] = granularity
-    filters = raw.get("filters", {})
+    filters = raw.get("filters") or {}
     if not isinstance(filters, Mapping):
         errors.append(FieldError("filters must be an object", (*path, "filters")))
-    out["filters"] = dict(filters) if isinstance(filters, Mapping) else {}
+        filters = {}
+    elif filters:
+        # A canonical filter ({"and": [{field, op, value}]}, …): widget data applies it.
+        problems = Problems()
+        parse_filter(dict(filters), problems, *path, "filters")
+        errors.extend(problems.errors)
+    out["filters"] = dict(filters)
     out["grid"] = {"maxWidth": GRID_MAX_WIDTH, "columns": GRID_COLUMNS}
     return out
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.auth.policy import require_pixel, require_scope
 from gateway.auth.principal import Principal
-from gateway.errors import FieldError, InvalidInput, NotFound, StaleVersion
+from gateway.errors import FieldError, InvalidInput, NotFound, PixelMismatch, StaleVersion
 from gateway.services.dashboard_config import (
     GRANULARITIES,
     VIEW_TYPES,
@@ -76,6 +76,12 @@ def _order(raw: Any, errors: list[FieldError]) -> int | None:
     return raw
 
 
+def _check_body_pixel(pixel_id: str, body_pixel: Any) -> None:
+    """Upstack: a `pixelId` in a body must equal the request's pixel, else 403."""
+    if body_pixel is not None and body_pixel != pixel_id:
+        raise PixelMismatch(f"pixelId {body_pixel!r} does not match the request's pixel")
+
+
 def _owned(row: DashboardViewRow | None, pixel_id: str) -> DashboardViewRow:
     if row is None or row.pixel_id != pixel_id:
         raise NotFound(NOT_FOUND)
@@ -111,12 +117,14 @@ async def find_view_reference(loader: DataLoader[str, DashboardViewRow | None],
 
 async def create_view(db: Database, principal: Principal | None, *, name: Any,
                       configuration: Any = None, view_type: Any = "view",
-                      description: Any = None, order: Any = None,
+                      description: Any = None, order: Any = None, body_pixel: Any = None,
                       now: datetime) -> DashboardViewRow:
     """Validate and store a view. Raises InvalidInput listing every problem with its path
-    (`name`, `configuration.widgets.2.measure`, …)."""
+    (`name`, `configuration.widgets.2.measure`, …), PixelMismatch when `body_pixel` (a
+    `pixelId` sent in the body) is not the request's pixel."""
     found = require_scope(principal, "dashboards:write")
     pixel_id = require_pixel(found)
+    _check_body_pixel(pixel_id, body_pixel)
     errors: list[FieldError] = []
     clean_name = _name(name, errors)
     if view_type not in VIEW_TYPES:
@@ -215,12 +223,12 @@ async def create_view_from_preset(db: Database, principal: Principal | None, *, 
                                   widgets: Any, chart_types: Any = None,
                                   view_type: Any = "view", granularity: Any = "day",
                                   date_range: Any = None, attribution_model: Any = "first_click",
-                                  attribution_window: Any = 30,
+                                  attribution_window: Any = 30, body_pixel: Any = None,
                                   now: datetime) -> DashboardViewRow:
     """A kpi-grid view from `[{"measure", "title"}]`: one sparkline tile per measure (or the
     chart type at the same position in `chart_types`), 3 columns x 2 rows, four per row, in
     reading order. Measures may be keys or titles; errors point at `widgets.<i>.measure`."""
-    require_scope(principal, "dashboards:write")
+    _check_body_pixel(require_pixel(require_scope(principal, "dashboards:write")), body_pixel)
     errors: list[FieldError] = []
     clean_name = _name(name, errors)
     if not isinstance(widgets, list) or not widgets:

@@ -12,16 +12,19 @@ Reading a widget's data is part of reading the dashboard: `dashboards:read` suff
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from gateway.auth.policy import require_pixel, require_scope
 from gateway.auth.principal import Principal
-from gateway.engine import EngineQuery, TimeRange, run_query
+from gateway.engine import EngineQuery, Filter, TimeRange, run_query
 from gateway.errors import InvalidInput, NotFound
+from gateway.services.analytics_input import Problems, parse_filter
 from gateway.services.dashboard_config import GRANULARITIES, resolve_date_range
 from gateway.storage import Database
 from gateway.storage.tenancy import find_pixels
@@ -38,17 +41,19 @@ MAX_RANGE_DAYS = 3660
 @dataclass(frozen=True)
 class SeriesKey:
     """One widget's request. `range_spec` is ("dates", first, last) with ISO days, or
-    ("preset", name); `now` resolves presets in the pixel's time zone."""
+    ("preset", name); `now` resolves presets in the pixel's time zone; `filters` is the
+    view's canonical filter as sorted JSON ("" for none), validated when the view was saved."""
 
     pixel_id: str
     range_spec: tuple[str, ...]
     granularity: str
     now: datetime
     measure: str
+    filters: str = ""
 
     @property
-    def group(self) -> tuple[str, tuple[str, ...], str, datetime]:
-        return (self.pixel_id, self.range_spec, self.granularity, self.now)
+    def group(self) -> tuple[str, tuple[str, ...], str, str, datetime]:
+        return (self.pixel_id, self.range_spec, self.granularity, self.filters, self.now)
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,8 @@ def day_range(first: date, last: date, timezone: str) -> tuple[datetime, datetim
 
 async def widget_series(loader: DataLoader[SeriesKey, Series], principal: Principal | None, *,
                         pixel_id: str, measure: str, range_spec: tuple[str, ...],
-                        granularity: str, now: datetime) -> Series:
+                        granularity: str, now: datetime,
+                        filters: Mapping[str, Any] | None = None) -> Series:
     """A widget's series (dashboards:read). Raises InvalidInput for a bad range or
     granularity and NotFound for another pixel's widget."""
     if require_pixel(require_scope(principal, "dashboards:read")) != pixel_id:
@@ -93,7 +99,16 @@ async def widget_series(loader: DataLoader[SeriesKey, Series], principal: Princi
         if (last - first).days > MAX_RANGE_DAYS:
             raise InvalidInput.field(f"a range spans at most {MAX_RANGE_DAYS} days",
                                      "dateRange")
-    return await loader.load(SeriesKey(pixel_id, range_spec, granularity, now, measure))
+    canonical = orjson.dumps(filters, option=orjson.OPT_SORT_KEYS).decode() if filters else ""
+    return await loader.load(SeriesKey(pixel_id, range_spec, granularity, now, measure,
+                                       canonical))
+
+
+def _filter(canonical: str) -> Filter | None:
+    if not canonical:
+        return None
+    problems = Problems()
+    return parse_filter(orjson.loads(canonical), problems)
 
 
 def _spec_dict(spec: tuple[str, ...]) -> dict[str, Any]:
@@ -105,7 +120,7 @@ def _spec_dict(spec: tuple[str, ...]) -> dict[str, Any]:
 async def compute_series(db: Database, keys: Sequence[SeriesKey]) -> list[Series]:
     """Every key's series, with one engine call per (pixel, range, granularity) group.
     Internal: callers have checked the principal (see `widget_series`)."""
-    groups: dict[tuple[str, tuple[str, ...], str, datetime], list[str]] = {}
+    groups: dict[tuple[str, tuple[str, ...], str, str, datetime], list[str]] = {}
     for key in keys:
         measures = groups.setdefault(key.group, [])
         if key.measure not in measures:
@@ -113,17 +128,17 @@ async def compute_series(db: Database, keys: Sequence[SeriesKey]) -> list[Series
     async with db.session() as session:
         pixels = await find_pixels(session, sorted({k.pixel_id for k in keys}))
     computed: dict[tuple[Any, ...], Series] = {}
-    for (pixel_id, spec, granularity, now), measures in groups.items():
+    for (pixel_id, spec, granularity, filters, now), measures in groups.items():
         timezone = pixels[pixel_id].timezone if pixel_id in pixels else "UTC"
         today = now.astimezone(ZoneInfo(timezone)).date()
         first, last = resolve_date_range(_spec_dict(spec), today)
         start, end = day_range(first, last, timezone)
         result = await run_query(db, EngineQuery(
             pixel_id=pixel_id, measures=tuple(measures), range=TimeRange(start, end),
-            granularity=granularity, timezone=timezone))
+            granularity=granularity, timezone=timezone, filters=_filter(filters)))
         for m in measures:
             points = [Point(b.start, b.end, b.values.get(m)) for b in result.primary]
-            computed[(pixel_id, spec, granularity, now, m)] = Series(
+            computed[(pixel_id, spec, granularity, filters, now, m)] = Series(
                 measure=m, granularity=granularity, start=start, end=end,
                 total=result.totals.get(m), points=points)
     return [computed[(*k.group, k.measure)] for k in keys]

@@ -89,6 +89,7 @@ class Widget:
     pixel_id: strawberry.Private[str]
     default_range: strawberry.Private[dict[str, Any] | None]
     default_granularity: strawberry.Private[str]
+    view_filters: strawberry.Private[dict[str, Any]]
 
     @strawberry.field(description="The widget's series. Without arguments: the view's default "
                       "date range and granularity. Widgets sharing pixel, range and "
@@ -110,6 +111,7 @@ class Widget:
             options=w.get("options", {}), view_id=row.id, pixel_id=row.pixel_id,
             default_range=row.configuration.get("dateRange"),
             default_granularity=row.configuration.get("granularity", "day"),
+            view_filters=row.configuration.get("filters") or {},
         )
 
 

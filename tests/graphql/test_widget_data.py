@@ -128,3 +128,27 @@ async def test_statements_bounded_by_groups_not_widgets(harness: Harness) -> Non
                                      key=key)
     assert "errors" not in body
     assert len(weekly) <= 2 + 2 * max(per_group_a, per_group_b) < 600 / 20
+
+
+async def test_view_filters_apply_to_widget_data(harness: Harness) -> None:
+    """A view's default filters narrow its widgets' data; a bad filter is refused on save."""
+    key = await harness.mint("dashboards:write")
+    headers = harness.headers(key, harness.pixel_id)
+    for source, revenue in (("google", 40.0), ("tiktok", 60.0)):
+        ms = int(datetime(2026, 11, 18, 9, tzinfo=UTC).timestamp() * 1000) + int(revenue)
+        async with harness.state.db.session() as session:
+            await insert_events(session, [{"pixel_id": harness.pixel_id, "name": "purchase",
+                                           "ts": ms, "received_at": ms, "revenue": revenue,
+                                           "utm_source": source, "order_id": source}])
+            await session.commit()
+    only_google = {"and": [{"field": "utm_source", "op": "equals", "value": "google"}]}
+    filtered = await _view(harness, headers, ["core.revenue"], RANGE_A, filters=only_google)
+    everything = await _view(harness, headers, ["core.revenue"], RANGE_A)
+    body = await harness.graphql(
+        "{ dashboardViews { id defaultFilters widgets { data { total } } } }", key=key)
+    totals = {v["id"]: v["widgets"][0]["data"]["total"] for v in body["data"]["dashboardViews"]}
+    assert totals == {filtered: 40.0, everything: 100.0}
+    bad = await harness.client.post(BASE, json={"name": "x", "configuration": {
+        "filters": {"and": [{"field": "nope", "op": "equals", "value": 1}]}}}, headers=headers)
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0]["key"].startswith("configuration.filters.and.0")

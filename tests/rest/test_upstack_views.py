@@ -240,3 +240,16 @@ async def test_scopes(harness: Harness, scopes: tuple[str, ...], method: str, pa
     if status == 403:
         assert response.json() == {"message": "API key does not have the dashboards:write scope"} \
             or response.json() == {"message": "API key does not have the dashboards:read scope"}
+
+
+async def test_body_pixel_must_match_the_header(harness: Harness) -> None:
+    """Upstack: a pixelId in the body must equal x-pixel-id, else 403."""
+    h = await _writer(harness)
+    other = await harness.create_pixel(name="other")
+    for path in (BASE, f"{BASE}/from-preset"):
+        response = await harness.client.post(path, json={**QUICKSTART, "pixelId": other},
+                                             headers=h)
+        assert_upstack_error(response, 403, message="pixelId")
+    same = await harness.client.post(f"{BASE}/from-preset",
+                                     json={**QUICKSTART, "pixelId": harness.pixel_id}, headers=h)
+    assert same.status_code == 200

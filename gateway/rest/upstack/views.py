@@ -12,7 +12,8 @@
 A view is `{id, pixelId, type, name, description, configuration, order, version, createdAt,
 updatedAt, createdBy, updatedBy}`; `configuration` is Upstack's document (widgets with
 `layout` and `dataConfig`, `dateRange`, `filters`, `grid`, …). Another pixel's view answers
-404 `{"message": "Dashboard view not found"}`.
+404 `{"message": "Dashboard view not found"}`; a `pixelId` in a create body that is not the
+request's pixel is 403.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ async def create_view(ctx: Context, request: Request) -> Response:
     view = await resolvers.resolve_create_view_from_body(
         resolver_info(ctx), name=body.get("name"), configuration=body.get("configuration"),
         view_type=body.get("type", "view"), description=body.get("description"),
-        order=body.get("order"))
+        order=body.get("order"), body_pixel=body.get("pixelId"))
     return _view_response(view)
 
 
@@ -138,7 +139,7 @@ async def from_preset(ctx: Context, request: Request) -> Response:
         chart_types=body.get("chartTypes"), view_type=body.get("type", "view"),
         granularity=body.get("granularity", "day"), date_range=body.get("dateRange"),
         attribution_model=body.get("attributionModel", "first_click"),
-        attribution_window=body.get("attributionWindow", 30))
+        attribution_window=body.get("attributionWindow", 30), body_pixel=body.get("pixelId"))
     return _view_response(view)
 
 
