@@ -206,3 +206,37 @@ async def test_disabled_alert_is_not_evaluated(harness: Harness) -> None:
         evaluator = AlertEvaluator(harness.state.db, harness.state.settings)
         assert await evaluator.evaluate_due(T0 + timedelta(hours=1, seconds=2)) == []
 
+
+
+async def test_query_failure_is_recorded_and_the_window_retried(harness: Harness) -> None:
+    """A failing engine query leaves an ERROR history entry and QUERY_ERROR, keeps the
+    state, releases the lease, and the same window is evaluated on the next pass."""
+    from sqlalchemy import text
+
+    key = await harness.mint("alerts:write")
+    await _purchases(harness, (T0 + timedelta(minutes=1), 500))
+    async with Receiver() as receiver:
+        alert = await _alert(harness, key, receiver.url)
+        evaluator = AlertEvaluator(harness.state.db, harness.state.settings)
+        now = T0 + timedelta(hours=1, seconds=1)
+        async with harness.state.db.engine.begin() as conn:  # break the event table
+            await conn.execute(text("ALTER TABLE event RENAME TO event_away"))
+        try:
+            assert await evaluator.evaluate_due(now) == []
+        finally:
+            async with harness.state.db.engine.begin() as conn:
+                await conn.execute(text("ALTER TABLE event_away RENAME TO event"))
+        auth = {"Authorization": f"Bearer {key}"}
+        shown = (await harness.client.get(f"/api/v2/alerts/{alert['id']}", headers=auth)).json()
+        assert shown["data"]["state"] == "OK"
+        assert [e["type"] for e in shown["data"]["executionErrors"]] == ["QUERY_ERROR"]
+        assert receiver.requests == []
+        [retried] = await evaluator.evaluate_due(now + timedelta(minutes=1))
+        assert retried.window_start == T0 and retried.state == "ALERT"
+        assert len(receiver.requests) == 1
+    gql = await harness.graphql('query($id: ID!) { alert(id: $id) { executionErrors { type } '
+                                'history { state error } } }', {"id": alert["id"]}, key=key)
+    got = gql["data"]["alert"]
+    assert got["executionErrors"] == []
+    assert [h["state"] for h in got["history"]] == ["ALERT", "ERROR"]
+    assert "OperationalError" in got["history"][1]["error"]
