@@ -45,7 +45,8 @@ async def _measure(fn: Callable[[], Awaitable[Any]], engine: Any,
     for _ in range(repeat):
         seen: list[str] = []
 
-        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        def count(conn: Any, cursor: Any, statement: str, *args: Any,
+                  seen: list[str] = seen) -> None:
             seen.append(statement)
 
         event.listen(engine, "before_cursor_execute", count)
