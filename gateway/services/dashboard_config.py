@@ -102,7 +102,10 @@ def _widget(raw: Any, path: Path, errors: list[FieldError],
         errors.append(FieldError("measures must be a list", (*path, "dataConfig", "measures")))
         given = []
     measures: list[str] = []
-    if "measure" in raw or not given:
+    # `dataConfig.measures` (Upstack) is authoritative when present, so a client editing it
+    # and sending back our stored `measure` shorthand unchanged gets its edit; otherwise
+    # the shorthand `measure` names the widget's one measure.
+    if not given:
         key = _resolve_measure(raw.get("measure"), (*path, "measure"), errors, catalog)
         if key is not None:
             measures.append(key)

@@ -7,7 +7,8 @@ Rules:
 - Writes carry the user as createdBy/updatedBy; API keys have none, so those stay empty.
 - An update may name the version it edits; a stale one is StaleVersion (409) and nothing
   changes. The version check is a conditional UPDATE, so concurrent writers cannot both win.
-- Deleting a view deletes the alerts set on its widgets (as ClickStack does for tiles).
+- Deleting a view (or a widget, by an update) deletes the alerts set on those widgets, as
+  ClickStack does for tiles; an alert follows its widget's measure when that changes.
 """
 
 from __future__ import annotations
@@ -183,6 +184,10 @@ async def update_view(db: Database, principal: Principal | None, view_id: str,
         values["updated_by"] = found.user_id
         if not await store.update_view_if_version(session, view_id, row.version, values, now):
             raise StaleVersion("Dashboard view was changed concurrently; reload it and retry")
+        if "configuration" in values:
+            # As ClickStack does for tiles: alerts follow their widget or go with it.
+            tiles = {w["id"]: w["measure"] for w in values["configuration"]["widgets"]}
+            await alert_store.sync_tile_alerts(session, view_id, tiles)
         await session.commit()
         session.expunge_all()
         return _owned(await store.find_view(session, view_id), pixel_id)

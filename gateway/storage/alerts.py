@@ -28,6 +28,7 @@ __all__ = [
     "list_alerts",
     "list_webhooks",
     "release_window",
+    "sync_tile_alerts",
     "update_alert_state",
     "webhook_in_use",
 ]
@@ -105,6 +106,19 @@ async def delete_alerts_of_view(session: AsyncSession, view_id: str) -> None:
     ids = select(AlertRow.id).where(col(AlertRow.dashboard_id) == view_id)
     await _delete_dependents(session, ids)
     await session.execute(delete(AlertRow).where(col(AlertRow.dashboard_id) == view_id))
+
+
+async def sync_tile_alerts(session: AsyncSession, view_id: str,
+                           tiles: dict[str, str]) -> None:
+    """After a view's widgets changed: delete alerts on widgets that are gone, and point the
+    others at their widget's current measure (`tiles`: widget id -> measure key)."""
+    result = await session.execute(select(AlertRow).where(col(AlertRow.dashboard_id) == view_id))
+    for alert in result.scalars():
+        if alert.tile_id not in tiles:
+            await delete_alert(session, alert.id)
+        elif alert.measure != tiles[alert.tile_id]:
+            alert.measure = tiles[alert.tile_id]
+    await session.flush()
 
 
 async def update_alert_state(session: AsyncSession, alert_id: str, *, state: str,

@@ -128,6 +128,25 @@ async def test_tile_alert_and_inline_url(harness: Harness) -> None:
     missing_tile = await harness.client.post(ALERTS, json={**body, "tileId": "zzz"},
                                              headers=_bearer(key))
     assert_clickstack_error(missing_tile, 400, "tileId")
+    # The widget's measure changes: the alert follows it.
+    widgets = [{**view["configuration"]["widgets"][0], "measure": "core.roas",
+                "dataConfig": {"measures": ["core.roas"]}}]
+    patched = await harness.client.patch(f"/accounts/api/dashboard/views/{view['id']}",
+                                         json={"configuration": {"widgets": widgets}},
+                                         headers=harness.headers(key))
+    assert patched.status_code == 200, patched.text
+    followed = await harness.client.get(f"{ALERTS}/{alert['id']}", headers=_bearer(key))
+    assert followed.json()["data"]["measure"] == "core.roas"
+    # A second alert on a widget that an update removes goes with it.
+    second = (await harness.client.post(ALERTS, json=body, headers=_bearer(key))).json()["data"]
+    await harness.client.patch(f"/accounts/api/dashboard/views/{view['id']}",
+                               json={"configuration": {"widgets": [{"measure": "core.orders"}]}},
+                               headers=harness.headers(key))
+    assert_clickstack_error(await harness.client.get(f"{ALERTS}/{second['id']}",
+                                                     headers=_bearer(key)), 404)
+    alert = (await harness.client.post(ALERTS, json={**body, "tileId": (await harness.client.get(
+        f"/accounts/api/dashboard/views/{view['id']}", headers=harness.headers(key))).json()[
+        "configuration"]["widgets"][0]["id"]}, headers=_bearer(key))).json()["data"]
     await harness.client.delete(f"/accounts/api/dashboard/views/{view['id']}",
                                 headers=harness.headers(key))
     assert_clickstack_error(await harness.client.get(f"{ALERTS}/{alert['id']}",

@@ -253,3 +253,19 @@ async def test_body_pixel_must_match_the_header(harness: Harness) -> None:
     same = await harness.client.post(f"{BASE}/from-preset",
                                      json={**QUICKSTART, "pixelId": harness.pixel_id}, headers=h)
     assert same.status_code == 200
+
+
+async def test_round_trip_edit_of_data_config_wins(harness: Harness) -> None:
+    """A client editing `dataConfig.measures` of a widget it read back (our `measure`
+    shorthand still old) gets its edit: dataConfig is authoritative."""
+    h = await _writer(harness)
+    view = (await harness.client.post(f"{BASE}/from-preset", json=QUICKSTART, headers=h)).json()
+    widgets = view["configuration"]["widgets"]
+    widgets[0]["dataConfig"]["measures"] = ["Revenue", "core.orders"]
+    response = await harness.client.patch(f"{BASE}/{view['id']}", headers=h,
+                                          json={"configuration": {"widgets": widgets}})
+    assert response.status_code == 200, response.text
+    first = response.json()["configuration"]["widgets"][0]
+    assert first["measure"] == "core.revenue"
+    assert first["dataConfig"]["measures"] == ["core.revenue", "core.orders"]
+    assert first["layout"] == view["configuration"]["widgets"][0]["layout"]
