@@ -45,6 +45,7 @@ __all__ = ["AlertEvaluator", "Evaluation", "window_of"]
 
 log = logging.getLogger("gateway.alerts")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LEASE_RETENTION = timedelta(days=2)  # longer than the longest interval (1d)
 
 
 def window_of(interval: str, now: datetime) -> tuple[datetime, datetime]:
@@ -88,6 +89,9 @@ class AlertEvaluator:
         """One pass at time `now`; returns the windows this instance evaluated."""
         async with self.db.session() as session:
             alerts = await store.enabled_alerts(session)
+            # Only the latest complete window is ever claimed, so old leases guard nothing.
+            await store.prune_leases(session, now - LEASE_RETENTION)
+            await session.commit()
         done: list[Evaluation] = []
         async with httpx.AsyncClient(transport=self._transport) as client:
             for alert in alerts:

@@ -27,6 +27,7 @@ __all__ = [
     "insert_history",
     "list_alerts",
     "list_webhooks",
+    "prune_leases",
     "release_window",
     "sync_tile_alerts",
     "update_alert_state",
@@ -176,3 +177,8 @@ async def release_window(session: AsyncSession, alert_id: str, window_start: dat
     """Give a window back (its evaluation failed before a result): the next tick retries."""
     await session.execute(delete(AlertLeaseRow).where(
         col(AlertLeaseRow.alert_id) == alert_id, col(AlertLeaseRow.window_start) == window_start))
+
+
+async def prune_leases(session: AsyncSession, before: datetime) -> None:
+    """Forget claims of windows that start before `before` (never evaluated again)."""
+    await session.execute(delete(AlertLeaseRow).where(col(AlertLeaseRow.window_start) < before))
