@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from gateway.catalog import CATALOG, Aggregate, Formula
 from gateway.catalog.formula import BinaryOp, Constant, Neg, Node, Ref, parse_formula
 
-__all__ = ["generate", "local_bucket", "measure_value", "matches", "percentile", "channel"]
+__all__ = ["channel", "generate", "local_bucket", "matches", "measure_value", "percentile"]
 
 SOURCES = [None, "google", "facebook", "instagram", "tiktok", "newsletter", "bing"]
 MEDIUMS = {None: None, "google": "cpc", "facebook": "paid_social", "instagram": "social",
@@ -173,13 +173,14 @@ def percentile(values: list[float], q: float) -> float | None:
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
-def _aggregate(a: Aggregate, events: Iterable[dict[str, Any]]) -> float | None:
+def _aggregate(a: Aggregate, events: Iterable[dict[str, Any]]) -> Any:
     rows = [e for e in events if e["name"] in a.events and all(
         matches(e, {"field": c.field, "op": c.op, "value": list(c.value)
                     if isinstance(c.value, tuple) else c.value}) for c in a.where)]
     if a.fn == "count":
         return len(rows)
-    vals = [e[a.column] for e in rows if e.get(a.column) is not None]  # type: ignore[index]
+    col = a.column or ""
+    vals = [e[col] for e in rows if e.get(col) is not None]
     if a.fn == "count_distinct":
         return len(set(vals))
     if a.fn == "sum":
@@ -277,7 +278,8 @@ def measure_value(key: str, events: Sequence[dict[str, Any]]) -> float | None:
     assert d is not None, key
     if isinstance(d.definition, Formula):
         return _eval(parse_formula(d.definition.expression), events)
-    return _aggregate(d.definition, events)
+    found: float | None = _aggregate(d.definition, events)
+    return found
 
 
 def close(a: float | None, b: float | None) -> bool:

@@ -144,8 +144,9 @@ async def _period(conn: AsyncConnection, q: AttributionQuery, span: TimeRange
         revenue = float(revenue or 0.0)
         total_rev += revenue
         mine = [t for t in touches.get(anon, []) if ts - window <= t[0] <= ts]
-        credit: dict[str | None, float] = dict(weights(q.model, mine, ts, half_life)) or {
-            None: 1.0}
+        credit: dict[str | None, float] = {None: 1.0}
+        if mine:
+            credit = {**weights(q.model, mine, ts, half_life)}
         for v, w in credit.items():
             conv_credit[v] += w
             rev_credit[v] += w * revenue

@@ -22,8 +22,10 @@ Three bounded fetches (orders + refunds, first purchases, ad spend), reduced in 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
@@ -103,7 +105,7 @@ async def run_cohorts(db: Database, q: CohortQuery) -> CohortResult:
             select(T.user_id, T.name, T.ts, T.revenue)
             .where(and_(*base, T.name.in_(("purchase", "refund")), T.ts >= edges[0]))
             .limit(q.max_rows + 1))).all()
-        spend_rows = []
+        spend_rows: Sequence[Any] = []
         if "orders.cohort_cm2" in q.measures:
             spend_rows = (await conn.execute(
                 select(T.ts, T.spend).where(T.pixel_id == q.pixel_id, T.name == "ad_spend",
@@ -131,10 +133,10 @@ async def run_cohorts(db: Database, q: CohortQuery) -> CohortResult:
     refunds: dict[tuple[int, int], float] = defaultdict(float)
     active: dict[tuple[int, int], set[str]] = defaultdict(set)
     for user, name, ts, amount in events:
-        c = cohort_of.get(user)
-        if c is None:
+        joined = cohort_of.get(user)
+        if joined is None:
             continue
-        p = period_of(int(ts))
+        c, p = joined, period_of(int(ts))
         if name == "purchase":
             revenue[(c, p)] += float(amount or 0.0)
             orders[(c, p)] += 1

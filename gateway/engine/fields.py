@@ -165,8 +165,9 @@ def validate_filter(node: Filter, path: tuple[str | int, ...] = ("filters",)
     if spec is None:
         return [((*path, "field"), f"unknown field {node.field!r}")]
     if node.op not in _ops_of(spec):
-        return [((*path, "op"), f"operator {node.op!r} is not valid for {node.field!r}; use one "
-                 f"of {', '.join(_ops_of(spec))}")]
+        ops = ", ".join(_ops_of(spec))
+        return [((*path, "op"),
+                 f"operator {node.op!r} is not valid for {node.field!r}; use one of {ops}")]
     if node.op in ("is_set", "is_not_set"):
         return []
     if node.op in ("in", "not_in"):

@@ -70,7 +70,9 @@ class Part:
         if self.fn == "count_distinct":
             return func.count(func.distinct(case((cond, T[self.column]))))
         value = case((cond, cast(T[self.column], Float)))
-        return {"sum": func.sum, "min": func.min, "max": func.max}[self.fn](value)
+        if self.fn == "sum":
+            return func.sum(value)
+        return func.min(value) if self.fn == "min" else func.max(value)
 
     def value_sql(self) -> ColumnElement[Any]:
         """For percentiles: the raw value of a qualifying event, else NULL."""
@@ -185,6 +187,8 @@ def rollup(parts: Sequence[Part], rows: Iterable[Sequence[float | None]]
                 out[i] = min(cur, v)
             elif how == "max":
                 out[i] = max(cur, v)
+            elif p.fn == "count_distinct":  # an upper bound; exact totals replace it
+                out[i] = cur + v
     return [p.empty() if v is None else v for p, v in zip(parts, out, strict=True)]
 
 

@@ -120,7 +120,8 @@ class EngineResult:
     compare: list[Bucket]  # [] without compare_range
     totals: dict[str, float | None]  # period totals, formulas recomputed from parts
     compare_totals: dict[str, float | None]
-    # Per dimension group (same order as the buckets' groups): that group's period totals.
+    # Per dimension group (same order as the buckets' groups): that group's period totals;
+    # empty when a distinct count over several buckets has no `limit` (not computed).
     group_totals: dict[tuple[str | None, ...], dict[str, float | None]] = field(
         default_factory=dict)
     statements: int = 0  # SQL statements issued (tests pin that measures don't add any)

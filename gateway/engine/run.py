@@ -1,12 +1,18 @@
 """`run_query`: one query, a fixed number of SQL statements whatever the number of measures.
 
-Per period (primary, then compare):
+Per period (primary, then compare), all run concurrently:
 
 1. the main statement: one scan of the pixel's events in the range whose name is one the
-   measures read, grouped by (bucket, dimensions), one conditional-aggregate column per part;
+   measures read, grouped by (bucket, dimensions), one conditional-aggregate column per part
+   (split at a bucket boundary into `Limits.slices` statements that run side by side);
 2. when a distinct count is asked and the period has several buckets or groups: the same
-   scan grouped by dimensions only, and once without grouping (distinct counts do not add up);
+   scan without grouping, for the period total (distinct counts do not add up), and, when a
+   `limit` makes the group ranking decide what is returned, grouped by dimensions only;
 3. when a percentile is asked: one bounded fetch of the raw values, reduced in Python.
+
+Without a limit, groups are ordered by their totals rolled up from buckets (for a distinct
+count: the sum of bucket values) and `EngineResult.group_totals` is left empty when those
+would be inexact.
 
 Everything else (rolling buckets into group and period totals, formulas, empty buckets,
 ranking and limiting groups) happens in Python on the aggregated rows.
@@ -14,13 +20,13 @@ ranking and limiting groups) happens in Python on the aggregated rows.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.catalog import CATALOG, Catalog
@@ -45,6 +51,9 @@ class Limits:
     max_buckets: int = 10_000
     max_cells: int = 100_000
     max_percentile_rows: int = 1_000_000
+    # The main scan is split at bucket boundaries into this many concurrent statements
+    # (buckets never straddle a slice, so even distinct counts merge exactly).
+    slices: int = 2
 
 
 @dataclass
@@ -55,43 +64,53 @@ class _Period:
     total: Values = field(default_factory=list)
 
 
-def _base_where(query: EngineQuery, plan: MeasurePlan, span: TimeRange
+def _base_where(query: EngineQuery, plan: MeasurePlan, span: TimeRange,
+                start_ms: int | None = None, end_ms: int | None = None
                 ) -> list[ColumnElement[bool]]:
     names = sorted({n for p in plan.parts for n in p.events})
-    where = [T.pixel_id == query.pixel_id, T.ts >= span.start_ms, T.ts < span.end_ms,
+    a = span.start_ms if start_ms is None else max(start_ms, span.start_ms)
+    b = span.end_ms if end_ms is None else min(end_ms, span.end_ms)
+    where = [T.pixel_id == query.pixel_id, T.ts >= a, T.ts < b,
              T.name.in_(names) if len(names) > 1 else T.name == names[0]]
     if query.filters is not None:
         where.append(compile_filter(query.filters))
     return where
 
 
-async def _aggregate(conn: AsyncConnection, plan: MeasurePlan, parts: Sequence[int],
-                     where: list[ColumnElement[bool]], keys: list[ColumnElement[Any]],
-                     max_rows: int) -> dict[Key, Values]:
-    """GROUP BY `keys`; each row's values aligned with plan.parts (None where not asked)."""
+def _too_many(max_rows: int) -> QueryTooLarge:
+    return QueryTooLarge(f"The query has more than {max_rows} buckets x groups; narrow the "
+                         "date range, use a coarser granularity, fewer dimensions or a filter")
+
+
+def _aggregate_stmt(plan: MeasurePlan, parts: Sequence[int], where: list[ColumnElement[bool]],
+                    keys: list[ColumnElement[Any]], max_rows: int) -> Select[Any]:
+    """GROUP BY `keys` (by output label: PostgreSQL would not match repeated bound
+    parameters in GROUP BY), one column per part."""
     labels = [k.label(f"g_{i}") for i, k in enumerate(keys)]
     cols = [plan.parts[i].sql().label(f"p_{i}") for i in parts]
     stmt = select(*labels, *cols).where(and_(*where))
     if labels:
         stmt = stmt.group_by(*(f"g_{i}" for i in range(len(labels)))).limit(max_rows + 1)
-    result = await conn.execute(stmt)
-    rows = result.all()
+    return stmt
+
+
+def _aligned(plan: MeasurePlan, parts: Sequence[int], rows: Sequence[Any], n: int,
+             max_rows: int) -> dict[Key, Values]:
+    """Rows of an aggregate statement keyed by their `n` key columns, values aligned with
+    plan.parts (None where not asked)."""
     if len(rows) > max_rows:
-        raise QueryTooLarge(f"The query has more than {max_rows} buckets x groups; narrow the "
-                            "date range, use a coarser granularity, fewer dimensions or a "
-                            "filter")
+        raise _too_many(max_rows)
     out: dict[Key, Values] = {}
-    n = len(keys)
     for row in rows:
         values: Values = [None] * len(plan.parts)
         for j, i in enumerate(parts):
             values[i] = row[n + j]
-        out[tuple(row[:n])] = values
+        out[tuple(_dim_value(v) for v in row[:n])] = values
     return out
 
 
-def _dim_value(v: Any) -> str | None:
-    if v is None or isinstance(v, str):
+def _dim_value(v: Any) -> Any:
+    if v is None or isinstance(v, str | int):
         return v
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -100,31 +119,60 @@ def _dim_value(v: Any) -> str | None:
     return str(v)
 
 
-async def _run_period(conn: AsyncConnection, query: EngineQuery, plan: MeasurePlan,
-                      span: TimeRange, limits: Limits, counter: list[int]) -> _Period:
-    try:
-        buckets = plan_buckets(query.granularity, span, query.timezone, limits.max_buckets)
-    except ValueError as exc:
-        raise QueryTooLarge(f"{exc}; use a coarser granularity or a shorter range") from exc
-    period = _Period(buckets)
-    where = _base_where(query, plan, span)
-    dims = [field_expression(d) for d in query.dimensions]
-    bucket_sql = buckets.sql_index(T.ts)
-    sql_parts = plan.sql_parts
-    raw: dict[Key, Values] = {}
-    if sql_parts or not plan.percentile_parts:
-        counter[0] += 1
-        raw = await _aggregate(conn, plan, sql_parts, where, [bucket_sql, *dims],
-                               limits.max_cells)
-    # SQL may return values that compare equal after normalisation (JSON numbers): merge.
-    for key, values in raw.items():
-        cell = (int(key[0]), tuple(_dim_value(v) for v in key[1:]))
-        period.cells[cell] = values
-    group_keys = {g for _, g in period.cells}
-    for g in group_keys:
-        period.groups[g] = []
-    single_bucket = buckets.count == 1
-    # Rolled-up values, then the parts that do not roll up.
+def _group_key(key: Key) -> Key:
+    return tuple(None if v is None else v if isinstance(v, str) else
+                 ("true" if v is True else "false" if v is False else str(v)) for v in key)
+
+
+class _Plan:
+    """The statements of one period, built before any runs so all periods run together."""
+
+    def __init__(self, query: EngineQuery, plan: MeasurePlan, span: TimeRange,
+                 limits: Limits) -> None:
+        try:
+            self.buckets = plan_buckets(query.granularity, span, query.timezone,
+                                        limits.max_buckets)
+        except ValueError as exc:
+            raise QueryTooLarge(f"{exc}; use a coarser granularity or a shorter range") from exc
+        where = _base_where(query, plan, span)
+        self.dims = [field_expression(d) for d in query.dimensions]
+        self.bucket_sql = self.buckets.sql_index(T.ts)
+        self.statements: dict[str, Select[Any]] = {}
+        if plan.sql_parts or not plan.percentile_parts:
+            count = self.buckets.count
+            k = max(1, min(limits.slices, count))
+            cuts = [self.buckets.edges[round(i * count / k)] for i in range(k + 1)]
+            for i in range(k):
+                part_where = where if k == 1 else _base_where(query, plan, span, cuts[i],
+                                                              cuts[i + 1])
+                self.statements[f"main{i}"] = _aggregate_stmt(
+                    plan, plan.sql_parts, part_where, [self.bucket_sql, *self.dims],
+                    limits.max_cells)
+        distinct = plan.distinct_parts
+        if distinct and (self.buckets.count > 1 or self.dims):
+            self.statements["total"] = _aggregate_stmt(plan, distinct, where, [], 1)
+            # Exact group totals of distinct counts cost one more scan: only when a limit
+            # makes the ranking decide which groups are returned.
+            if self.dims and self.buckets.count > 1 and query.limit is not None:
+                self.statements["groups"] = _aggregate_stmt(plan, distinct, where, self.dims,
+                                                            limits.max_cells)
+        if plan.percentile_parts:
+            idx = plan.percentile_parts
+            conds = [plan.parts[i].condition() for i in idx]
+            self.statements["percentiles"] = (
+                select(self.bucket_sql, *self.dims, *(plan.parts[i].value_sql() for i in idx))
+                .where(and_(*where, or_(*conds))).limit(limits.max_percentile_rows + 1))
+
+
+def _period(plan: MeasurePlan, p: _Plan, results: dict[str, Sequence[Any]],
+            limits: Limits) -> _Period:
+    period = _Period(p.buckets)
+    n = 1 + len(p.dims)
+    for name, rows in results.items():
+        if not name.startswith("main"):
+            continue
+        for key, values in _aligned(plan, plan.sql_parts, rows, n, limits.max_cells).items():
+            period.cells[(int(key[0]), _group_key(key[1:]))] = values
     by_group: dict[Key, list[Values]] = defaultdict(list)
     for (_, g), values in period.cells.items():
         by_group[g].append(values)
@@ -132,45 +180,33 @@ async def _run_period(conn: AsyncConnection, query: EngineQuery, plan: MeasurePl
         period.groups[g] = rollup(plan.parts, rows)
     period.total = rollup(plan.parts, period.cells.values())
     distinct = plan.distinct_parts
-    if distinct and (not single_bucket or dims):
-        if dims and not single_bucket:
-            counter[0] += 1
-            found = await _aggregate(conn, plan, distinct, where, dims, limits.max_cells)
-            for key, values in found.items():
-                g = tuple(_dim_value(v) for v in key)
-                for i in distinct:
-                    period.groups.setdefault(g, rollup(plan.parts, []))[i] = values[i]
-        counter[0] += 1
-        found = await _aggregate(conn, plan, distinct, where, [], limits.max_cells)
-        for i in distinct:
-            period.total[i] = found[()][i]
-    if plan.percentile_parts:
-        counter[0] += 1
-        await _fill_percentiles(conn, plan, where, bucket_sql, dims, period, limits)
+    if "groups" in results:
+        found = _aligned(plan, distinct, results["groups"], len(p.dims), limits.max_cells)
+        for key, values in found.items():
+            g = _group_key(key)
+            for i in distinct:
+                period.groups.setdefault(g, rollup(plan.parts, []))[i] = values[i]
+    if "total" in results:
+        [row] = results["total"]
+        for j, i in enumerate(distinct):
+            period.total[i] = row[j]
+    if "percentiles" in results:
+        _fill_percentiles(plan, results["percentiles"], n, period, limits)
     return period
 
 
-async def _fill_percentiles(conn: AsyncConnection, plan: MeasurePlan,
-                            where: list[ColumnElement[bool]], bucket_sql: ColumnElement[Any],
-                            dims: list[ColumnElement[Any]], period: _Period,
-                            limits: Limits) -> None:
-    from sqlalchemy import or_
-
-    idx = plan.percentile_parts
-    conds = [plan.parts[i].condition() for i in idx]
-    stmt = (select(bucket_sql, *dims, *(plan.parts[i].value_sql() for i in idx))
-            .where(and_(*where, or_(*conds))).limit(limits.max_percentile_rows + 1))
-    rows = (await conn.execute(stmt)).all()
+def _fill_percentiles(plan: MeasurePlan, rows: Sequence[Any], n: int, period: _Period,
+                      limits: Limits) -> None:
     if len(rows) > limits.max_percentile_rows:
         raise QueryTooLarge(f"A percentile over more than {limits.max_percentile_rows} events; "
                             "narrow the date range or add a filter")
-    n = 1 + len(dims)
+    idx = plan.percentile_parts
     cell_vals: dict[tuple[int, Key], list[list[float]]] = defaultdict(
         lambda: [[] for _ in idx])
     group_vals: dict[Key, list[list[float]]] = defaultdict(lambda: [[] for _ in idx])
     total_vals: list[list[float]] = [[] for _ in idx]
     for row in rows:
-        g = tuple(_dim_value(v) for v in row[1:n])
+        g = _group_key(tuple(_dim_value(v) for v in row[1:n]))
         cell = (int(row[0]), g)
         for j in range(len(idx)):
             v = row[n + j]
@@ -187,10 +223,13 @@ async def _fill_percentiles(conn: AsyncConnection, plan: MeasurePlan,
         values = period.groups.setdefault(g, rollup(plan.parts, []))
         for j, i in enumerate(idx):
             values[i] = percentile(lists[j], plan.parts[i].quantile)
-    if not period.total:
-        period.total = rollup(plan.parts, [])
     for j, i in enumerate(idx):
         period.total[i] = percentile(total_vals[j], plan.parts[i].quantile)
+
+
+async def _fetch(db: Database, stmt: Select[Any]) -> Sequence[Any]:
+    async with db.engine.connect() as conn:
+        return list((await conn.execute(stmt)).all())
 
 
 def _measure_values(plan: MeasurePlan, parts: Values) -> dict[str, float | None]:
@@ -234,19 +273,28 @@ def _series(plan: MeasurePlan, period: _Period, groups: Sequence[Key]) -> list[B
 async def run_query(db: Database, query: EngineQuery, *, catalog: Catalog = CATALOG,
                     limits: Limits = Limits()) -> EngineResult:
     """Run `query`. Measures, dimensions and filter fields must be valid (the service
-    validates them with field paths first); raises QueryTooLarge past `limits`."""
+    validates them with field paths first); raises QueryTooLarge past `limits`.
+
+    The statements (at most four per period) run concurrently, each on its own pooled
+    connection: SQLite runs each in its own thread, so a distinct-count total costs no
+    extra wall time on a multi-core machine.
+    """
     plan = plan_measures(query.measures, catalog)
-    counter = [0]
-    async with db.engine.connect() as conn:
-        periods = [await _run_period(conn, query, plan, query.range, limits, counter)]
-        if query.compare_range is not None:
-            periods.append(await _run_period(conn, query, plan, query.compare_range, limits,
-                                             counter))
+    spans = [query.range] + ([query.compare_range] if query.compare_range else [])
+    plans = [_Plan(query, plan, span, limits) for span in spans]
+    jobs = [(i, name, stmt) for i, p in enumerate(plans) for name, stmt in p.statements.items()]
+    fetched = await asyncio.gather(*(_fetch(db, stmt) for _, _, stmt in jobs))
+    results: list[dict[str, Sequence[Any]]] = [{} for _ in plans]
+    for (i, name, _), rows in zip(jobs, fetched, strict=True):
+        results[i][name] = rows
+    periods = [_period(plan, p, r, limits) for p, r in zip(plans, results, strict=True)]
     groups = _ranked_groups(query, plan, periods)
     if len(groups) * periods[0].buckets.count > limits.max_cells:
-        raise QueryTooLarge(f"The query has more than {limits.max_cells} buckets x groups")
+        raise _too_many(limits.max_cells)
     primary = periods[0]
     compare = periods[1] if len(periods) > 1 else None
+    exact_groups = "groups" in plans[0].statements or not (
+        plan.distinct_parts and primary.buckets.count > 1)
     return EngineResult(
         primary=_series(plan, primary, groups),
         compare=[] if compare is None else _series(plan, compare, groups),
@@ -254,6 +302,6 @@ async def run_query(db: Database, query: EngineQuery, *, catalog: Catalog = CATA
         compare_totals={} if compare is None else _measure_values(
             plan, compare.total or rollup(plan.parts, [])),
         group_totals={g: _measure_values(plan, primary.groups.get(g, rollup(plan.parts, [])))
-                      for g in groups} if query.dimensions else {},
-        statements=counter[0],
+                      for g in groups} if query.dimensions and exact_groups else {},
+        statements=len(jobs),
     )

@@ -150,8 +150,8 @@ def _summaries(keys: Sequence[str], result: EngineResult, compare: bool) -> list
     for k in keys:
         d = CATALOG.find(k)
         assert d is not None
-        p_vals = [b.values[k] for b in result.primary if b.values[k] is not None]
-        c_vals = [b.values[k] for b in result.compare if b.values[k] is not None]
+        p_vals = [v for b in result.primary if (v := b.values[k]) is not None]
+        c_vals = [v for b in result.compare if (v := b.values[k]) is not None]
         p_total = result.totals.get(k)
         c_total = result.compare_totals.get(k) if compare else None
         diff = None

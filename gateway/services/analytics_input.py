@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from gateway.catalog import CATALOG, Catalog
 from gateway.engine import FIELDS, OPERATORS, And, Filter, Not, Or, Predicate, TimeRange
-from gateway.engine.buckets import local_floor, local_step
+from gateway.engine.buckets import local_floor
 from gateway.engine.fields import find_field, validate_filter
 from gateway.errors import FieldError
 from gateway.services.measures import suggest_measures

@@ -37,6 +37,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Sorts and distinct counts of analytics queries in RAM, not temp files: a 30-day
+    # distinct-session count over 1M events takes ~30 % less (benchmarks/query.py).
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 

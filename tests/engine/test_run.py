@@ -139,8 +139,26 @@ async def test_statements_do_not_grow_with_measures(harness: Harness) -> None:
         harness.pixel_id, ("core.customers",), span, dimensions=("country",)))
     every = await run_query(harness.state.db, EngineQuery(
         harness.pixel_id, ALL_MEASURES, span, dimensions=("country",)))
+    # The series (in two concurrent slices), and the period's distinct total.
     assert one.statements == 3
     assert every.statements == 4  # + one bounded fetch for the percentile measures
+    limited = await run_query(harness.state.db, EngineQuery(
+        harness.pixel_id, ALL_MEASURES, span, dimensions=("country",), limit=2))
+    assert limited.statements == 5  # + exact distinct totals per group, for the ranking
+
+
+@pytest.mark.parametrize("slices", [1, 3, 100])
+async def test_slicing_does_not_change_answers(harness: Harness, slices: int) -> None:
+    """The main scan split at bucket boundaries merges exactly (distinct counts too)."""
+    await _seed(harness, seed=9, n=600)
+    q = EngineQuery(harness.pixel_id, ("core.customers", "web.sessions", "core.aov"),
+                    TimeRange(START, END), granularity="week", timezone="America/New_York",
+                    dimensions=("device",), compare_range=TimeRange(
+                        datetime(2026, 9, 1, tzinfo=UTC), START))
+    default = await run_query(harness.state.db, q)
+    other = await run_query(harness.state.db, q, limits=Limits(slices=slices))
+    assert (other.primary, other.totals, other.compare) == (
+        default.primary, default.totals, default.compare)
 
 
 async def test_empty_buckets_are_zero_or_null(harness: Harness) -> None:
@@ -164,6 +182,26 @@ async def test_order_and_limit_groups(harness: Harness) -> None:
             counts[e["utm_source"]] = counts.get(e["utm_source"], 0) + 1
     top = sorted(counts.values(), reverse=True)[:2]
     assert [b.values["core.orders"] for b in result.primary] == top
+
+
+async def test_limit_ranks_by_exact_distinct_totals(harness: Harness) -> None:
+    events = await _seed(harness, seed=8)
+    span = TimeRange(START, END)
+    q = EngineQuery(harness.pixel_id, ("core.customers", "core.revenue"), span,
+                    granularity="day", dimensions=("utm_source",), limit=3,
+                    order_by="core.customers")
+    result = await run_query(harness.state.db, q)
+    users: dict[Any, set[str]] = {}
+    for e in events:
+        if e["name"] == "purchase" and span.start_ms <= e["ts"] < span.end_ms:
+            users.setdefault(e["utm_source"], set()).add(e["user_id"])
+    ranked = sorted(users, key=lambda k: (-len(users[k]), "" if k is None else k))[:3]
+    assert list(result.group_totals) == [(k,) for k in ranked]
+    assert [v["core.customers"] for v in result.group_totals.values()] == [
+        len(users[k]) for k in ranked]
+    assert len(result.primary) == 3 * 29
+    _check_subset = {b.dimensions for b in result.primary}
+    assert _check_subset == {(k,) for k in ranked}
 
 
 async def test_too_many_cells_is_query_too_large(harness: Harness) -> None:
