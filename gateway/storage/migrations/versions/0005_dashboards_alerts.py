@@ -15,7 +15,6 @@ from alembic import op
 
 import gateway.storage.types
 
-
 revision: str = '0005_dashboards_alerts'
 down_revision: str | Sequence[str] | None = '0001'
 branch_labels: str | Sequence[str] | None = None
