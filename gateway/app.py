@@ -6,8 +6,9 @@ database, upgrades its schema in place, and publishes an `AppState` on `app.stat
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 
 from starlette.applications import Starlette
@@ -21,9 +22,10 @@ from gateway.auth.authenticate import ApiKeyAuthenticator, KeyCache
 from gateway.context import AppState
 from gateway.graphql_view import GatewayGraphQL
 from gateway.middleware import BodyLimitMiddleware
-from gateway.rest import upstack
+from gateway.rest import clickstack, upstack
 from gateway.rest.base import JSONBody
 from gateway.schema import build_schema
+from gateway.services.alert_evaluator import AlertEvaluator
 from gateway.settings import Settings
 from gateway.storage import Database
 
@@ -59,9 +61,17 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             clock=clock,
             schema=schema,
         )
+        # The alert evaluator runs in every process; leases in the database keep processes
+        # from evaluating the same window twice.
+        evaluator = AlertEvaluator(db, settings) if settings.alerts_enabled else None
+        task = None if evaluator is None else asyncio.create_task(evaluator.run(clock))
         try:
             yield
         finally:
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
             await db.dispose()
 
     graphql = GatewayGraphQL(schema, graphql_ide="graphiql" if settings.graphiql else None)
@@ -69,6 +79,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         Route("/health", health, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         *upstack.routes(),
+        *clickstack.routes(),
     ]
     return Starlette(
         routes=routes,

@@ -28,7 +28,8 @@ __all__ = ["DemoResult", "generate_events", "seed_demo"]
 
 DEMO_ORG = "Demo Store"
 DEMO_PIXEL = "demo-store.example"
-DEMO_SCOPES = ["analytics:read", "dashboards:write", "events:write", "keys:admin", "users:admin"]
+DEMO_SCOPES = ["analytics:read", "dashboards:write", "events:write", "keys:admin", "users:admin",
+               "alerts:write"]
 
 _SOURCES = [  # utm_source, utm_medium, share of sessions
     (None, None, 0.30), ("google", "cpc", 0.22), ("facebook", "paid_social", 0.18),

@@ -11,6 +11,7 @@
         PayloadTooLarge                       PAYLOAD_TOO_LARGE    413
         QueryTooLarge                         QUERY_TOO_LARGE      400  buckets x groups past the bound
       Conflict                                CONFLICT             409
+        StaleVersion                          STALE_VERSION        409  a write named an old version
       RateLimited                             RATE_LIMITED         429
 
 Codes are never renamed or reused once shipped; a new situation gets a new class. The status
@@ -39,6 +40,7 @@ __all__ = [
     "PixelMismatch",
     "QueryTooLarge",
     "RateLimited",
+    "StaleVersion",
     "all_error_classes",
 ]
 
@@ -155,6 +157,13 @@ class Conflict(GatewayError):
     code = "CONFLICT"
     status = 409
     default_message = "Conflict"
+
+
+class StaleVersion(Conflict):
+    """Optimistic concurrency: the object changed since the version the write was based on."""
+
+    code = "STALE_VERSION"
+    default_message = "The object was changed by someone else; reload it and retry"
 
 
 class RateLimited(GatewayError):

@@ -32,7 +32,9 @@ from strawberry.types import ExecutionContext
 
 from gateway.errors import GatewayError
 from gateway.graphql_cache import PURE, ResultCache, ResultStore
+from resolvers.alerts import AlertsMutation, AlertsQuery
 from resolvers.analytics import AnalyticsQuery
+from resolvers.dashboards import DashboardsMutation, DashboardsQuery
 from resolvers.keys import KeysMutation, KeysQuery
 from resolvers.measures import MeasuresQuery
 from resolvers.viewer import ViewerQuery
@@ -46,8 +48,9 @@ MAX_TOKENS = 5000
 # Built once: a rule class per request would defeat the validation cache.
 _RULES = [depth_rule(MAX_DEPTH, None, None), alias_rule(MAX_ALIASES)]
 
-Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery, AnalyticsQuery))
-Mutation = merge_types("Mutation", (KeysMutation,))
+Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery, AnalyticsQuery,
+                              DashboardsQuery, AlertsQuery))
+Mutation = merge_types("Mutation", (KeysMutation, DashboardsMutation, AlertsMutation))
 
 
 class _Limits(AddValidationRules):

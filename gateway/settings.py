@@ -12,6 +12,8 @@ tests build a `Settings(...)` directly and never patch globals.
     GATEWAY_GRAPHIQL         1 (serve GraphiQL on GET /graphql from a browser)
     GATEWAY_LOG_LEVEL        info
     GATEWAY_GRAPHQL_RESULT_CACHE  1 (cache results of catalog-only operations)
+    GATEWAY_ALERTS           1 (run the alert evaluator in this process; 0 turns it off)
+    GATEWAY_ALERT_TICK       30 (seconds between evaluator passes)
 """
 
 from __future__ import annotations
@@ -50,6 +52,15 @@ class Settings:
     key_cache_seconds: float = 30.0
     # Serve operations that select only pure root fields (the catalog) from a bounded cache.
     graphql_result_cache: bool = True
+    # The alert evaluator: an asyncio task in each gateway process; leases in the database
+    # make sure only one process evaluates an alert's window.
+    alerts_enabled: bool = True
+    alert_tick_seconds: float = 30.0
+    # Webhook delivery: attempts per notification, first backoff (doubled each retry, capped
+    # at 10 s, with jitter), and the timeout of one attempt.
+    webhook_attempts: int = 3
+    webhook_backoff_seconds: float = 1.0
+    webhook_timeout_seconds: float = 10.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -65,6 +76,9 @@ class Settings:
             log_level=environ.get("GATEWAY_LOG_LEVEL", defaults.log_level),
             graphql_result_cache=environ.get("GATEWAY_GRAPHQL_RESULT_CACHE", "1").lower()
             in _TRUE,
+            alerts_enabled=environ.get("GATEWAY_ALERTS", "1").lower() in _TRUE,
+            alert_tick_seconds=float(environ.get("GATEWAY_ALERT_TICK",
+                                                 defaults.alert_tick_seconds)),
         )
 
     def with_secret(self) -> Settings:

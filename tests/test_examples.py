@@ -66,3 +66,14 @@ def test_curl_walkthrough(live: dict[str, str]) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "measures" in result.stdout and "(HTTP 401)" in result.stdout
+
+
+def test_upstack_quickstart(live: dict[str, str]) -> None:
+    """The Upstack quickstart with curl: measures -> from-preset -> open the view (issue #6)."""
+    result = subprocess.run(["bash", str(ROOT / "examples" / "quickstart.sh")], env=live,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "NC + Meta Pulse" in out and out.count("sparkline") == 3
+    assert "opened NC + Meta Pulse version 1 with 3 widgets" in out
+    assert '"total"' in out and '"errors"' not in out

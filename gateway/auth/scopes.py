@@ -12,6 +12,8 @@ at request time, so keys stored with an alias keep working without a rotation.
     keys:read          -
     keys:admin         keys:read          create, rotate, revoke, update keys
     users:admin        -                  users and the audit log
+    alerts:read        -                  alerts, their state and history; webhooks
+    alerts:write       alerts:read        create, update, delete alerts and webhooks
 
 Adding a scope: one row in `SCOPES`; a new alias: one row in `ALIASES`.
 """
@@ -42,6 +44,11 @@ SCOPES: dict[str, tuple[str, frozenset[str]]] = {
     "keys:read": ("List and read API keys", frozenset()),
     "keys:admin": ("Create, rotate, revoke and update API keys", frozenset({"keys:read"})),
     "users:admin": ("Manage users and read the audit log", frozenset()),
+    "alerts:read": ("List and read alerts, their state and history, and webhooks", frozenset()),
+    "alerts:write": (
+        "Create, update and delete alerts and webhooks",
+        frozenset({"alerts:read"}),
+    ),
 }
 
 # alias -> canonical scopes it stands for

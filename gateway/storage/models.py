@@ -115,3 +115,7 @@ class EventRow(SQLModel, table=True):
     impressions: int | None = None
     clicks: int | None = None
     properties: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+# Issue #6 tables live in their own module; importing it registers them on `metadata`.
+from gateway.storage import dashboard_tables as _dashboard_tables  # noqa: F401

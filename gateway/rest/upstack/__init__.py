@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from gateway.rest.upstack import measures, queries
+from gateway.rest.upstack import measures, queries, views
 from gateway.rest.upstack.surface import surface
 
 __all__ = ["routes", "surface"]
@@ -17,4 +17,5 @@ def routes() -> list[Route]:
     return [
         *measures.routes(),
         *queries.routes(),
+        *views.routes(),
     ]

@@ -1,0 +1,122 @@
+"""Widget data: a page of 20 dashboard views x 30 widgets over the demo store (90 days).
+
+Baseline, measured in the same run: one engine call per widget (what a resolver without the
+dataloader would do). Compared with the loader's batch function (`compute_series`, one
+engine call per (pixel, range, granularity) group) and with the whole GraphQL request
+through the ASGI app. Prints seconds (median of --repeat runs), SQL statements, and the
+ratio to the baseline.
+
+    .venv/bin/python benchmarks/widget_data.py [--views 20] [--widgets 30] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gateway.app import create_app  # noqa: E402
+from gateway.catalog import CATALOG  # noqa: E402
+from gateway.demo import seed_demo  # noqa: E402
+from gateway.engine import EngineQuery, TimeRange, run_query  # noqa: E402
+from gateway.services.widget_data import SeriesKey, compute_series, day_range  # noqa: E402
+from gateway.settings import Settings  # noqa: E402
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+RANGE = {"start": "2026-10-22", "end": "2026-11-20"}
+PAGE = "{ dashboardViews { id widgets { id data { total points { value } } } } }"
+
+
+async def _measure(fn: Callable[[], Awaitable[Any]], engine: Any,
+                   repeat: int) -> tuple[float, int]:
+    times, statements = [], 0
+    for _ in range(repeat):
+        seen: list[str] = []
+
+        def count(conn: Any, cursor: Any, statement: str, *args: Any,
+                  seen: list[str] = seen) -> None:
+            seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        started = time.perf_counter()
+        try:
+            await fn()
+        finally:
+            times.append(time.perf_counter() - started)
+            event.remove(engine, "before_cursor_execute", count)
+        statements = len(seen)
+    return statistics.median(times), statements
+
+
+async def main(views: int, widgets: int, repeat: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'b.db'}",
+                            secret="bench-" + "x" * 32, alerts_enabled=False)
+        app = create_app(settings, clock=lambda: NOW)
+        async with app.router.lifespan_context(app):
+            state = app.state.gateway
+            demo = await seed_demo(state.db, settings, now=NOW)
+            headers = {"x-api-key": demo.key, "x-pixel-id": demo.pixel_id}
+            measures = [m.key for m in CATALOG][:widgets]
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
+                for _ in range(views):
+                    r = await client.post("/accounts/api/dashboard/views", headers=headers, json={
+                        "name": "bench", "configuration": {
+                            "widgets": [{"measure": m} for m in measures], "dateRange": RANGE}})
+                    assert r.status_code == 200, r.text
+                engine = state.db.engine.sync_engine
+                start, end = day_range(datetime(2026, 10, 22).date(), datetime(2026, 11, 20).date(),
+                                       "America/New_York")
+
+                async def per_widget() -> None:
+                    for _ in range(views):
+                        for m in measures:
+                            await run_query(state.db, EngineQuery(
+                                demo.pixel_id, (m,), TimeRange(start, end), "day",
+                                "America/New_York"))
+
+                keys = [SeriesKey(demo.pixel_id, ("dates", RANGE["start"], RANGE["end"]), "day",
+                                  NOW, m) for _ in range(views) for m in measures]
+
+                async def batched() -> None:
+                    await compute_series(state.db, keys)
+
+                async def graphql_page() -> None:
+                    r = await client.post("/graphql", json={"query": PAGE}, headers=headers)
+                    assert r.status_code == 200 and "errors" not in r.json(), r.text
+
+                await graphql_page()  # warm caches (key lookup, parser)
+                rows = [("one engine call per widget (baseline)",
+                         *await _measure(per_widget, engine, repeat))]
+                rows.append(("loader batch: compute_series",
+                             *await _measure(batched, engine, repeat)))
+                rows.append(("GraphQL page through ASGI",
+                             *await _measure(graphql_page, engine, repeat)))
+    base = rows[0][1]
+    print(f"widget data: {views} views x {widgets} widgets = {views * widgets} widgets, "
+          f"90-day demo store, range {RANGE['start']}..{RANGE['end']}, median of {repeat}")
+    print(f"{'variant':<40} {'seconds':>9} {'statements':>11} {'x faster':>9}")
+    for name, seconds, statements in rows:
+        print(f"{name:<40} {seconds:>9.3f} {statements:>11} {base / seconds:>9.1f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--views", type=int, default=20)
+    parser.add_argument("--widgets", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(main(args.views, args.widgets, args.repeat))

@@ -1,0 +1,125 @@
+"""ClickStack alerts: `/api/v2/alerts` (alerts:read / alerts:write).
+
+    GET    /api/v2/alerts        {data: [alert], meta: {total, limit, offset}} + X-Total-Count
+    POST   /api/v2/alerts        {data: alert}
+    GET    /api/v2/alerts/{id}   {data: alert}
+    PUT    /api/v2/alerts/{id}   {data: alert}   full replace
+    DELETE /api/v2/alerts/{id}   {}
+
+Body fields are ClickStack's (`source` tile + `dashboardId` + `tileId`, `threshold`,
+`thresholdType`, `interval`, `channel {type: "webhook", webhookId}` or `channels[0]`, `name`,
+`message`) plus ours: `source: "measure"` with `measure`, an inline `channel.url`, `enabled`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from gateway.context import Context
+from gateway.errors import InvalidInput
+from gateway.rest.base import read_json, resolver_info
+from gateway.rest.clickstack.paging import page_params, paged
+from gateway.rest.clickstack.surface import surface
+from gateway.services.alerts import AlertDraft
+from gateway.types.alerts import Alert
+from resolvers import alerts as resolvers
+
+__all__ = ["alert_body", "routes"]
+
+BASE = "/api/v2/alerts"
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def alert_body(a: Alert) -> dict[str, Any]:
+    channel: dict[str, Any] = {"type": "webhook"}
+    if a.channel.webhook_id is not None:
+        channel["webhookId"] = a.channel.webhook_id
+    else:
+        channel["url"] = a.channel.url
+    return {
+        "id": a.id,
+        "name": a.name,
+        "message": a.message,
+        "source": a.source,
+        "dashboardId": a.dashboard_id,
+        "tileId": a.tile_id,
+        "measure": a.measure,
+        "threshold": a.threshold,
+        "thresholdType": a.threshold_type,
+        "interval": a.interval,
+        "channel": channel,
+        "channels": [channel],
+        "enabled": a.enabled,
+        "state": a.state.value,
+        "lastValue": a.last_value,
+        "silenced": None,
+        "executionErrors": [{"timestamp": e.timestamp, "type": e.type, "message": e.message}
+                            for e in a.execution_errors],
+        "teamId": a.pixel_id,
+        "createdAt": _iso(a.created_at),
+        "updatedAt": _iso(a.updated_at),
+    }
+
+
+async def _draft(ctx: Context, request: Request) -> AlertDraft:
+    body = await read_json(request, ctx.settings.max_body_bytes)
+    if not isinstance(body, dict):
+        raise InvalidInput.field("body must be a JSON object", "body")
+    channel = body.get("channel")
+    channels = body.get("channels")
+    if channel is None and isinstance(channels, list) and channels:
+        channel = channels[0]
+    return AlertDraft(
+        threshold=body.get("threshold"), threshold_type=body.get("thresholdType"),
+        interval=body.get("interval"), channel=channel, source=body.get("source"),
+        dashboard_id=body.get("dashboardId"), tile_id=body.get("tileId"),
+        measure=body.get("measure"), name=body.get("name"), message=body.get("message"),
+        enabled=body.get("enabled", True))
+
+
+async def list_alerts(ctx: Context, request: Request) -> Any:
+    limit, offset = page_params(request)
+    found, total = await resolvers.resolve_alerts_page(resolver_info(ctx), limit, offset)
+    return paged([alert_body(a) for a in found], total, limit, offset)
+
+
+async def create_alert(ctx: Context, request: Request) -> dict[str, Any]:
+    created = await resolvers.resolve_create_alert_draft(resolver_info(ctx),
+                                                         await _draft(ctx, request))
+    return {"data": alert_body(created)}
+
+
+async def get_alert(ctx: Context, request: Request) -> dict[str, Any]:
+    found = await resolvers.resolve_alert(resolver_info(ctx), request.path_params["id"])
+    return {"data": alert_body(found)}
+
+
+async def replace_alert(ctx: Context, request: Request) -> dict[str, Any]:
+    draft = await _draft(ctx, request)
+    replaced = await resolvers.resolve_replace_alert_draft(resolver_info(ctx),
+                                                           request.path_params["id"], draft)
+    return {"data": alert_body(replaced)}
+
+
+async def delete_alert(ctx: Context, request: Request) -> dict[str, Any]:
+    await resolvers.resolve_delete_alert(resolver_info(ctx), request.path_params["id"])
+    return {}
+
+
+def routes() -> list[Route]:
+    return [
+        surface.route("GET", BASE, list_alerts),
+        surface.route("POST", BASE, create_alert),
+        surface.route("GET", BASE + "/{id}", get_alert),
+        surface.route("PUT", BASE + "/{id}", replace_alert),
+        surface.route("DELETE", BASE + "/{id}", delete_alert),
+    ]

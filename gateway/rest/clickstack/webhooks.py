@@ -1,0 +1,80 @@
+"""ClickStack webhooks: `/api/v2/webhooks` (alerts:read / alerts:write).
+
+    GET    /api/v2/webhooks        paginated like alerts
+    POST   /api/v2/webhooks        {data: webhook}   body {name, url, service?, description?,
+                                                      secret?}; the secret is never returned
+    PUT    /api/v2/webhooks/{id}   {data: webhook}   without `secret` the stored one is kept
+    DELETE /api/v2/webhooks/{id}   {}; 409 while an alert uses it
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from gateway.context import Context
+from gateway.errors import InvalidInput
+from gateway.rest.base import read_json, resolver_info
+from gateway.rest.clickstack.paging import page_params, paged
+from gateway.rest.clickstack.surface import surface
+from gateway.services.webhooks import WebhookDraft
+from gateway.types.alerts import Webhook
+from resolvers import alerts as resolvers
+
+__all__ = ["routes", "webhook_body"]
+
+BASE = "/api/v2/webhooks"
+
+
+def webhook_body(w: Webhook) -> dict[str, Any]:
+    def iso(v: Any) -> str:
+        return str(v.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+
+    return {"id": w.id, "name": w.name, "service": w.service, "url": w.url,
+            "description": w.description, "hasSecret": w.has_secret,
+            "createdAt": iso(w.created_at), "updatedAt": iso(w.updated_at)}
+
+
+async def _draft(ctx: Context, request: Request, *, replacing: bool) -> WebhookDraft:
+    body = await read_json(request, ctx.settings.max_body_bytes)
+    if not isinstance(body, dict):
+        raise InvalidInput.field("body must be a JSON object", "body")
+    return WebhookDraft(name=body.get("name"), url=body.get("url"),
+                        service=body.get("service", "generic"),
+                        description=body.get("description"), secret=body.get("secret"),
+                        keep_secret=replacing and "secret" not in body)
+
+
+async def list_webhooks(ctx: Context, request: Request) -> Any:
+    limit, offset = page_params(request)
+    found, total = await resolvers.resolve_webhooks_page(resolver_info(ctx), limit, offset)
+    return paged([webhook_body(w) for w in found], total, limit, offset)
+
+
+async def create_webhook(ctx: Context, request: Request) -> dict[str, Any]:
+    draft = await _draft(ctx, request, replacing=False)
+    return {"data": webhook_body(await resolvers.resolve_create_webhook_draft(
+        resolver_info(ctx), draft))}
+
+
+async def replace_webhook(ctx: Context, request: Request) -> dict[str, Any]:
+    draft = await _draft(ctx, request, replacing=True)
+    return {"data": webhook_body(await resolvers.resolve_replace_webhook_draft(
+        resolver_info(ctx), request.path_params["id"], draft))}
+
+
+async def delete_webhook(ctx: Context, request: Request) -> dict[str, Any]:
+    await resolvers.resolve_delete_webhook(resolver_info(ctx), request.path_params["id"])
+    return {}
+
+
+def routes() -> list[Route]:
+    return [
+        surface.route("GET", BASE, list_webhooks),
+        surface.route("POST", BASE, create_webhook),
+        surface.route("PUT", BASE + "/{id}", replace_webhook),
+        surface.route("DELETE", BASE + "/{id}", delete_webhook),
+    ]

@@ -1,0 +1,155 @@
+"""Upstack dashboard views: `/accounts/api/dashboard/views`.
+
+    GET    /views[?type=]        dashboards:read    {"views": [view, …]}
+    GET    /views/{id}           dashboards:read    view (ETag: "<version>")
+    POST   /views                dashboards:write   view
+    PATCH  /views/{id}           dashboards:write   view; name, description, configuration,
+                                                    order; If-Match or "version" guards it
+    DELETE /views/{id}           dashboards:write   {"id", "deleted": true}
+    POST   /views/{id}/copy      dashboards:write   view ({"name"} optional)
+    POST   /views/from-preset    dashboards:write   view (kpi-grid of sparkline tiles)
+
+A view is `{id, pixelId, type, name, description, configuration, order, version, createdAt,
+updatedAt, createdBy, updatedBy}`; `configuration` is Upstack's document (widgets with
+`layout` and `dataConfig`, `dateRange`, `filters`, `grid`, …). Another pixel's view answers
+404 `{"message": "Dashboard view not found"}`; a `pixelId` in a create body that is not the
+request's pixel is 403.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.context import Context
+from gateway.errors import InvalidInput
+from gateway.rest.base import JSONBody, read_json, resolver_info
+from gateway.rest.upstack.surface import surface
+from gateway.types.dashboards import DashboardView
+from resolvers import dashboards as resolvers
+
+__all__ = ["routes", "view_body"]
+
+BASE = "/accounts/api/dashboard/views"
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def view_body(v: DashboardView) -> dict[str, Any]:
+    return {
+        "id": v.id,
+        "pixelId": v.pixel_id,
+        "type": v.type,
+        "name": v.name,
+        "description": v.description,
+        "configuration": v.configuration,
+        "order": v.order,
+        "version": v.version,
+        "createdAt": _iso(v.created_at),
+        "updatedAt": _iso(v.updated_at),
+        "createdBy": v.created_by,
+        "updatedBy": v.updated_by,
+    }
+
+
+def _view_response(v: DashboardView) -> Response:
+    return JSONBody(view_body(v), headers={"ETag": f'"{v.version}"'})
+
+
+async def _object(ctx: Context, request: Request, *, optional: bool = False) -> dict[str, Any]:
+    if optional and not await request.body():
+        return {}
+    body = await read_json(request, ctx.settings.max_body_bytes)
+    if not isinstance(body, dict):
+        raise InvalidInput.field("body must be a JSON object", "body")
+    return body
+
+
+def _expected_version(request: Request, body: dict[str, Any]) -> int | None:
+    """If-Match ("3", W/"3" or 3) wins over a `version` field in the body; the field is
+    taken out of the body either way (it names the edit's base, it is not a change)."""
+    field = body.pop("version", None)
+    raw: Any = request.headers.get("if-match")
+    where = "If-Match"
+    if raw is not None:
+        raw = raw.strip().removeprefix("W/").strip('"')
+    elif field is not None:
+        raw, where = field, "version"
+    else:
+        return None
+    if isinstance(raw, bool):
+        raise InvalidInput.field("version must be an integer", where)
+    try:
+        return int(raw)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput.field("version must be an integer", where) from exc
+
+
+async def list_views(ctx: Context, request: Request) -> dict[str, Any]:
+    views = await resolvers.resolve_views(resolver_info(ctx), type=request.query_params.get("type"))
+    return {"views": [view_body(v) for v in views]}
+
+
+async def get_view(ctx: Context, request: Request) -> Response:
+    view_id = strawberry.ID(request.path_params["id"])
+    return _view_response(await resolvers.resolve_view(resolver_info(ctx), view_id))
+
+
+async def create_view(ctx: Context, request: Request) -> Response:
+    body = await _object(ctx, request)
+    view = await resolvers.resolve_create_view_from_body(
+        resolver_info(ctx), name=body.get("name"), configuration=body.get("configuration"),
+        view_type=body.get("type", "view"), description=body.get("description"),
+        order=body.get("order"), body_pixel=body.get("pixelId"))
+    return _view_response(view)
+
+
+async def update_view(ctx: Context, request: Request) -> Response:
+    body = await _object(ctx, request)
+    expected = _expected_version(request, body)
+    view = await resolvers.resolve_update_view_from_body(
+        resolver_info(ctx), request.path_params["id"], body, expected_version=expected)
+    return _view_response(view)
+
+
+async def delete_view(ctx: Context, request: Request) -> dict[str, Any]:
+    view_id = strawberry.ID(request.path_params["id"])
+    await resolvers.resolve_delete_view(resolver_info(ctx), view_id)
+    return {"id": view_id, "deleted": True}
+
+
+async def copy_view(ctx: Context, request: Request) -> Response:
+    body = await _object(ctx, request, optional=True)
+    view = await resolvers.resolve_copy_view(
+        resolver_info(ctx), strawberry.ID(request.path_params["id"]), name=body.get("name"))
+    return _view_response(view)
+
+
+async def from_preset(ctx: Context, request: Request) -> Response:
+    body = await _object(ctx, request)
+    view = await resolvers.resolve_create_view_from_preset_body(
+        resolver_info(ctx), name=body.get("name"), widgets=body.get("widgets"),
+        chart_types=body.get("chartTypes"), view_type=body.get("type", "view"),
+        granularity=body.get("granularity", "day"), date_range=body.get("dateRange"),
+        attribution_model=body.get("attributionModel", "first_click"),
+        attribution_window=body.get("attributionWindow", 30), body_pixel=body.get("pixelId"))
+    return _view_response(view)
+
+
+def routes() -> list[Route]:
+    return [
+        surface.route("GET", BASE, list_views),
+        surface.route("POST", BASE, create_view),
+        surface.route("POST", f"{BASE}/from-preset", from_preset),
+        surface.route("GET", BASE + "/{id}", get_view),
+        surface.route("PATCH", BASE + "/{id}", update_view),
+        surface.route("DELETE", BASE + "/{id}", delete_view),
+        surface.route("POST", BASE + "/{id}/copy", copy_view),
+    ]

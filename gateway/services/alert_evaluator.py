@@ -1,0 +1,225 @@
+"""The alert evaluator: runs inside every gateway process, one evaluation per alert window.
+
+Each pass (`evaluate_due(now)`), for every enabled alert:
+1. Its window is the last complete interval: [end - interval, end), `end` being `now`
+   rounded down to the interval on the UTC epoch (a 1h alert looks at 10:00-11:00 at 11:00:20).
+   A window already evaluated is skipped.
+2. Claim: INSERT a lease row (alert, window start); the unique constraint lets exactly one
+   process win, so several gateway processes never evaluate or notify the same window twice.
+3. Compute the measure's period value over the window with the query engine.
+   A failure is recorded (history entry ERROR, executionErrors QUERY_ERROR), the state is left
+   alone and the lease released, so the window is retried on the next pass.
+4. Compare: `above` breaches when value >= threshold (ClickStack's inclusive rule), `below`
+   when value < threshold. No value (no data, or a ratio with a zero denominator) breaches
+   nothing. New state ALERT or OK, recorded with a history entry.
+5. On a state change (OK -> ALERT fires, ALERT -> OK resolves) POST the notification to the
+   alert's channel (see `webhook_delivery`); the outcome goes into the history entry, and a
+   failed delivery into executionErrors (WEBHOOK_ERROR).
+
+`run(clock)` repeats passes every `alert_tick_seconds`; an exception in a pass is logged and
+the loop goes on. Alerts are evaluated one after another within a pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from gateway.engine import EngineQuery, TimeRange, run_query
+from gateway.services.alerts import INTERVALS
+from gateway.services.webhook_delivery import Delivery, deliver
+from gateway.settings import Settings
+from gateway.storage import Database
+from gateway.storage import alerts as store
+from gateway.storage.dashboard_tables import AlertHistoryRow, AlertRow
+
+__all__ = ["AlertEvaluator", "Evaluation", "window_of"]
+
+log = logging.getLogger("gateway.alerts")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LEASE_RETENTION = timedelta(days=2)  # longer than the longest interval (1d)
+
+
+def window_of(interval: str, now: datetime) -> tuple[datetime, datetime]:
+    """The last complete window of `interval` at `now`: [start, end)."""
+    step = INTERVALS[interval]
+    seconds = int((now - _EPOCH).total_seconds())
+    end = _EPOCH + timedelta(seconds=seconds - seconds % step)
+    return end - timedelta(seconds=step), end
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What one claimed window produced (returned for tests and logs)."""
+
+    alert_id: str
+    window_start: datetime
+    state: str
+    value: float | None
+    notified: bool
+    delivery: Delivery | None
+
+
+class AlertEvaluator:
+    """Evaluates due alerts against one database. Several instances (processes) may share
+    the database; leases keep their work disjoint.
+
+    >>> evaluator = AlertEvaluator(db, settings)
+    >>> await evaluator.evaluate_due(datetime.now(UTC))
+    """
+
+    def __init__(self, db: Database, settings: Settings, *, owner: str | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.db = db
+        self.settings = settings
+        self.owner = owner or uuid.uuid4().hex
+        self._transport = transport
+        self._sleep = sleep
+
+    async def evaluate_due(self, now: datetime) -> list[Evaluation]:
+        """One pass at time `now`; returns the windows this instance evaluated."""
+        async with self.db.session() as session:
+            alerts = await store.enabled_alerts(session)
+            # Only the latest complete window is ever claimed, so old leases guard nothing.
+            await store.prune_leases(session, now - LEASE_RETENTION)
+            await session.commit()
+        done: list[Evaluation] = []
+        async with httpx.AsyncClient(transport=self._transport) as client:
+            for alert in alerts:
+                try:
+                    result = await self._evaluate(client, alert, now)
+                except Exception:  # one alert's bug must not stop the others
+                    log.exception("alert %s: evaluation failed", alert.id)
+                    continue
+                if result is not None:
+                    done.append(result)
+        return done
+
+    async def run(self, clock: Callable[[], datetime]) -> None:
+        """Pass after pass until cancelled; a failing pass is logged, never fatal."""
+        while True:
+            await asyncio.sleep(self.settings.alert_tick_seconds)
+            try:
+                await self.evaluate_due(clock())
+            except Exception:  # the loop outlives any failing pass
+                log.exception("alert evaluator pass failed")
+
+    async def _evaluate(self, client: httpx.AsyncClient, alert: AlertRow,
+                        now: datetime) -> Evaluation | None:
+        start, end = window_of(alert.interval, now)
+        if alert.last_window_end is not None and alert.last_window_end >= end:
+            return None
+        async with self.db.session() as session:
+            if not await store.claim_window(session, alert.id, start, self.owner, now):
+                return None
+        try:
+            value = await self._compute(alert, start, end)
+        except Exception as exc:  # noqa: BLE001  recorded as QUERY_ERROR, retried next pass
+            log.warning("alert %s: query failed: %s", alert.id, type(exc).__name__)
+            await self._record_error(alert, start, end, now, exc)
+            return None
+        breached = value is not None and (
+            value >= alert.threshold if alert.threshold_type == "above" else value < alert.threshold)
+        state = "ALERT" if breached else "OK"
+        previous = alert.state if alert.state in ("OK", "ALERT") else "OK"
+        delivery = None
+        if state != previous:
+            delivery = await self._notify(client, alert, state, previous, value, start, end)
+        errors = [] if delivery is None or delivery.ok else [
+            {"timestamp": now.isoformat(), "type": "WEBHOOK_ERROR", "message": delivery.error}]
+        async with self.db.session() as session:
+            await store.insert_history(session, AlertHistoryRow(
+                alert_id=alert.id, window_start=start, window_end=end, state=state, value=value,
+                notified=delivery is not None,
+                delivery_status=None if delivery is None else
+                ("delivered" if delivery.ok else "failed"),
+                attempts=0 if delivery is None else delivery.attempts,
+                error=None if delivery is None else delivery.error, created_at=now))
+            await store.update_alert_state(session, alert.id, state=state, value=value,
+                                           window_end=end, errors=errors)
+            await session.commit()
+        return Evaluation(alert.id, start, state, value, delivery is not None, delivery)
+
+    async def _compute(self, alert: AlertRow, start: datetime, end: datetime) -> float | None:
+        result = await run_query(self.db, EngineQuery(
+            pixel_id=alert.pixel_id, measures=(alert.measure,), range=TimeRange(start, end),
+            granularity="none"))
+        value = result.totals.get(alert.measure)
+        return None if value is None else float(value)
+
+    async def _record_error(self, alert: AlertRow, start: datetime, end: datetime,
+                            now: datetime, exc: Exception) -> None:
+        message = f"{type(exc).__name__}: {exc}"[:2000]
+        async with self.db.session() as session:
+            await store.insert_history(session, AlertHistoryRow(
+                alert_id=alert.id, window_start=start, window_end=end, state="ERROR",
+                value=None, error=message, created_at=now))
+            await store.update_alert_state(
+                session, alert.id, state=alert.state, value=alert.last_value,
+                window_end=alert.last_window_end or start,
+                errors=[{"timestamp": now.isoformat(), "type": "QUERY_ERROR",
+                         "message": message}])
+            await store.release_window(session, alert.id, start)
+            await session.commit()
+
+    async def _notify(self, client: httpx.AsyncClient, alert: AlertRow, state: str,
+                      previous: str, value: float | None, start: datetime,
+                      end: datetime) -> Delivery:
+        url, secret = alert.url, None
+        if alert.webhook_id is not None:
+            async with self.db.session() as session:
+                hook = await store.find_webhook(session, alert.webhook_id)
+            if hook is None:
+                return Delivery(ok=False, attempts=0, error="webhook no longer exists")
+            url, secret = hook.url, hook.secret
+        assert url is not None
+        payload = notification_payload(alert, state, previous, value, start, end)
+        key = hashlib.sha256(f"{payload['eventId']}:{start.isoformat()}:{state}".encode())
+        return await deliver(
+            client, url, payload, secret=secret, idempotency_key=key.hexdigest(),
+            attempts=self.settings.webhook_attempts, backoff=self.settings.webhook_backoff_seconds,
+            timeout=self.settings.webhook_timeout_seconds, sleep=self._sleep)
+
+
+def _ms(value: datetime) -> int:
+    return int((value - _EPOCH).total_seconds() * 1000)
+
+
+def notification_payload(alert: AlertRow, state: str, previous: str, value: float | None,
+                         start: datetime, end: datetime) -> dict[str, Any]:
+    """The JSON body POSTed on a state change (ClickStack's generic-webhook variables, plus
+    the numbers a receiver needs to act without calling back)."""
+    label = alert.name or alert.measure
+    relation = "meets or exceeds" if alert.threshold_type == "above" else "falls below"
+    if state == "ALERT":
+        title = f"Alert for \"{label}\" - {value} {relation} {alert.threshold}"
+    else:
+        title = f"Resolved: \"{label}\" - {value} is back within {alert.threshold}"
+    return {
+        "eventId": hashlib.sha256(f"{alert.id}:channel".encode()).hexdigest()[:32],
+        "alertId": alert.id,
+        "name": alert.name,
+        "title": title,
+        "message": alert.message,
+        "state": state,
+        "previousState": previous,
+        "measure": alert.measure,
+        "value": value,
+        "threshold": alert.threshold,
+        "thresholdType": alert.threshold_type,
+        "interval": alert.interval,
+        "pixelId": alert.pixel_id,
+        "dashboardId": alert.dashboard_id,
+        "tileId": alert.tile_id,
+        "startTime": _ms(start),
+        "endTime": _ms(end),
+    }
