@@ -6,8 +6,10 @@ database, upgrades its schema in place, and publishes an `AppState` on `app.stat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 
 from starlette.applications import Starlette
@@ -17,7 +19,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import __version__
-from gateway.auth.authenticate import ApiKeyAuthenticator, KeyCache
+from gateway.audit import AuditLog
+from gateway.auth.authenticate import ApiKeyAuthenticator, KeyCache, PixelTargets
+from gateway.auth.revocation import RevocationSignal
+from gateway.auth.sessions import SessionAuthenticator
+from gateway.auth.usage import KeyUsage
 from gateway.context import AppState
 from gateway.graphql_view import GatewayGraphQL
 from gateway.middleware import BodyLimitMiddleware
@@ -29,6 +35,8 @@ from gateway.storage import Database
 
 __all__ = ["create_app", "utc_now"]
 
+log = logging.getLogger("gateway")
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -36,6 +44,16 @@ def utc_now() -> datetime:
 
 async def health(request: Request) -> Response:
     return JSONBody({"status": "ok", "version": __version__})
+
+
+async def _every(seconds: float, flush: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run `flush` every `seconds` until cancelled; a failure is logged and retried."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await flush()
+        except Exception:
+            log.exception("background %s flush failed; will retry", what)
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Starlette:
@@ -47,22 +65,44 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database(settings.database_url)
         await db.migrate()
-        cache = KeyCache(settings.key_cache_seconds)
+        signal = RevocationSignal.for_settings(settings)
+        cache = KeyCache(settings.key_cache_seconds, signal=signal)
+        pixels = PixelTargets(db)
+        usage = KeyUsage(db)
+        audit = AuditLog(db, interval=settings.audit_flush_seconds)
         app.state.gateway = AppState(
             settings=settings,
             db=db,
             authenticators=[
                 ApiKeyAuthenticator(db, server_secret=settings.secret,
-                                    prefix=settings.key_prefix, cache=cache, clock=clock),
+                                    prefix=settings.key_prefix, cache=cache, clock=clock,
+                                    pixels=pixels, usage=usage),
+                SessionAuthenticator(db, secret=settings.secret, clock=clock, pixels=pixels),
             ],
             key_cache=cache,
             clock=clock,
             schema=schema,
+            audit=audit,
+            key_usage=usage,
         )
+        tasks = [asyncio.create_task(audit.run(), name="audit-log"),
+                 asyncio.create_task(_every(settings.usage_flush_seconds, usage.flush,
+                                            "lastUsedAt"), name="key-usage")]
         try:
             yield
         finally:
-            await db.dispose()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
+            try:  # what the requests of this process recorded is written before exit
+                await audit.flush()
+                await usage.flush()
+            finally:
+                if signal is not None:
+                    signal.close()
+                await db.dispose()
 
     graphql = GatewayGraphQL(schema, graphql_ide="graphiql" if settings.graphiql else None)
     routes = [

@@ -44,9 +44,14 @@ class Settings:
     # Largest request body any route accepts; ingestion has its own, smaller per-item limits.
     max_body_bytes: int = 5 * 1024 * 1024
     # Seconds an authenticated key stays in the per-process lookup cache. Revocation and
-    # expiry never wait for it: the keys service invalidates entries, and expiry is checked
-    # against the clock on every hit.
+    # expiry never wait for it: key changes bump a cross-process signal that empties every
+    # cache (gateway/auth/revocation.py), and expiry is checked against the clock on every hit.
     key_cache_seconds: float = 30.0
+    # Lifetime of a login token (JWT) and its session row; short, as tokens are bearer tokens.
+    session_seconds: int = 1800
+    # How often the background writers flush the audit log and keys' lastUsedAt.
+    audit_flush_seconds: float = 0.5
+    usage_flush_seconds: float = 5.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:

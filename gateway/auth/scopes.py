@@ -11,7 +11,10 @@ at request time, so keys stored with an alias keep working without a rotation.
     events:write       -
     keys:read          -
     keys:admin         keys:read          create, rotate, revoke, update keys
-    users:admin        -                  users and the audit log
+    users:admin        audit:read         users and their roles
+    audit:read         -                  the audit log
+
+Roles (users of browser apps) map to scopes in `ROLES`, ordered by rank (`ROLE_RANK`).
 
 Adding a scope: one row in `SCOPES`; a new alias: one row in `ALIASES`.
 """
@@ -24,6 +27,8 @@ from gateway.errors import InvalidInput
 
 __all__ = [
     "ALIASES",
+    "ROLES",
+    "ROLE_RANK",
     "SCOPES",
     "canonical_scopes",
     "expand_scopes",
@@ -41,8 +46,19 @@ SCOPES: dict[str, tuple[str, frozenset[str]]] = {
     "events:write": ("Send server-side tracking events", frozenset()),
     "keys:read": ("List and read API keys", frozenset()),
     "keys:admin": ("Create, rotate, revoke and update API keys", frozenset({"keys:read"})),
-    "users:admin": ("Manage users and read the audit log", frozenset()),
+    "users:admin": ("Manage users and read the audit log", frozenset({"audit:read"})),
+    "audit:read": ("Read the audit log", frozenset()),
 }
+
+# role -> canonical scopes it grants, highest rank first. Users reach every pixel of their
+# organization. Only an owner may create or promote owners (see gateway/services/users.py).
+ROLES: dict[str, frozenset[str]] = {
+    "owner": frozenset(SCOPES),
+    "admin": frozenset(SCOPES),
+    "member": frozenset({"analytics:read", "dashboards:write", "events:write", "keys:admin"}),
+    "viewer": frozenset({"analytics:read", "dashboards:read"}),
+}
+ROLE_RANK: dict[str, int] = {role: len(ROLES) - i for i, role in enumerate(ROLES)}
 
 # alias -> canonical scopes it stands for
 ALIASES: dict[str, frozenset[str]] = {
@@ -56,6 +72,9 @@ ALIASES: dict[str, frozenset[str]] = {
     "track:events": frozenset({"events:write"}),
     "admin:apikeys": frozenset({"keys:admin"}),
     "admin:users": frozenset({"users:admin"}),
+    # Databuddy names with no counterpart here are rejected as unknown, not silently mapped:
+    # read:experiments, read:export, write:custom-sql, write:otel, admin:organizations,
+    # admin:websites, read:websites, manage:websites, rate:* (the rate tier is a key field).
 }
 
 
