@@ -16,12 +16,13 @@ from gateway.audit import AuditLog, AuditTrail
 from gateway.auth.authenticate import (
     Authenticator,
     Credentials,
+    SESSION_COOKIE,
     KeyCache,
     audit_organization_of,
     credential_label,
     read_credentials,
 )
-from gateway.auth.csrf import check_csrf
+from gateway.auth.csrf import CSRF_COOKIE, check_csrf
 from gateway.auth.principal import Principal
 from gateway.auth.usage import KeyUsage
 from gateway.errors import (
@@ -66,6 +67,7 @@ class Context:
     audit: AuditTrail
     _principal: Principal | None = None
     _auth_error: GatewayError | None = None
+    _cookie_ops: list[Callable[[Response], None]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -86,6 +88,34 @@ class Context:
         if self._auth_error is not None:
             raise self._auth_error
         return self._principal
+
+    def start_session(self, token: str, csrf_token: str, max_age: int) -> None:
+        """Set the login cookies on this request's response: the token (HttpOnly, so page
+        scripts cannot read it) and the CSRF token (readable, to echo in `x-csrf-token`)."""
+        secure = self.request.url.scheme == "https"
+        self._cookie_ops.append(lambda r: r.set_cookie(
+            SESSION_COOKIE, token, max_age=max_age, path="/", secure=secure, httponly=True,
+            samesite="lax"))
+        self._cookie_ops.append(lambda r: r.set_cookie(
+            CSRF_COOKIE, csrf_token, max_age=max_age, path="/", secure=secure, httponly=False,
+            samesite="lax"))
+        self._apply_to_sub_response()
+
+    def end_session(self) -> None:
+        """Delete the login cookies."""
+        for name in (SESSION_COOKIE, CSRF_COOKIE):
+            self._cookie_ops.append(lambda r, name=name: r.delete_cookie(name, path="/"))
+        self._apply_to_sub_response()
+
+    def _apply_to_sub_response(self) -> None:
+        if self.response is not None:  # GraphQL: Strawberry merges these headers
+            self.apply_cookies(self.response)
+
+    def apply_cookies(self, response: Response) -> None:
+        """Write pending cookie changes onto `response` (REST routes call this)."""
+        ops, self._cookie_ops = self._cookie_ops, []
+        for op in ops:
+            op(response)
 
     def note_error(self, error: GatewayError) -> None:
         """Audit a refused scope or pixel check (surfaces call this for every error they

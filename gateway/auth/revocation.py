@@ -76,12 +76,14 @@ class RevocationSignal:
 
     def bump(self) -> int:
         """Advance the generation (call after the change is committed); returns the new one."""
-        self._open_map()
-        fd = os.open(self.path, os.O_RDWR)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
-                value = _COUNTER.unpack(os.pread(fd, _COUNTER.size, 0))[0] + 1
+                raw = os.pread(fd, _COUNTER.size, 0)
+                old = _COUNTER.unpack(raw)[0] if len(raw) == _COUNTER.size else 0
+                value = old + 1
                 os.pwrite(fd, _COUNTER.pack(value), 0)
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
