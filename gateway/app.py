@@ -47,11 +47,17 @@ async def health(request: Request) -> Response:
 
 
 async def _every(seconds: float, flush: Callable[[], Awaitable[object]], what: str) -> None:
-    """Run `flush` every `seconds` until cancelled; a failure is logged and retried."""
+    """Run `flush` every `seconds` until cancelled; a failure is logged and retried. A flush
+    in progress finishes before the cancellation goes through (shutdown flushes once more)."""
     while True:
         await asyncio.sleep(seconds)
+        running = asyncio.ensure_future(flush())
         try:
-            await flush()
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            with suppress(Exception):
+                await running
+            raise
         except Exception:
             log.exception("background %s flush failed; will retry", what)
 

@@ -77,22 +77,36 @@ class AuditLog:
 
     async def flush(self) -> int:
         """Write everything buffered so far; returns the number of entries written. On a
-        storage error the unwritten entries go back to the front of the buffer and it raises."""
+        storage error the unwritten entries go back to the front of the buffer and it raises.
+
+        A write in progress is shielded from cancellation (the lifespan cancels the writer
+        task at shutdown): a cancelled caller first waits for it, so a batch is never both
+        committed and put back, and never lost."""
         written = 0
         async with self._lock:
             while self._pending:
                 batch = self._pending[:self.batch_size]
                 del self._pending[:len(batch)]
+                write = asyncio.ensure_future(self._write(batch))
                 try:
-                    async with self._db.session() as session:
-                        await insert_audit_entries(session, [asdict(e) for e in batch])
-                        await session.commit()
-                except BaseException:
+                    await asyncio.shield(write)
+                except asyncio.CancelledError:
+                    try:
+                        await write
+                    except Exception:
+                        self._pending[:0] = batch
+                    raise
+                except Exception:
                     self._pending[:0] = batch
                     raise
                 written += len(batch)
         self.written += written
         return written
+
+    async def _write(self, batch: list[AuditEntry]) -> None:
+        async with self._db.session() as session:
+            await insert_audit_entries(session, [asdict(e) for e in batch])
+            await session.commit()
 
     async def run(self) -> None:
         """Flush every `interval` seconds, or sooner when a batch is full, until cancelled."""
