@@ -93,7 +93,7 @@ class AuditLog:
                 except asyncio.CancelledError:
                     try:
                         await write
-                    except Exception:
+                    except Exception:  # noqa: BLE001  # any failed write keeps its batch
                         self._pending[:0] = batch
                     raise
                 except Exception:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -14,9 +14,9 @@ from starlette.responses import Response
 
 from gateway.audit import AuditLog, AuditTrail
 from gateway.auth.authenticate import (
+    SESSION_COOKIE,
     Authenticator,
     Credentials,
-    SESSION_COOKIE,
     KeyCache,
     audit_organization_of,
     credential_label,
@@ -103,8 +103,11 @@ class Context:
 
     def end_session(self) -> None:
         """Delete the login cookies."""
-        for name in (SESSION_COOKIE, CSRF_COOKIE):
-            self._cookie_ops.append(lambda r, name=name: r.delete_cookie(name, path="/"))
+        def delete(response: Response) -> None:
+            for name in (SESSION_COOKIE, CSRF_COOKIE):
+                response.delete_cookie(name, path="/")
+
+        self._cookie_ops.append(delete)
         self._apply_to_sub_response()
 
     def _apply_to_sub_response(self) -> None:

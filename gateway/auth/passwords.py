@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 
 from anyio import to_thread
-from passlib.context import CryptContext
+from passlib.context import CryptContext  # type: ignore[import-untyped]  # libpass ships no stubs
 
 __all__ = ["MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "hash_password", "verify_password"]
 

@@ -14,7 +14,7 @@ from gateway.storage import Database
 from gateway.storage.audit import query_audit
 from gateway.storage.models import AuditRow
 
-__all__ = ["AuditPage", "MAX_PAGE", "read_audit_log"]
+__all__ = ["MAX_PAGE", "AuditPage", "read_audit_log"]
 
 MAX_PAGE = 500
 

@@ -90,7 +90,7 @@ def _check_scopes(actor: Principal, scopes: Sequence[str]) -> list[str]:
     granted = canonical_scopes(scopes)
     beyond = expand_scopes(granted) - actor.scopes
     if beyond:
-        raise InsufficientScope(sorted(beyond)[0],
+        raise InsufficientScope(min(beyond),
                                 f"You cannot grant scopes you do not hold: {', '.join(sorted(beyond))}")
     return granted
 
@@ -112,7 +112,7 @@ def _require_holds(actor: Principal, row: ApiKeyRow) -> None:
     wider_access = actor.pixel_ids is not None and (
         row.pixel_ids is None or not set(row.pixel_ids) <= actor.pixel_ids)
     if beyond or wider_access:
-        raise InsufficientScope(sorted(beyond)[0] if beyond else "pixel access",
+        raise InsufficientScope(min(beyond) if beyond else "pixel access",
                                 "This key holds scopes or pixels you do not hold")
 
 

@@ -70,7 +70,7 @@ async def create_user(db: Database, actor: Principal | None, *, email: str, pass
         raise InvalidInput.field(f"role must be one of {', '.join(ROLES)}", "role")
     beyond = ROLES[role] - found.scopes
     if beyond:
-        raise InsufficientScope(sorted(beyond)[0], f"You cannot grant the {role} role")
+        raise InsufficientScope(min(beyond), f"You cannot grant the {role} role")
     if role == "owner" and not (found.kind == "system" or found.role == "owner"):
         raise InsufficientScope("users:admin", "Only an owner can make owners")
     address = _normalize_email(email)

@@ -14,8 +14,8 @@ from starlette.routing import Route
 from gateway.context import Context
 from gateway.errors import InvalidInput
 from gateway.rest.base import resolver_info
-from gateway.rest.upstack.wire import parse_time
 from gateway.rest.upstack.surface import surface
+from gateway.rest.upstack.wire import parse_time
 from gateway.types.audit import AuditLogEntry
 from resolvers.audit import resolve_audit_log
 

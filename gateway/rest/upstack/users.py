@@ -13,8 +13,8 @@ from starlette.routing import Route
 
 from gateway.context import Context
 from gateway.rest.base import read_json, resolver_info
-from gateway.rest.upstack.wire import object_body, string_field
 from gateway.rest.upstack.surface import surface
+from gateway.rest.upstack.wire import object_body, string_field
 from gateway.types.users import User
 from resolvers.users import (
     CreateUserInput,

@@ -15,7 +15,6 @@ from alembic import op
 
 import gateway.storage.types
 
-
 revision: str = '0002_users_audit'
 down_revision: str | Sequence[str] | None = '0001'
 branch_labels: str | Sequence[str] | None = None
