@@ -91,17 +91,17 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             audit=audit,
             key_usage=usage,
         )
-        tasks = [asyncio.create_task(audit.run(), name="audit-log"),
-                 asyncio.create_task(_every(settings.usage_flush_seconds, usage.flush,
-                                            "lastUsedAt"), name="key-usage")]
+        audit_task = asyncio.create_task(audit.run(), name="audit-log")
+        usage_task = asyncio.create_task(
+            _every(settings.usage_flush_seconds, usage.flush, "lastUsedAt"), name="key-usage")
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with suppress(asyncio.CancelledError):
-                    await task
+            audit.stop()
+            usage_task.cancel()
+            with suppress(asyncio.CancelledError):
+                await usage_task
+            await audit_task
             try:  # what the requests of this process recorded is written before exit
                 await audit.flush()
                 await usage.flush()

@@ -20,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from gateway.auth.principal import Principal
 from gateway.storage import Database
@@ -32,12 +33,14 @@ __all__ = ["AuditEntry", "AuditLog", "AuditTrail"]
 log = logging.getLogger("gateway.audit")
 
 
-@dataclass(frozen=True)
-class AuditEntry:
+class AuditEntry(NamedTuple):
+    """One entry as recorded (a tuple: cheap to build on the request path). Field order is
+    `gateway.storage.audit.AUDIT_COLUMNS`."""
+
     at: datetime
+    organization_id: str | None
     action: str
     outcome: str
-    organization_id: str | None = None
     principal_kind: str | None = None
     principal_id: str | None = None
     principal_label: str | None = None
@@ -54,7 +57,7 @@ class AuditLog:
     >>> audit = AuditLog(db)
     >>> task = asyncio.create_task(audit.run())   # in the lifespan
     >>> audit.record(entry)                        # anywhere, never blocks
-    >>> task.cancel(); await audit.flush()         # at shutdown
+    >>> audit.stop(); await task; await audit.flush()   # at shutdown
     """
 
     def __init__(self, db: Database, *, interval: float = 0.5, batch_size: int = 500) -> None:
@@ -64,6 +67,7 @@ class AuditLog:
         self._pending: list[AuditEntry] = []
         self._wakeup = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._stopping = False
         self.written = 0
 
     def record(self, entry: AuditEntry) -> None:
@@ -105,24 +109,31 @@ class AuditLog:
 
     async def _write(self, batch: list[AuditEntry]) -> None:
         async with self._db.session() as session:
-            await insert_audit_entries(session, [asdict(e) for e in batch])
+            await insert_audit_entries(session, batch)
             await session.commit()
 
     async def run(self) -> None:
-        """Flush every `interval` seconds, or sooner when a batch is full, until cancelled."""
-        while True:
+        """Flush every `interval` seconds, or sooner when a batch is full, until `stop()`.
+
+        Stopped by a flag rather than by cancellation: on Python 3.11 a cancellation that
+        lands as `wait_for` times out can be swallowed, leaving a shutdown waiting forever."""
+        while not self._stopping:
             try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self.interval)
+                async with asyncio.timeout(self.interval):
+                    await self._wakeup.wait()
             except TimeoutError:
                 pass
             self._wakeup.clear()
             try:
                 await self.flush()
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("audit log write failed; %d entries kept for retry", self.pending)
                 await asyncio.sleep(self.interval)
+
+    def stop(self) -> None:
+        """Ask `run()` to return after its current flush (the caller then flushes the rest)."""
+        self._stopping = True
+        self._wakeup.set()
 
 
 @dataclass(frozen=True)

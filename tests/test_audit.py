@@ -135,7 +135,8 @@ async def test_a_failing_write_keeps_the_entries(tmp_path: Path) -> None:
     """A storage failure never drops entries: they stay buffered for the next flush."""
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'a.sqlite3'}")  # not migrated: no table
     log = AuditLog(db)
-    log.record(AuditEntry(at=datetime.now(UTC), action="auth.success", outcome="success"))
+    log.record(AuditEntry(at=datetime.now(UTC), organization_id=None, action="auth.success",
+                           outcome="success"))
     with pytest.raises(OperationalError, match="no such table"):
         await log.flush()
     assert log.pending == 1
@@ -147,5 +148,13 @@ async def test_recording_is_synchronous_and_cheap(harness: Harness, clock: Clock
     audit = harness.state.audit
     assert audit is not None
     before = audit.pending
-    audit.record(AuditEntry(at=clock(), action="auth.success", outcome="success"))
+    audit.record(AuditEntry(at=clock(), organization_id=None, action="auth.success",
+                             outcome="success"))
     assert audit.pending == before + 1
+
+
+def test_entry_fields_match_the_insert_columns() -> None:
+    from gateway.storage.audit import AUDIT_COLUMNS
+
+    assert AuditEntry._fields == AUDIT_COLUMNS
+    assert set(AUDIT_COLUMNS) == set(AuditRow.model_fields) - {"id"}

@@ -193,7 +193,9 @@ class PixelTargets:
         """The requested pixel when the credential reaches it (else AccessDenied); without a
         request, the credential's only pixel, or None when it reaches several."""
         if requested is not None:
-            if not _valid_uuid(requested) or not (pixel_ids is None or requested in pixel_ids):
+            known = requested in self._pixel_orgs  # a known pixel id is a valid UUID
+            if not (pixel_ids is None or requested in pixel_ids) or not (
+                    known or _valid_uuid(requested)):
                 raise tag_failure(AccessDenied("This credential cannot access that pixel"),
                               organization_id)
             if await self._organization_of(requested) != organization_id:
@@ -235,11 +237,12 @@ class ApiKeyAuthenticator:
         token = credentials.token
         if token is None or not token.startswith(self._prefix):
             return None
-        if not has_valid_checksum(token, self._prefix):
-            raise InvalidApiKey("Invalid API key")
         key_hash = hash_key(self._secret, token)
         record = self.cache.get(key_hash)
         if record is None:
+            # Only keys that passed this check are ever cached, so a hit needs no re-check.
+            if not has_valid_checksum(token, self._prefix):
+                raise InvalidApiKey("Invalid API key")
             generation = self.cache.generation()
             async with self._db.session() as session:
                 row = await find_key_by_hash(session, key_hash)
