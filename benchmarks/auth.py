@@ -19,25 +19,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from rich.console import Console
+from rich.table import Table
+from starlette.requests import Request
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-from starlette.requests import Request  # noqa: E402
-
-from gateway.app import create_app  # noqa: E402
-from gateway.auth.principal import system_principal  # noqa: E402
-from gateway.context import Context  # noqa: E402
-from gateway.rest.upstack import measures, surface  # noqa: E402
-from gateway.services import keys as key_service  # noqa: E402
-from gateway.services import tenancy  # noqa: E402
-from gateway.settings import Settings  # noqa: E402
+from gateway.app import create_app
+from gateway.auth.principal import system_principal
+from gateway.context import Context
+from gateway.rest.upstack import measures, surface
+from gateway.services import keys as key_service
+from gateway.services import tenancy
+from gateway.settings import Settings
 
 
 async def _call(app: Any, path: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> int:
@@ -66,8 +63,6 @@ async def _run(requests: int, rounds: int) -> None:
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             state = app.state.gateway
-            from datetime import UTC, datetime
-
             now = datetime.now(UTC)
             org = await tenancy.create_organization(state.db, "Bench", now)
             pixel = await tenancy.create_pixel(state.db, org.id, "site", now)

@@ -165,8 +165,8 @@ async def build_context(request: Request, response: Response | None = None) -> C
                   loaders=Loaders(state.db), audit=trail)
     if credentials.token is None and credentials.cookie_token is None:
         return ctx
+    principal: Principal | None = None
     try:
-        principal = None
         for authenticator in state.authenticators:
             principal = await authenticator.authenticate(credentials)
             if principal is not None:
@@ -184,8 +184,9 @@ async def build_context(request: Request, response: Response | None = None) -> C
         denied = isinstance(exc, AccessDenied | CsrfFailed)
         trail.record("access.denied" if denied else "auth.failure",
                      "denied" if denied else "failure",
-                     principal=ctx._principal,
+                     principal=principal,  # set when only the CSRF check failed
                      organization_id=audit_organization_of(exc),
-                     label=credential_label(credentials, state.settings.key_prefix),
+                     label=None if principal else credential_label(credentials,
+                                                                   state.settings.key_prefix),
                      detail=f"{exc.code}: {exc.message}")
     return ctx

@@ -11,6 +11,7 @@ tests build a `Settings(...)` directly and never patch globals.
     GATEWAY_KEY_PREFIX       upstack_
     GATEWAY_GRAPHIQL         1 (serve GraphiQL on GET /graphql from a browser)
     GATEWAY_LOG_LEVEL        info
+    GATEWAY_SESSION_SECONDS  1800 (lifetime of a login token)
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class Settings:
             key_prefix=environ.get("GATEWAY_KEY_PREFIX", defaults.key_prefix),
             graphiql=environ.get("GATEWAY_GRAPHIQL", "1").lower() in _TRUE,
             log_level=environ.get("GATEWAY_LOG_LEVEL", defaults.log_level),
+            session_seconds=int(environ.get("GATEWAY_SESSION_SECONDS",
+                                            defaults.session_seconds)),
         )
 
     def with_secret(self) -> Settings:
