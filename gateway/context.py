@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -143,7 +143,7 @@ Info = strawberry.Info[Context, None]
 
 def _request_id(request: Request) -> str:
     sent = request.headers.get("x-request-id", "")
-    return sent[:64] if sent.isprintable() and sent else uuid.uuid4().hex
+    return sent[:64] if sent.isprintable() and sent else os.urandom(12).hex()
 
 
 def _own_origin(request: Request) -> str:
