@@ -24,6 +24,15 @@ def _json(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
     return value
 
 
+def _create_user_from_stdin(url: str, email: str, role: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["GATEWAY_DATABASE_URL"] = url
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "users", "create", "--email", email, "--role", role,
+         "--json"], input=PASSWORD + "\n", env=env, text=True, capture_output=True,
+        timeout=120, check=False)
+
+
 async def test_key_lifecycle_from_the_cli(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
     made = _json(gateway_cli(url, "keys", "create", "--name", "ci", "--scope", "read:data",
@@ -42,17 +51,16 @@ async def test_key_lifecycle_from_the_cli(tmp_path: Path) -> None:
     assert rotated["id"] == key_id and new_secret != secret
 
     app = create_app(Settings(database_url=url))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://t") as client:
-            old = await client.get("/accounts/api/api-keys", headers={"x-api-key": secret})
-            assert old.status_code == 401
-            ok = await client.get("/accounts/api/api-keys", headers={"x-api-key": new_secret})
-            assert ok.status_code == 200 and ok.json()["apiKeys"][0]["name"] == "ci-2"
-            revoked = _json(gateway_cli(url, "keys", "revoke", key_id, "--json"))
-            assert revoked["status"] == "revoked"
-            after = await client.get("/accounts/api/api-keys", headers={"x-api-key": new_secret})
-            assert after.status_code == 401
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        old = await client.get("/accounts/api/api-keys", headers={"x-api-key": secret})
+        assert old.status_code == 401
+        ok = await client.get("/accounts/api/api-keys", headers={"x-api-key": new_secret})
+        assert ok.status_code == 200 and ok.json()["apiKeys"][0]["name"] == "ci-2"
+        revoked = _json(gateway_cli(url, "keys", "revoke", key_id, "--json"))
+        assert revoked["status"] == "revoked"
+        after = await client.get("/accounts/api/api-keys", headers={"x-api-key": new_secret})
+        assert after.status_code == 401
     listed = json.loads(gateway_cli(url, "keys", "list", "--json").stdout)
     assert [k["status"] for k in listed] == ["revoked"]
     again = gateway_cli(url, "keys", "rotate", key_id)
@@ -63,27 +71,20 @@ async def test_key_lifecycle_from_the_cli(tmp_path: Path) -> None:
 
 async def test_users_create_reads_the_password_from_stdin(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env["GATEWAY_DATABASE_URL"] = url
-    made = subprocess.run(
-        [sys.executable, "-m", "gateway", "users", "create", "--email", "Ops@Example.com",
-         "--role", "admin", "--json"], input=PASSWORD + "\n", env=env, text=True,
-        capture_output=True, timeout=120, check=False)
-    user = _json(made)
+    user = _json(_create_user_from_stdin(url, "Ops@Example.com", "admin"))
     assert user["email"] == "ops@example.com" and user["role"] == "admin"
     assert PASSWORD.encode() not in (tmp_path / "cli.sqlite3").read_bytes()
     listed = json.loads(gateway_cli(url, "users", "list", "--json").stdout)
     assert [u["email"] for u in listed] == ["ops@example.com"]
 
     app = create_app(Settings(database_url=url))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://t") as client:
-            login = await client.post("/accounts/api/auth/login",
-                                      json={"email": "ops@example.com", "password": PASSWORD})
-            assert login.status_code == 200, login.text
-            token = login.json()["token"]
-            audit = await client.get("/accounts/api/audit-log", params={"action": "user."},
-                                     headers={"authorization": f"Bearer {token}"})
-            actions = [e["action"] for e in audit.json()["entries"]]
-            assert actions == ["user.login", "user.create"]  # the CLI's action is audited too
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        login = await client.post("/accounts/api/auth/login",
+                                  json={"email": "ops@example.com", "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        token = login.json()["token"]
+        audit = await client.get("/accounts/api/audit-log", params={"action": "user."},
+                                 headers={"authorization": f"Bearer {token}"})
+        actions = [e["action"] for e in audit.json()["entries"]]
+        assert actions == ["user.login", "user.create"]  # the CLI's action is audited too
