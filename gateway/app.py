@@ -7,7 +7,8 @@ database, upgrades its schema in place, and publishes an `AppState` on `app.stat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 
@@ -18,7 +19,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import __version__
-from gateway.auth.authenticate import ApiKeyAuthenticator, KeyCache
+from gateway.audit import AuditLog
+from gateway.auth.authenticate import ApiKeyAuthenticator, KeyCache, PixelTargets
+from gateway.auth.revocation import RevocationSignal
+from gateway.auth.sessions import SessionAuthenticator
+from gateway.auth.usage import KeyUsage
 from gateway.context import AppState
 from gateway.graphql_view import GatewayGraphQL
 from gateway.middleware import BodyLimitMiddleware
@@ -31,6 +36,8 @@ from gateway.storage import Database
 
 __all__ = ["create_app", "utc_now"]
 
+log = logging.getLogger("gateway")
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -38,6 +45,22 @@ def utc_now() -> datetime:
 
 async def health(request: Request) -> Response:
     return JSONBody({"status": "ok", "version": __version__})
+
+
+async def _every(seconds: float, flush: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run `flush` every `seconds` until cancelled; a failure is logged and retried. A flush
+    in progress finishes before the cancellation goes through (shutdown flushes once more)."""
+    while True:
+        await asyncio.sleep(seconds)
+        running = asyncio.ensure_future(flush())
+        try:
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            with suppress(Exception):
+                await running
+            raise
+        except Exception:
+            log.exception("background %s flush failed; will retry", what)
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Starlette:
@@ -49,30 +72,52 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database(settings.database_url)
         await db.migrate()
-        cache = KeyCache(settings.key_cache_seconds)
+        signal = RevocationSignal.for_settings(settings)
+        cache = KeyCache(settings.key_cache_seconds, signal=signal)
+        pixels = PixelTargets(db)
+        usage = KeyUsage(db)
+        audit = AuditLog(db, interval=settings.audit_flush_seconds)
         app.state.gateway = AppState(
             settings=settings,
             db=db,
             authenticators=[
                 ApiKeyAuthenticator(db, server_secret=settings.secret,
-                                    prefix=settings.key_prefix, cache=cache, clock=clock),
+                                    prefix=settings.key_prefix, cache=cache, clock=clock,
+                                    pixels=pixels, usage=usage),
+                SessionAuthenticator(db, secret=settings.secret, clock=clock, pixels=pixels),
             ],
             key_cache=cache,
             clock=clock,
             schema=schema,
+            audit=audit,
+            key_usage=usage,
         )
+        audit_task = asyncio.create_task(audit.run(), name="audit-log")
+        usage_task = asyncio.create_task(
+            _every(settings.usage_flush_seconds, usage.flush, "lastUsedAt"), name="key-usage")
         # The alert evaluator runs in every process; leases in the database keep processes
         # from evaluating the same window twice.
         evaluator = AlertEvaluator(db, settings) if settings.alerts_enabled else None
-        task = None if evaluator is None else asyncio.create_task(evaluator.run(clock))
+        alert_task = None if evaluator is None else asyncio.create_task(evaluator.run(clock))
         try:
             yield
         finally:
-            if task is not None:
-                task.cancel()
+            if alert_task is not None:
+                alert_task.cancel()
                 with suppress(asyncio.CancelledError):
-                    await task
-            await db.dispose()
+                    await alert_task
+            audit.stop()
+            usage_task.cancel()
+            with suppress(asyncio.CancelledError):
+                await usage_task
+            await audit_task
+            try:  # what the requests of this process recorded is written before exit
+                await audit.flush()
+                await usage.flush()
+            finally:
+                if signal is not None:
+                    signal.close()
+                await db.dispose()
 
     graphql = GatewayGraphQL(schema, graphql_ide="graphiql" if settings.graphiql else None)
     routes = [

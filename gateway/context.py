@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,9 +12,26 @@ import strawberry
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.auth.authenticate import Authenticator, Credentials, KeyCache, read_credentials
+from gateway.audit import AuditLog, AuditTrail
+from gateway.auth.authenticate import (
+    SESSION_COOKIE,
+    Authenticator,
+    Credentials,
+    KeyCache,
+    audit_organization_of,
+    credential_label,
+    read_credentials,
+)
+from gateway.auth.csrf import CSRF_COOKIE, check_csrf
 from gateway.auth.principal import Principal
-from gateway.errors import GatewayError, InvalidApiKey
+from gateway.auth.usage import KeyUsage
+from gateway.errors import (
+    AccessDenied,
+    CsrfFailed,
+    GatewayError,
+    InsufficientScope,
+    InvalidApiKey,
+)
 from gateway.settings import Settings
 from gateway.storage import Database
 
@@ -33,6 +51,8 @@ class AppState:
     key_cache: KeyCache
     clock: Callable[[], datetime]
     schema: Any = None  # the strawberry schema, for REST routes that run stored operations
+    audit: AuditLog | None = None
+    key_usage: KeyUsage | None = None
 
 
 @dataclass
@@ -44,8 +64,10 @@ class Context:
     state: AppState
     credentials: Credentials
     loaders: Loaders
+    audit: AuditTrail
     _principal: Principal | None = None
     _auth_error: GatewayError | None = None
+    _cookie_ops: list[Callable[[Response], None]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -67,6 +89,46 @@ class Context:
             raise self._auth_error
         return self._principal
 
+    def start_session(self, token: str, csrf_token: str, max_age: int) -> None:
+        """Set the login cookies on this request's response: the token (HttpOnly, so page
+        scripts cannot read it) and the CSRF token (readable, to echo in `x-csrf-token`)."""
+        secure = self.request.url.scheme == "https"
+        self._cookie_ops.append(lambda r: r.set_cookie(
+            SESSION_COOKIE, token, max_age=max_age, path="/", secure=secure, httponly=True,
+            samesite="lax"))
+        self._cookie_ops.append(lambda r: r.set_cookie(
+            CSRF_COOKIE, csrf_token, max_age=max_age, path="/", secure=secure, httponly=False,
+            samesite="lax"))
+        self._apply_to_sub_response()
+
+    def end_session(self) -> None:
+        """Delete the login cookies."""
+        def delete(response: Response) -> None:
+            for name in (SESSION_COOKIE, CSRF_COOKIE):
+                response.delete_cookie(name, path="/")
+
+        self._cookie_ops.append(delete)
+        self._apply_to_sub_response()
+
+    def _apply_to_sub_response(self) -> None:
+        if self.response is not None:  # GraphQL: Strawberry merges these headers
+            self.apply_cookies(self.response)
+
+    def apply_cookies(self, response: Response) -> None:
+        """Write pending cookie changes onto `response` (REST routes call this)."""
+        ops, self._cookie_ops = self._cookie_ops, []
+        for op in ops:
+            op(response)
+
+    def note_error(self, error: GatewayError) -> None:
+        """Audit a refused scope or pixel check (surfaces call this for every error they
+        render; authentication failures were recorded when they happened)."""
+        if error is self._auth_error:
+            return
+        if isinstance(error, InsufficientScope | AccessDenied | CsrfFailed):
+            self.audit.record("access.denied", "denied", principal=self._principal,
+                              detail=f"{error.code}: {error.message}")
+
 
 @dataclass(frozen=True)
 class DirectInfo:
@@ -79,23 +141,52 @@ class DirectInfo:
 Info = strawberry.Info[Context, None]
 
 
+def _request_id(request: Request) -> str:
+    sent = request.headers.get("x-request-id", "")
+    return sent[:64] if sent.isprintable() and sent else os.urandom(12).hex()
+
+
+def _own_origin(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
 async def build_context(request: Request, response: Response | None = None) -> Context:
+    """Resolve the caller once: run the authenticators, apply the CSRF rule to cookie
+    credentials, and audit the attempt (success or failure) without waiting on any write."""
     from dataloaders import Loaders
 
     state: AppState = request.app.state.gateway
     credentials = read_credentials(request.headers, request.cookies)
+    trail = AuditTrail(state.audit, state.clock,
+                       ip=request.client.host if request.client else None,
+                       user_agent=request.headers.get("user-agent"),
+                       request_id=_request_id(request))
     ctx = Context(request=request, response=response, state=state, credentials=credentials,
-                  loaders=Loaders(state.db))
+                  loaders=Loaders(state.db), audit=trail)
     if credentials.token is None and credentials.cookie_token is None:
         return ctx
+    principal: Principal | None = None
     try:
         for authenticator in state.authenticators:
             principal = await authenticator.authenticate(credentials)
             if principal is not None:
-                ctx._principal = principal
-                return ctx
-        if credentials.token is not None:
-            raise InvalidApiKey("Invalid API key")
+                break
+        if principal is None:
+            if credentials.token is not None:
+                raise InvalidApiKey("Invalid API key")
+            return ctx  # an unknown cookie alone is ignored, like any cookie we do not own
+        if credentials.token is None:  # authenticated by the session cookie
+            check_csrf(request.method, request.headers, request.cookies, _own_origin(request))
+        ctx._principal = principal
+        trail.record("auth.success", principal=principal)
     except GatewayError as exc:
         ctx._auth_error = exc
+        denied = isinstance(exc, AccessDenied | CsrfFailed)
+        trail.record("access.denied" if denied else "auth.failure",
+                     "denied" if denied else "failure",
+                     principal=principal,  # set when only the CSRF check failed
+                     organization_id=audit_organization_of(exc),
+                     label=None if principal else credential_label(credentials,
+                                                                   state.settings.key_prefix),
+                     detail=f"{exc.code}: {exc.message}")
     return ctx

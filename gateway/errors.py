@@ -4,6 +4,9 @@
       AuthRequired                            AUTH_REQUIRED        401
       InvalidApiKey                           INVALID_API_KEY      401
       AccessDenied                            ACCESS_DENIED        401  the key cannot reach the pixel
+      InvalidSession                          INVALID_SESSION      401  bad, expired or logged-out token
+      InvalidCredentials                      INVALID_CREDENTIALS  401  wrong email or password at login
+      CsrfFailed                              CSRF_FAILED          403  cookie write without CSRF proof
       InsufficientScope                       INSUFFICIENT_SCOPE   403
       PixelMismatch                           PIXEL_MISMATCH       403  body pixelId is not the request's
       NotFound                                NOT_FOUND            404  also another tenant's object
@@ -30,11 +33,14 @@ __all__ = [
     "AccessDenied",
     "AuthRequired",
     "Conflict",
+    "CsrfFailed",
     "FieldError",
     "GatewayError",
     "InsufficientScope",
     "InvalidApiKey",
+    "InvalidCredentials",
     "InvalidInput",
+    "InvalidSession",
     "NotFound",
     "PayloadTooLarge",
     "PixelMismatch",
@@ -98,6 +104,25 @@ class AccessDenied(GatewayError):
     code = "ACCESS_DENIED"
     status = 401
     default_message = "This credential cannot access the requested pixel"
+
+
+class InvalidSession(GatewayError):
+    code = "INVALID_SESSION"
+    status = 401
+    default_message = "Invalid, expired or logged-out session"
+
+
+class InvalidCredentials(GatewayError):
+    code = "INVALID_CREDENTIALS"
+    status = 401
+    default_message = "Wrong email or password"
+
+
+class CsrfFailed(GatewayError):
+    code = "CSRF_FAILED"
+    status = 403
+    default_message = ("Cookie-authenticated writes need the x-csrf-token header and a "
+                       "same-origin request")
 
 
 class InsufficientScope(GatewayError):

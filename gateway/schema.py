@@ -35,8 +35,10 @@ from gateway.graphql_cache import PURE, ResultCache, ResultStore
 from resolvers.alerts import AlertsMutation, AlertsQuery
 from resolvers.analytics import AnalyticsQuery
 from resolvers.dashboards import DashboardsMutation, DashboardsQuery
+from resolvers.audit import AuditQuery
 from resolvers.keys import KeysMutation, KeysQuery
 from resolvers.measures import MeasuresQuery
+from resolvers.users import UsersMutation, UsersQuery
 from resolvers.viewer import ViewerQuery
 
 __all__ = ["build_schema", "export_sdl"]
@@ -48,9 +50,10 @@ MAX_TOKENS = 5000
 # Built once: a rule class per request would defeat the validation cache.
 _RULES = [depth_rule(MAX_DEPTH, None, None), alias_rule(MAX_ALIASES)]
 
-Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery, AnalyticsQuery,
-                              DashboardsQuery, AlertsQuery))
-Mutation = merge_types("Mutation", (KeysMutation, DashboardsMutation, AlertsMutation))
+Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery, UsersQuery, AuditQuery,
+                              AnalyticsQuery, DashboardsQuery, AlertsQuery))
+Mutation = merge_types("Mutation", (KeysMutation, UsersMutation, DashboardsMutation,
+                                    AlertsMutation))
 
 
 class _Limits(AddValidationRules):
@@ -69,7 +72,14 @@ class GatewaySchema(strawberry.federation.Schema):
 
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
-        """Log only what is unexpected: a client's bad input is not a server error."""
+        """Audit refused checks; log only what is unexpected (bad input is not a server
+        error)."""
+        ctx = getattr(execution_context, "context", None) if execution_context else None
+        note = getattr(ctx, "note_error", None)
+        if note is not None:
+            for error in errors:
+                if isinstance(error.original_error, GatewayError):
+                    note(error.original_error)
         unexpected = [e for e in errors if _should_mask(e)]
         if unexpected:
             super().process_errors(unexpected, execution_context)

@@ -14,6 +14,7 @@ tests build a `Settings(...)` directly and never patch globals.
     GATEWAY_GRAPHQL_RESULT_CACHE  1 (cache results of catalog-only operations)
     GATEWAY_ALERTS           1 (run the alert evaluator in this process; 0 turns it off)
     GATEWAY_ALERT_TICK       30 (seconds between evaluator passes)
+    GATEWAY_SESSION_SECONDS  1800 (lifetime of a login token)
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class Settings:
     # Largest request body any route accepts; ingestion has its own, smaller per-item limits.
     max_body_bytes: int = 5 * 1024 * 1024
     # Seconds an authenticated key stays in the per-process lookup cache. Revocation and
-    # expiry never wait for it: the keys service invalidates entries, and expiry is checked
-    # against the clock on every hit.
+    # expiry never wait for it: key changes bump a cross-process signal that empties every
+    # cache (gateway/auth/revocation.py), and expiry is checked against the clock on every hit.
     key_cache_seconds: float = 30.0
     # Serve operations that select only pure root fields (the catalog) from a bounded cache.
     graphql_result_cache: bool = True
@@ -61,6 +62,11 @@ class Settings:
     webhook_attempts: int = 3
     webhook_backoff_seconds: float = 1.0
     webhook_timeout_seconds: float = 10.0
+    # Lifetime of a login token (JWT) and its session row; short, as tokens are bearer tokens.
+    session_seconds: int = 1800
+    # How often the background writers flush the audit log and keys' lastUsedAt.
+    audit_flush_seconds: float = 0.5
+    usage_flush_seconds: float = 5.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -79,6 +85,8 @@ class Settings:
             alerts_enabled=environ.get("GATEWAY_ALERTS", "1").lower() in _TRUE,
             alert_tick_seconds=float(environ.get("GATEWAY_ALERT_TICK",
                                                  defaults.alert_tick_seconds)),
+            session_seconds=int(environ.get("GATEWAY_SESSION_SECONDS",
+                                            defaults.session_seconds)),
         )
 
     def with_secret(self) -> Settings:

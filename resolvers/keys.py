@@ -10,7 +10,7 @@ from gateway.context import Info
 from gateway.services import keys as service
 from gateway.types.keys import ApiKey, CreatedApiKey
 
-__all__ = ["KeysMutation", "KeysQuery"]
+__all__ = ["CreateApiKeyInput", "KeysMutation", "KeysQuery", "UpdateApiKeyInput"]
 
 
 @strawberry.input
@@ -24,10 +24,30 @@ class CreateApiKeyInput:
     rate_tier: str = "standard"
 
 
+@strawberry.input(description="Fields to change; an omitted field is kept.")
+class UpdateApiKeyInput:
+    name: str | None = strawberry.UNSET
+    scopes: list[str] | None = strawberry.UNSET
+    pixel_ids: list[strawberry.ID] | None = strawberry.field(
+        default=strawberry.UNSET, description="null: every pixel of the organization.")
+    expires_at: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="null: never expires.")
+    rate_tier: str | None = strawberry.UNSET
+
+
+def _given(value: object) -> object:
+    return service.UNSET if value is strawberry.UNSET else value
+
+
 async def resolve_api_keys(info: Info) -> list[ApiKey]:
     ctx = info.context
     now = ctx.now()
     return [ApiKey.from_row(r, now) for r in await service.list_org_keys(ctx.db, ctx.principal)]
+
+
+async def resolve_api_key(info: Info, id: strawberry.ID) -> ApiKey:
+    ctx = info.context
+    return ApiKey.from_row(await service.get_key(ctx.db, ctx.principal, str(id)), ctx.now())
 
 
 async def resolve_create_api_key(info: Info, input: CreateApiKeyInput) -> CreatedApiKey:
@@ -35,15 +55,47 @@ async def resolve_create_api_key(info: Info, input: CreateApiKeyInput) -> Create
     created = await service.create_key(
         ctx.db, ctx.settings, ctx.principal, name=input.name, scopes=input.scopes,
         pixel_ids=None if input.pixel_ids is None else [str(p) for p in input.pixel_ids],
-        expires_at=input.expires_at, rate_tier=input.rate_tier, now=ctx.now(),
+        expires_at=input.expires_at, rate_tier=input.rate_tier, now=ctx.now(), audit=ctx.audit,
     )
     return CreatedApiKey(key=ApiKey.from_row(created.row, ctx.now()), secret=created.secret)
 
 
+async def resolve_rotate_api_key(info: Info, id: strawberry.ID) -> CreatedApiKey:
+    ctx = info.context
+    rotated = await service.rotate_key(ctx.db, ctx.settings, ctx.principal, str(id),
+                                       now=ctx.now(), audit=ctx.audit)
+    return CreatedApiKey(key=ApiKey.from_row(rotated.row, ctx.now()), secret=rotated.secret)
+
+
+async def resolve_revoke_api_key(info: Info, id: strawberry.ID) -> ApiKey:
+    ctx = info.context
+    row = await service.revoke_key(ctx.db, ctx.settings, ctx.principal, str(id), now=ctx.now(),
+                                   audit=ctx.audit)
+    return ApiKey.from_row(row, ctx.now())
+
+
+async def resolve_update_api_key(info: Info, id: strawberry.ID,
+                                 input: UpdateApiKeyInput) -> ApiKey:
+    ctx = info.context
+    pixels = input.pixel_ids
+    row = await service.update_key_settings(
+        ctx.db, ctx.settings, ctx.principal, str(id), now=ctx.now(), audit=ctx.audit,
+        name=_given(input.name),  # type: ignore[arg-type]  # UNSET or the given value
+        scopes=_given(input.scopes),  # type: ignore[arg-type]
+        pixel_ids=(service.UNSET if pixels is strawberry.UNSET else
+                   None if pixels is None else [str(p) for p in pixels]),
+        expires_at=_given(input.expires_at),  # type: ignore[arg-type]
+        rate_tier=_given(input.rate_tier),  # type: ignore[arg-type]
+    )
+    return ApiKey.from_row(row, ctx.now())
+
+
 @strawberry.type
 class KeysQuery:
-    api_keys: list[ApiKey] = strawberry.field(resolver=resolve_api_keys,
-                                              description="Keys of your organization.")
+    api_keys: list[ApiKey] = strawberry.field(
+        resolver=resolve_api_keys, description="Keys of your organization (scope keys:read).")
+    api_key: ApiKey = strawberry.field(
+        resolver=resolve_api_key, description="One key of your organization (scope keys:read).")
 
 
 @strawberry.type
@@ -51,3 +103,14 @@ class KeysMutation:
     create_api_key: CreatedApiKey = strawberry.field(
         resolver=resolve_create_api_key,
         description="Mint a key (scope keys:admin). The secret is in this response only.")
+    rotate_api_key: CreatedApiKey = strawberry.field(
+        resolver=resolve_rotate_api_key,
+        description="A new secret for the same key (scope keys:admin); the old one stops "
+        "working at once. The new secret is in this response only.")
+    revoke_api_key: ApiKey = strawberry.field(
+        resolver=resolve_revoke_api_key,
+        description="Revoke a key at once and for good (scope keys:admin).")
+    update_api_key: ApiKey = strawberry.field(
+        resolver=resolve_update_api_key,
+        description="Change name, scopes, pixel access, expiry or rate tier (scope "
+        "keys:admin); never beyond your own scopes and pixels.")

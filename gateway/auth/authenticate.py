@@ -1,14 +1,17 @@
 """Turn request headers into a `Principal`, once per request.
 
-Credentials: `x-api-key: <key>` or `Authorization: Bearer <key>`; `x-pixel-id` picks the pixel.
-Each authenticator returns None for a credential that is not its kind and raises for its kind
-gone bad; a presented credential that no authenticator claims is an `InvalidApiKey`, never a
-silent fall-back to anonymous.
+Credentials: `x-api-key: <key>` or `Authorization: Bearer <key or login token>`, or the
+`gateway_session` cookie; `x-pixel-id` picks the pixel. Each authenticator returns None for a
+credential that is not its kind and raises for its kind gone bad; a presented credential that
+no authenticator claims is an `InvalidApiKey`, never a silent fall-back to anonymous.
 
 Key look-ups are cached per process (`KeyCache`) because a database round trip per request
-would dominate small requests. The cache can never extend a key's life: expiry is checked
-against the clock on every hit, and the keys service calls `invalidate()` on rotate, revoke and
-update before it answers.
+would dominate small requests. The cache can never extend a key's life:
+- expiry is checked against the clock on every hit;
+- every change to a key (rotate, revoke, update) bumps the cross-process `RevocationSignal`
+  after committing, and a cache seeing a new generation drops every entry before answering,
+  so the next request in *any* process reads the committed row;
+- without a shared signal (no local database file) nothing is cached.
 """
 
 from __future__ import annotations
@@ -20,17 +23,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from gateway.auth.keys import has_valid_checksum, hash_key
+from gateway.auth.keys import START_LENGTH, has_valid_checksum, hash_key
 from gateway.auth.principal import Principal
+from gateway.auth.revocation import RevocationSignal
 from gateway.auth.scopes import expand_scopes
-from gateway.errors import AccessDenied, InvalidApiKey
+from gateway.auth.usage import KeyUsage
+from gateway.errors import AccessDenied, GatewayError, InvalidApiKey
 from gateway.storage import Database
 from gateway.storage.keys import find_key_by_hash
 from gateway.storage.models import ApiKeyRow
 from gateway.storage.tenancy import find_pixel, list_pixels
 
-__all__ = ["ApiKeyAuthenticator", "Authenticator", "Credentials", "KeyCache", "KeyRecord",
-           "read_credentials"]
+__all__ = ["SESSION_COOKIE", "ApiKeyAuthenticator", "Authenticator", "Credentials", "KeyCache", "KeyRecord",
+           "PixelTargets", "audit_organization_of", "credential_label", "read_credentials",
+           "tag_failure"]
+
+SESSION_COOKIE = "gateway_session"
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,7 @@ class Credentials:
 
 
 def read_credentials(headers: Mapping[str, str], cookies: Mapping[str, str] | None = None,
-                     cookie_name: str = "gateway_session") -> Credentials:
+                     cookie_name: str = SESSION_COOKIE) -> Credentials:
     token = headers.get("x-api-key")
     if not token:
         auth = headers.get("authorization", "")
@@ -53,6 +61,28 @@ def read_credentials(headers: Mapping[str, str], cookies: Mapping[str, str] | No
     pixel = headers.get("x-pixel-id") or None
     cookie = cookies.get(cookie_name) if cookies else None
     return Credentials(token=token or None, pixel_id=pixel, cookie_token=cookie)
+
+
+def credential_label(credentials: Credentials, key_prefix: str) -> str:
+    """What the audit log may show of a presented credential: a key's prefix + start, or the
+    kind of token. Never the secret."""
+    token = credentials.token
+    if token is None:
+        return "session cookie" if credentials.cookie_token else ""
+    if token.startswith(key_prefix):
+        return token[:len(key_prefix) + START_LENGTH]
+    return "bearer token"
+
+
+def tag_failure(error: GatewayError, organization_id: str | None) -> GatewayError:
+    """Tag an authentication failure with the organization it concerns (for the audit log)."""
+    error.audit_organization_id = organization_id  # type: ignore[attr-defined]  # audit-only tag
+    return error
+
+
+def audit_organization_of(error: GatewayError) -> str | None:
+    value: str | None = getattr(error, "audit_organization_id", None)
+    return value
 
 
 @dataclass(frozen=True)
@@ -81,14 +111,35 @@ class KeyRecord:
 
 
 class KeyCache:
-    """key hash -> KeyRecord, each entry kept at most `ttl` seconds."""
+    """key hash -> KeyRecord, each entry kept at most `ttl` seconds and dropped as soon as the
+    revocation signal moves. Without a signal the cache stores nothing.
 
-    def __init__(self, ttl: float, *, max_entries: int = 10_000) -> None:
+    >>> generation = cache.generation()   # before reading the row
+    >>> cache.put(key_hash, record, generation)
+    """
+
+    def __init__(self, ttl: float, *, signal: RevocationSignal | None = None,
+                 max_entries: int = 10_000) -> None:
         self.ttl = ttl
+        self.signal = signal
         self.max_entries = max_entries
         self._entries: dict[str, tuple[KeyRecord, float]] = {}
+        self._generation = -1
+
+    def generation(self) -> int:
+        """The signal's generation now; entries of an older generation are gone."""
+        if self.signal is None:
+            return -1
+        current = self.signal.current()
+        if current != self._generation:
+            self._entries.clear()
+            self._generation = current
+        return current
 
     def get(self, key_hash: str) -> KeyRecord | None:
+        if self.signal is None:
+            return None
+        self.generation()
         entry = self._entries.get(key_hash)
         if entry is None:
             return None
@@ -98,7 +149,11 @@ class KeyCache:
             return None
         return record
 
-    def put(self, key_hash: str, record: KeyRecord) -> None:
+    def put(self, key_hash: str, record: KeyRecord, generation: int) -> None:
+        """Keep `record`, read after `generation()` returned `generation`; a record read before
+        a concurrent revocation is not kept (the generation has moved on)."""
+        if self.signal is None or self.generation() != generation:
+            return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[key_hash] = (record, time.monotonic())
@@ -124,63 +179,33 @@ def _valid_uuid(value: str) -> bool:
     return True
 
 
-class ApiKeyAuthenticator:
-    """Authenticates `upstack_...` keys (the configured prefix)."""
+class PixelTargets:
+    """Which pixel a request targets, for any kind of credential (keys and users)."""
 
-    def __init__(self, db: Database, *, server_secret: str, prefix: str,
-                 cache: KeyCache, clock: Callable[[], datetime]) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._secret = server_secret
-        self._prefix = prefix
-        self.cache = cache
-        self._clock = clock
         # pixel id -> organization id; pixels never change organization, so entries never go
         # stale. Only positive answers are kept: a pixel created by another process is found.
         self._pixel_orgs: dict[str, str] = {}
 
-    async def authenticate(self, credentials: Credentials) -> Principal | None:
-        token = credentials.token
-        if token is None or not token.startswith(self._prefix):
-            return None
-        if not has_valid_checksum(token, self._prefix):
-            raise InvalidApiKey("Invalid API key")
-        key_hash = hash_key(self._secret, token)
-        record = self.cache.get(key_hash)
-        if record is None:
-            async with self._db.session() as session:
-                row = await find_key_by_hash(session, key_hash)
-            if row is None:
-                raise InvalidApiKey("Invalid API key")
-            record = KeyRecord.from_row(row)
-            self.cache.put(key_hash, record)
-        if record.revoked_at is not None:
-            raise InvalidApiKey("API key has been revoked")
-        if record.expires_at is not None and record.expires_at <= self._clock():
-            raise InvalidApiKey("API key has expired")
-        pixel_id = await self._target_pixel(record, credentials.pixel_id)
-        return Principal(
-            kind="api_key",
-            organization_id=record.organization_id,
-            scopes=record.scopes,
-            pixel_ids=record.pixel_ids,
-            pixel_id=pixel_id,
-            key_id=record.id,
-            label=record.label,
-        )
-
-    async def _target_pixel(self, record: KeyRecord, requested: str | None) -> str | None:
+    async def target(self, organization_id: str, pixel_ids: frozenset[str] | None,
+                     requested: str | None) -> str | None:
+        """The requested pixel when the credential reaches it (else AccessDenied); without a
+        request, the credential's only pixel, or None when it reaches several."""
         if requested is not None:
-            if not _valid_uuid(requested) or not (
-                record.pixel_ids is None or requested in record.pixel_ids
-            ):
-                raise AccessDenied("This API key cannot access that pixel")
-            if await self._organization_of(requested) != record.organization_id:
-                raise AccessDenied("This API key cannot access that pixel")
+            known = requested in self._pixel_orgs  # a known pixel id is a valid UUID
+            if not (pixel_ids is None or requested in pixel_ids) or not (
+                    known or _valid_uuid(requested)):
+                raise tag_failure(AccessDenied("This credential cannot access that pixel"),
+                              organization_id)
+            if await self._organization_of(requested) != organization_id:
+                raise tag_failure(AccessDenied("This credential cannot access that pixel"),
+                              organization_id)
             return requested
-        if record.pixel_ids is not None:
-            return next(iter(record.pixel_ids)) if len(record.pixel_ids) == 1 else None
+        if pixel_ids is not None:
+            return next(iter(pixel_ids)) if len(pixel_ids) == 1 else None
         async with self._db.session() as session:
-            pixels = await list_pixels(session, record.organization_id)
+            pixels = await list_pixels(session, organization_id)
         return pixels[0].id if len(pixels) == 1 else None
 
     async def _organization_of(self, pixel_id: str) -> str | None:
@@ -192,3 +217,54 @@ class ApiKeyAuthenticator:
                 return None
             org = self._pixel_orgs[pixel_id] = row.organization_id
         return org
+
+
+class ApiKeyAuthenticator:
+    """Authenticates `upstack_...` keys (the configured prefix)."""
+
+    def __init__(self, db: Database, *, server_secret: str, prefix: str,
+                 cache: KeyCache, clock: Callable[[], datetime],
+                 pixels: PixelTargets | None = None, usage: KeyUsage | None = None) -> None:
+        self._db = db
+        self._secret = server_secret
+        self._prefix = prefix
+        self.cache = cache
+        self._clock = clock
+        self._pixels = pixels or PixelTargets(db)
+        self._usage = usage
+
+    async def authenticate(self, credentials: Credentials) -> Principal | None:
+        token = credentials.token
+        if token is None or not token.startswith(self._prefix):
+            return None
+        key_hash = hash_key(self._secret, token)
+        record = self.cache.get(key_hash)
+        if record is None:
+            # Only keys that passed this check are ever cached, so a hit needs no re-check.
+            if not has_valid_checksum(token, self._prefix):
+                raise InvalidApiKey("Invalid API key")
+            generation = self.cache.generation()
+            async with self._db.session() as session:
+                row = await find_key_by_hash(session, key_hash)
+            if row is None:
+                raise InvalidApiKey("Invalid API key")
+            record = KeyRecord.from_row(row)
+            self.cache.put(key_hash, record, generation)
+        now = self._clock()
+        if record.revoked_at is not None:
+            raise tag_failure(InvalidApiKey("API key has been revoked"), record.organization_id)
+        if record.expires_at is not None and record.expires_at <= now:
+            raise tag_failure(InvalidApiKey("API key has expired"), record.organization_id)
+        pixel_id = await self._pixels.target(record.organization_id, record.pixel_ids,
+                                             credentials.pixel_id)
+        if self._usage is not None:
+            self._usage.touch(record.id, now)
+        return Principal(
+            kind="api_key",
+            organization_id=record.organization_id,
+            scopes=record.scopes,
+            pixel_ids=record.pixel_ids,
+            pixel_id=pixel_id,
+            key_id=record.id,
+            label=record.label,
+        )

@@ -12,13 +12,12 @@ hash (NIST SP 800-63B look-up secrets); a slow one would be a CPU lever on every
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import zlib
 from dataclasses import dataclass
 
-__all__ = ["MintedKey", "START_LENGTH", "has_valid_checksum", "hash_key", "mint_key"]
+__all__ = ["START_LENGTH", "MintedKey", "has_valid_checksum", "hash_key", "mint_key"]
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BODY_LENGTH = 34
@@ -70,4 +69,4 @@ def has_valid_checksum(key: str, prefix: str) -> bool:
 
 def hash_key(server_secret: str, key: str) -> str:
     """HMAC-SHA256 of the whole key under the server secret, hex. Fast: a lookup, not a KDF."""
-    return hmac.new(server_secret.encode(), key.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(server_secret.encode(), key.encode(), "sha256").hex()  # one-shot C path

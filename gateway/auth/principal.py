@@ -25,6 +25,9 @@ class Principal:
     pixel_id: str | None
     key_id: str | None = None
     user_id: str | None = None
+    # A logged-in user's token id (JWT `jti`), what logout revokes; and the user's role.
+    session_id: str | None = None
+    role: str | None = None
     # What the audit log and errors may show: key prefix + start, or the user's email.
     label: str = ""
 

@@ -14,6 +14,10 @@ at request time, so keys stored with an alias keep working without a rotation.
     users:admin        -                  users and the audit log
     alerts:read        -                  alerts, their state and history; webhooks
     alerts:write       alerts:read        create, update, delete alerts and webhooks
+    users:admin        audit:read         users and their roles
+    audit:read         -                  the audit log
+
+Roles (users of browser apps) map to scopes in `ROLES`, ordered by rank (`ROLE_RANK`).
 
 Adding a scope: one row in `SCOPES`; a new alias: one row in `ALIASES`.
 """
@@ -26,6 +30,8 @@ from gateway.errors import InvalidInput
 
 __all__ = [
     "ALIASES",
+    "ROLES",
+    "ROLE_RANK",
     "SCOPES",
     "canonical_scopes",
     "expand_scopes",
@@ -49,7 +55,19 @@ SCOPES: dict[str, tuple[str, frozenset[str]]] = {
         "Create, update and delete alerts and webhooks",
         frozenset({"alerts:read"}),
     ),
+    "users:admin": ("Manage users and read the audit log", frozenset({"audit:read"})),
+    "audit:read": ("Read the audit log", frozenset()),
 }
+
+# role -> canonical scopes it grants, highest rank first. Users reach every pixel of their
+# organization. Only an owner may create or promote owners (see gateway/services/users.py).
+ROLES: dict[str, frozenset[str]] = {
+    "owner": frozenset(SCOPES),
+    "admin": frozenset(SCOPES),
+    "member": frozenset({"analytics:read", "dashboards:write", "events:write", "keys:admin"}),
+    "viewer": frozenset({"analytics:read", "dashboards:read"}),
+}
+ROLE_RANK: dict[str, int] = {role: len(ROLES) - i for i, role in enumerate(ROLES)}
 
 # alias -> canonical scopes it stands for
 ALIASES: dict[str, frozenset[str]] = {
@@ -63,6 +81,9 @@ ALIASES: dict[str, frozenset[str]] = {
     "track:events": frozenset({"events:write"}),
     "admin:apikeys": frozenset({"keys:admin"}),
     "admin:users": frozenset({"users:admin"}),
+    # Databuddy names with no counterpart here are rejected as unknown, not silently mapped:
+    # read:experiments, read:export, write:custom-sql, write:otel, admin:organizations,
+    # admin:websites, read:websites, manage:websites, rate:* (the rate tier is a key field).
 }
 
 

@@ -7,6 +7,11 @@
     gateway pixels list [--json]
     gateway keys create --name N --scope S [--scope S ...] [--pixel ID ...] [--expires DATE] [--json]
     gateway keys list [--json]
+    gateway keys show|rotate|revoke ID [--json]
+    gateway keys update ID [--name N] [--scope S ...] [--pixel ID ... | --all-pixels]
+                           [--expires DATE | --no-expiry] [--rate-tier T] [--json]
+    gateway users create --email E --role R [--json]   password from stdin, else prompted
+    gateway users list [--json]
     gateway schema                    print the GraphQL SDL
 
 Every command honours GATEWAY_DATABASE_URL (and the other GATEWAY_* settings).
@@ -76,6 +81,39 @@ def _parser() -> argparse.ArgumentParser:
     kl.add_argument("--org")
     kl.add_argument("--json", action="store_true")
     kl.set_defaults(run=admin.list_keys)
+    for name, run, help_text in (("show", admin.show_key, "show one key"),
+                                 ("rotate", admin.rotate_key, "new secret, same key"),
+                                 ("revoke", admin.revoke_key, "revoke at once, for good")):
+        one = keys.add_parser(name, help=help_text)
+        one.add_argument("key_id")
+        one.add_argument("--json", action="store_true")
+        one.set_defaults(run=run)
+    ku = keys.add_parser("update", help="change name, scopes, pixels, expiry or rate tier")
+    ku.add_argument("key_id")
+    ku.add_argument("--name")
+    ku.add_argument("--scope", action="append", dest="scopes")
+    pixels_group = ku.add_mutually_exclusive_group()
+    pixels_group.add_argument("--pixel", action="append", dest="pixels")
+    pixels_group.add_argument("--all-pixels", action="store_true")
+    expiry_group = ku.add_mutually_exclusive_group()
+    expiry_group.add_argument("--expires")
+    expiry_group.add_argument("--no-expiry", action="store_true")
+    ku.add_argument("--rate-tier")
+    ku.add_argument("--json", action="store_true")
+    ku.set_defaults(run=admin.update_key)
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(dest="action",
+                                                                       required=True)
+    uc = users.add_parser("create", help="add a user; password from stdin or prompted")
+    uc.add_argument("--email", required=True)
+    uc.add_argument("--role", required=True, choices=["owner", "admin", "member", "viewer"])
+    uc.add_argument("--org")
+    uc.add_argument("--json", action="store_true")
+    uc.set_defaults(run=admin.create_user)
+    ul = users.add_parser("list")
+    ul.add_argument("--org")
+    ul.add_argument("--json", action="store_true")
+    ul.set_defaults(run=admin.list_users)
     return p
 
 

@@ -1,27 +1,35 @@
-"""Administration commands: pixels, keys, schema, migrations. The CLI holds the database
-directly, so it acts as the organization's operator (`system_principal`)."""
+"""Administration commands: pixels, keys, users, schema, migrations. The CLI holds the database
+directly, so it acts as the organization's operator (`system_principal`). Key and user
+administration is audited like the API's (principal "cli", user agent "gateway-cli")."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
+import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from gateway.auth.principal import system_principal
+from gateway.audit import AuditLog, AuditTrail
+from gateway.auth.principal import Principal, system_principal
 from gateway.errors import GatewayError
 from gateway.schema import export_sdl
 from gateway.services import keys as key_service
 from gateway.services import tenancy
+from gateway.services import users as user_service
 from gateway.settings import Settings
 from gateway.storage import Database
-from gateway.storage.models import ApiKeyRow, PixelRow
+from gateway.storage.keys import find_key
+from gateway.storage.models import ApiKeyRow, PixelRow, UserRow
 from gateway.storage.tenancy import list_pixels as query_pixels
 
-__all__ = ["CommandError", "create_key", "create_pixel", "list_keys", "list_pixels", "migrate",
-           "print_schema"]
+__all__ = ["CommandError", "create_key", "create_pixel", "create_user", "list_keys",
+           "list_pixels", "list_users", "migrate", "print_schema", "revoke_key", "rotate_key",
+           "show_key", "update_key"]
 
 T = TypeVar("T")
 
@@ -67,12 +75,58 @@ def _pixel_json(row: PixelRow) -> dict[str, Any]:
             "created_at": row.created_at.isoformat()}
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _status(row: ApiKeyRow, now: datetime) -> str:
+    if row.revoked_at is not None:
+        return "revoked"
+    return "expired" if row.expires_at is not None and row.expires_at <= now else "active"
+
+
 def _key_json(row: ApiKeyRow) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "prefix": row.prefix, "start": row.start,
             "scopes": row.scopes, "pixel_ids": row.pixel_ids, "rate_tier": row.rate_tier,
             "organization_id": row.organization_id, "created_at": row.created_at.isoformat(),
-            "expires_at": row.expires_at.isoformat() if row.expires_at else None,
-            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None}
+            "created_by": row.created_by, "updated_at": _iso(row.updated_at),
+            "last_used_at": _iso(row.last_used_at), "expires_at": _iso(row.expires_at),
+            "revoked_at": _iso(row.revoked_at), "status": _status(row, datetime.now(UTC))}
+
+
+def _user_json(row: UserRow) -> dict[str, Any]:
+    return {"id": row.id, "email": row.email, "role": row.role,
+            "organization_id": row.organization_id, "created_at": row.created_at.isoformat(),
+            "last_login_at": _iso(row.last_login_at)}
+
+
+def _print_key(row: ApiKeyRow) -> None:
+    pixels = "every pixel" if row.pixel_ids is None else ", ".join(row.pixel_ids)
+    print(f"{row.id}  {row.prefix}{row.start}…  {row.name}  [{', '.join(row.scopes)}]  "
+          f"{_status(row, datetime.now(UTC))}")
+    print(f"  pixels: {pixels}; rate tier: {row.rate_tier}; created {row.created_at:%Y-%m-%d}"
+          f"{'; expires ' + row.expires_at.isoformat() if row.expires_at else ''}"
+          f"{'; last used ' + row.last_used_at.isoformat() if row.last_used_at else ''}")
+
+
+async def _audited(db: Database, work: Callable[[AuditTrail], Awaitable[T]]) -> T:
+    """Run `work` with an audit trail for this command, and write the trail before returning."""
+    log = AuditLog(db)
+    trail = AuditTrail(log, lambda: datetime.now(UTC), user_agent="gateway-cli",
+                       request_id=uuid.uuid4().hex)
+    try:
+        return await work(trail)
+    finally:
+        await log.flush()
+
+
+async def _key_operator(db: Database, key_id: str) -> Principal:
+    """The operator of the organization that owns `key_id`."""
+    async with db.session() as session:
+        row = await find_key(session, key_id)
+    if row is None:
+        raise CommandError(f"no API key {key_id}")
+    return system_principal(row.organization_id)
 
 
 def migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -123,10 +177,10 @@ def create_key(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(db: Database) -> key_service.CreatedKey:
         org = await _org_id(db, args.org)
-        return await key_service.create_key(
+        return await _audited(db, lambda trail: key_service.create_key(
             db, settings, system_principal(org), name=args.name, scopes=args.scopes,
             pixel_ids=args.pixels, expires_at=expires, rate_tier=args.rate_tier,
-            now=datetime.now(UTC))
+            now=datetime.now(UTC), audit=trail))
 
     created = run_db(settings, work)
     if args.json:
@@ -148,5 +202,124 @@ def list_keys(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps([_key_json(r) for r in rows]))
     else:
         for r in rows:
-            print(f"{r.id}  {r.prefix}{r.start}…  {r.name}  [{', '.join(r.scopes)}]")
+            print(f"{r.id}  {r.prefix}{r.start}…  {r.name}  [{', '.join(r.scopes)}]  "
+                  f"{_status(r, datetime.now(UTC))}")
+    return 0
+
+
+def show_key(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(db: Database) -> ApiKeyRow:
+        return await key_service.get_key(db, await _key_operator(db, args.key_id), args.key_id)
+
+    row = run_db(settings, work)
+    if args.json:
+        print(json.dumps(_key_json(row)))
+    else:
+        _print_key(row)
+    return 0
+
+
+def rotate_key(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(db: Database) -> key_service.CreatedKey:
+        actor = await _key_operator(db, args.key_id)
+        return await _audited(db, lambda trail: key_service.rotate_key(
+            db, settings, actor, args.key_id, now=datetime.now(UTC), audit=trail))
+
+    rotated = run_db(settings, work)
+    if args.json:
+        print(json.dumps({**_key_json(rotated.row), "key": rotated.secret}))
+    else:
+        print(f"rotated key {rotated.row.id}; the old secret no longer works")
+        print(f"new secret (shown once, store it now): {rotated.secret}")
+    return 0
+
+
+def revoke_key(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(db: Database) -> ApiKeyRow:
+        actor = await _key_operator(db, args.key_id)
+        return await _audited(db, lambda trail: key_service.revoke_key(
+            db, settings, actor, args.key_id, now=datetime.now(UTC), audit=trail))
+
+    row = run_db(settings, work)
+    if args.json:
+        print(json.dumps(_key_json(row)))
+    else:
+        print(f"revoked key {row.id} ({row.prefix}{row.start}…) at {_iso(row.revoked_at)}")
+    return 0
+
+
+def update_key(settings: Settings, args: argparse.Namespace) -> int:
+    changes: dict[str, Any] = {}
+    if args.name is not None:
+        changes["name"] = args.name
+    if args.scopes:
+        changes["scopes"] = args.scopes
+    if args.all_pixels:
+        changes["pixel_ids"] = None
+    elif args.pixels:
+        changes["pixel_ids"] = args.pixels
+    if args.no_expiry:
+        changes["expires_at"] = None
+    elif args.expires:
+        changes["expires_at"] = _parse_when(args.expires)
+    if args.rate_tier is not None:
+        changes["rate_tier"] = args.rate_tier
+    if not changes:
+        raise CommandError("nothing to change: give --name, --scope, --pixel, --all-pixels, "
+                           "--expires, --no-expiry or --rate-tier")
+
+    async def work(db: Database) -> ApiKeyRow:
+        actor = await _key_operator(db, args.key_id)
+        return await _audited(db, lambda trail: key_service.update_key_settings(
+            db, settings, actor, args.key_id, now=datetime.now(UTC), audit=trail, **changes))
+
+    row = run_db(settings, work)
+    if args.json:
+        print(json.dumps(_key_json(row)))
+    else:
+        _print_key(row)
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """From stdin when it is not a terminal (first line), else prompted twice."""
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CommandError("no password on standard input")
+        return password
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise CommandError("passwords differ")
+    return first
+
+
+def create_user(settings: Settings, args: argparse.Namespace) -> int:
+    password = _read_password(args)
+
+    async def work(db: Database) -> UserRow:
+        org = await _org_id(db, args.org)
+        return await _audited(db, lambda trail: user_service.create_user(
+            db, system_principal(org), email=args.email, password=password, role=args.role,
+            now=datetime.now(UTC), audit=trail))
+
+    row = run_db(settings, work)
+    if args.json:
+        print(json.dumps(_user_json(row)))
+    else:
+        print(f"created user {row.id}  {row.email}  ({row.role})")
+    return 0
+
+
+def list_users(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(db: Database) -> list[UserRow]:
+        org = await _org_id(db, args.org)
+        return await user_service.list_org_users(db, system_principal(org))
+
+    rows = run_db(settings, work)
+    if args.json:
+        print(json.dumps([_user_json(r) for r in rows]))
+    else:
+        for r in rows:
+            print(f"{r.id}  {r.email}  ({r.role})")
     return 0

@@ -71,17 +71,20 @@ class Surface:
         surface = self
 
         async def endpoint(request: Request) -> Response:
+            ctx: Context | None = None
             try:
                 ctx = await build_context(request)
                 body = await call(ctx, request)
             except GatewayError as exc:
+                if ctx is not None:
+                    ctx.note_error(exc)
                 return surface.error_response(exc)
             except Exception:
                 log.exception("unhandled error on %s %s", method, path)
                 return surface.error_response(GatewayError())
-            if isinstance(body, Response):
-                return body
-            return JSONBody(body, status_code=status)
+            response = body if isinstance(body, Response) else JSONBody(body, status_code=status)
+            ctx.apply_cookies(response)
+            return response
 
         endpoint.__name__ = f"{self.name}_{method.lower()}_{path.strip('/').replace('/', '_')}"
         return Route(path, endpoint, methods=[method])

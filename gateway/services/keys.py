@@ -1,9 +1,19 @@
-"""API keys: mint and list (the lifecycle beyond that grows here).
+"""API keys: the whole lifecycle (create, list, get, rotate, revoke, update).
 
 Rules:
-- The secret is returned once, by `create_key`, and never stored: only its HMAC.
-- Nobody mints a key beyond their own scopes and pixels (no escalation through key admin).
-- Pixel restrictions must name pixels of the caller's organization (else NotFound).
+- The secret is returned once, by `create_key` and `rotate_key`, and never stored: only its
+  HMAC. Afterwards a key shows its prefix and `start`.
+- No privilege escalation through key management: nobody grants scopes or pixels they do not
+  hold themselves, and nobody rotates or edits a key that holds more than they do (rotation
+  would hand them its powers). Revoking is allowed on any key of the organization: it only
+  ever takes power away.
+- Pixel restrictions must name pixels of the caller's organization (else NotFound); another
+  organization's key is NotFound.
+- Revocation is final: a revoked key is never rotated, updated or re-activated (Conflict).
+- Every change that can end or narrow a key bumps the cross-process revocation signal after
+  the commit, so every process's key cache forgets the old state before its next request.
+- Each administrative action is recorded on the `audit` trail (None: not recorded, for test
+  arrangements only).
 """
 
 from __future__ import annotations
@@ -11,21 +21,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
+from gateway.audit import AuditTrail
 from gateway.auth.keys import mint_key
 from gateway.auth.policy import require_scope
 from gateway.auth.principal import Principal
+from gateway.auth.revocation import RevocationSignal
 from gateway.auth.scopes import canonical_scopes, expand_scopes
-from gateway.errors import InsufficientScope, InvalidInput, NotFound
+from gateway.errors import Conflict, InsufficientScope, InvalidInput, NotFound
 from gateway.settings import Settings
 from gateway.storage import Database
-from gateway.storage.keys import insert_key, list_keys
+from gateway.storage.keys import find_key, insert_key, list_keys, update_key
 from gateway.storage.models import ApiKeyRow
 from gateway.storage.tenancy import find_pixels
 
-__all__ = ["CreatedKey", "create_key", "list_org_keys"]
+__all__ = ["RATE_TIERS", "UNSET", "CreatedKey", "Unset", "create_key", "get_key",
+           "list_org_keys", "revoke_key", "rotate_key", "update_key_settings"]
 
 RATE_TIERS = ("standard", "premium", "enterprise")
+
+
+class Unset(Enum):
+    """"Not given" in a partial update, distinct from None ("clear it")."""
+
+    UNSET = "UNSET"
+
+
+UNSET = Unset.UNSET
 
 
 @dataclass(frozen=True)
@@ -34,11 +57,25 @@ class CreatedKey:
     secret: str
 
 
+def _record(audit: AuditTrail | None, action: str, actor: Principal, row: ApiKeyRow,
+            detail: str | None = None) -> None:
+    if audit is not None:
+        audit.record(action, principal=actor, target=f"{row.prefix}{row.start} ({row.id})",
+                     detail=detail)
+
+
+def _announce_change(settings: Settings) -> None:
+    """Tell every process's key cache that a key changed (after the commit)."""
+    signal = RevocationSignal.for_settings(settings)
+    if signal is not None:
+        signal.bump()
+
+
 async def _check_pixels(db: Database, actor: Principal, pixel_ids: Sequence[str]) -> list[str]:
     unique = sorted(set(pixel_ids))
     async with db.session() as session:
         rows = await find_pixels(session, unique)
-    for index, pixel_id in enumerate(pixel_ids):
+    for pixel_id in pixel_ids:
         row = rows.get(pixel_id)
         if row is None or row.organization_id != actor.organization_id:
             raise NotFound(f"Pixel {pixel_id} not found")
@@ -47,10 +84,42 @@ async def _check_pixels(db: Database, actor: Principal, pixel_ids: Sequence[str]
     return unique
 
 
+def _check_scopes(actor: Principal, scopes: Sequence[str]) -> list[str]:
+    if not scopes:
+        raise InvalidInput.field("at least one scope is required", "scopes")
+    granted = canonical_scopes(scopes)
+    beyond = expand_scopes(granted) - actor.scopes
+    if beyond:
+        raise InsufficientScope(min(beyond),
+                                f"You cannot grant scopes you do not hold: {', '.join(sorted(beyond))}")
+    return granted
+
+
+async def _check_access(db: Database, actor: Principal,
+                        pixel_ids: Sequence[str] | None) -> list[str] | None:
+    if pixel_ids is None:
+        if actor.pixel_ids is not None:
+            raise InsufficientScope("pixel access", "You cannot grant access to every pixel")
+        return None
+    if not pixel_ids:
+        raise InvalidInput.field("pixel list is empty: omit it for every pixel", "pixelIds")
+    return await _check_pixels(db, actor, pixel_ids)
+
+
+def _require_holds(actor: Principal, row: ApiKeyRow) -> None:
+    """The actor holds everything the key holds (else managing it would escalate)."""
+    beyond = expand_scopes(row.scopes) - actor.scopes
+    wider_access = actor.pixel_ids is not None and (
+        row.pixel_ids is None or not set(row.pixel_ids) <= actor.pixel_ids)
+    if beyond or wider_access:
+        raise InsufficientScope(min(beyond) if beyond else "pixel access",
+                                "This key holds scopes or pixels you do not hold")
+
+
 async def create_key(db: Database, settings: Settings, actor: Principal | None, *, name: str,
                      scopes: Sequence[str], pixel_ids: Sequence[str] | None, now: datetime,
-                     expires_at: datetime | None = None,
-                     rate_tier: str = "standard") -> CreatedKey:
+                     expires_at: datetime | None = None, rate_tier: str = "standard",
+                     audit: AuditTrail | None = None) -> CreatedKey:
     """Mint a key in the actor's organization.
 
     `pixel_ids=None` grants every pixel of the organization (only to an actor that has that
@@ -59,25 +128,12 @@ async def create_key(db: Database, settings: Settings, actor: Principal | None, 
     found = require_scope(actor, "keys:admin")
     if not name.strip():
         raise InvalidInput.field("name is required", "name")
-    if not scopes:
-        raise InvalidInput.field("at least one scope is required", "scopes")
-    granted = canonical_scopes(scopes)
-    beyond = expand_scopes(granted) - found.scopes
-    if beyond:
-        raise InsufficientScope(sorted(beyond)[0],
-                                f"You cannot grant scopes you do not hold: {', '.join(sorted(beyond))}")
+    granted = _check_scopes(found, scopes)
     if rate_tier not in RATE_TIERS:
         raise InvalidInput.field(f"rate tier must be one of {', '.join(RATE_TIERS)}", "rateTier")
     if expires_at is not None and expires_at <= now:
         raise InvalidInput.field("expiry must be in the future", "expiresAt")
-    if pixel_ids is None:
-        if found.pixel_ids is not None:
-            raise InsufficientScope("pixel access", "You cannot grant access to every pixel")
-        stored_pixels = None
-    else:
-        if not pixel_ids:
-            raise InvalidInput.field("pixel list is empty: omit it for every pixel", "pixelIds")
-        stored_pixels = await _check_pixels(db, found, pixel_ids)
+    stored_pixels = await _check_access(db, found, pixel_ids)
     minted = mint_key(settings.key_prefix, settings.secret)
     row = ApiKeyRow(
         organization_id=found.organization_id,
@@ -96,6 +152,7 @@ async def create_key(db: Database, settings: Settings, actor: Principal | None, 
     async with db.session() as session:
         await insert_key(session, row)
         await session.commit()
+    _record(audit, "key.create", found, row, detail=f"scopes: {', '.join(granted)}")
     return CreatedKey(row=row, secret=minted.secret)
 
 
@@ -103,3 +160,98 @@ async def list_org_keys(db: Database, actor: Principal | None) -> list[ApiKeyRow
     found = require_scope(actor, "keys:read")
     async with db.session() as session:
         return await list_keys(session, found.organization_id)
+
+
+async def get_key(db: Database, actor: Principal | None, key_id: str) -> ApiKeyRow:
+    """One key of the actor's organization; NotFound otherwise (also another tenant's)."""
+    found = require_scope(actor, "keys:read")
+    async with db.session() as session:
+        row = await find_key(session, key_id)
+    if row is None or row.organization_id != found.organization_id:
+        raise NotFound("API key not found")
+    return row
+
+
+async def _load_for_change(db: Database, actor: Principal | None,
+                           key_id: str) -> tuple[Principal, ApiKeyRow]:
+    found = require_scope(actor, "keys:admin")
+    row = await get_key(db, found, key_id)
+    if row.revoked_at is not None:
+        raise Conflict("This API key is revoked; revocation is final")
+    return found, row
+
+
+async def rotate_key(db: Database, settings: Settings, actor: Principal | None, key_id: str, *,
+                     now: datetime, audit: AuditTrail | None = None) -> CreatedKey:
+    """A new secret for the same key (id, scopes, access, expiry kept). The old secret stops
+    working on the next request in every process; there is no grace period."""
+    found, row = await _load_for_change(db, actor, key_id)
+    _require_holds(found, row)
+    minted = mint_key(settings.key_prefix, settings.secret)
+    row.key_hash, row.prefix, row.start = minted.key_hash, minted.prefix, minted.start
+    row.updated_at = now
+    async with db.session() as session:
+        await update_key(session, row)
+        await session.commit()
+    _announce_change(settings)
+    _record(audit, "key.rotate", found, row)
+    return CreatedKey(row=row, secret=minted.secret)
+
+
+async def revoke_key(db: Database, settings: Settings, actor: Principal | None, key_id: str, *,
+                     now: datetime, audit: AuditTrail | None = None) -> ApiKeyRow:
+    """Revoke at once and for good. Revoking a revoked key changes nothing."""
+    found = require_scope(actor, "keys:admin")
+    row = await get_key(db, found, key_id)
+    if row.revoked_at is not None:
+        return row
+    row.revoked_at = now
+    row.updated_at = now
+    async with db.session() as session:
+        await update_key(session, row)
+        await session.commit()
+    _announce_change(settings)
+    _record(audit, "key.revoke", found, row)
+    return row
+
+
+async def update_key_settings(
+        db: Database, settings: Settings, actor: Principal | None, key_id: str, *,
+        now: datetime, name: str | Unset = UNSET, scopes: Sequence[str] | Unset = UNSET,
+        pixel_ids: Sequence[str] | None | Unset = UNSET,
+        expires_at: datetime | None | Unset = UNSET, rate_tier: str | Unset = UNSET,
+        audit: AuditTrail | None = None) -> ApiKeyRow:
+    """Change what is given; `pixel_ids=None` means every pixel, `expires_at=None` means no
+    expiry. The result must stay within the actor's own scopes and pixels."""
+    found, row = await _load_for_change(db, actor, key_id)
+    _require_holds(found, row)
+    changed: list[str] = []
+    if not isinstance(name, Unset):
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInput.field("name is required", "name")
+        row.name = name.strip()
+        changed.append("name")
+    if not isinstance(scopes, Unset):
+        row.scopes = _check_scopes(found, scopes)
+        changed.append("scopes")
+    if not isinstance(pixel_ids, Unset):
+        row.pixel_ids = await _check_access(db, found, pixel_ids)
+        changed.append("pixelIds")
+    if not isinstance(expires_at, Unset):
+        if expires_at is not None and expires_at <= now:
+            raise InvalidInput.field("expiry must be in the future", "expiresAt")
+        row.expires_at = expires_at
+        changed.append("expiresAt")
+    if not isinstance(rate_tier, Unset):
+        if rate_tier not in RATE_TIERS:
+            raise InvalidInput.field(f"rate tier must be one of {', '.join(RATE_TIERS)}",
+                                     "rateTier")
+        row.rate_tier = rate_tier
+        changed.append("rateTier")
+    row.updated_at = now
+    async with db.session() as session:
+        await update_key(session, row)
+        await session.commit()
+    _announce_change(settings)
+    _record(audit, "key.update", found, row, detail=f"changed: {', '.join(changed) or 'nothing'}")
+    return row

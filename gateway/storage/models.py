@@ -17,7 +17,8 @@ from sqlmodel import Field, SQLModel
 
 from gateway.storage.types import UTCDateTime
 
-__all__ = ["ApiKeyRow", "EventRow", "OrganizationRow", "PixelRow", "metadata", "new_id"]
+__all__ = ["ApiKeyRow", "AuditRow", "EventRow", "OrganizationRow", "PixelRow", "SessionRow", "UserRow",
+           "metadata", "new_id"]
 
 metadata = SQLModel.metadata
 
@@ -115,6 +116,59 @@ class EventRow(SQLModel, table=True):
     impressions: int | None = None
     clicks: int | None = None
     properties: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class UserRow(SQLModel, table=True):
+    """A person who logs in (browser apps). Only an argon2 hash of the password is stored."""
+
+    __tablename__ = "user_account"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    organization_id: str = Field(foreign_key="organization.id", index=True, max_length=36)
+    email: str = Field(unique=True, max_length=320)
+    password_hash: str = Field(max_length=255)
+    # owner | admin | member | viewer; the scopes of each role are in gateway/auth/scopes.py.
+    role: str = Field(max_length=16)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    last_login_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class SessionRow(SQLModel, table=True):
+    """One issued login token, by its JWT id (`jti`): logout sets `revoked_at`."""
+
+    __tablename__ = "user_session"
+
+    id: str = Field(primary_key=True, max_length=36)
+    user_id: str = Field(foreign_key="user_account.id", index=True, max_length=36)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class AuditRow(SQLModel, table=True):
+    """One audit-log entry. Written in batches by `gateway.audit.AuditLog`, never per request
+    on the response path. Keys appear by label (prefix + start) only."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_org_at", "organization_id", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # None for failures that name no organization (an unknown key).
+    organization_id: str | None = Field(default=None, max_length=36)
+    action: str = Field(max_length=64)
+    outcome: str = Field(max_length=16)
+    principal_kind: str | None = Field(default=None, max_length=16)
+    # key id or user id; `principal_label` is the key's prefix+start or the user's email.
+    principal_id: str | None = Field(default=None, max_length=36)
+    principal_label: str | None = Field(default=None, max_length=320)
+    target: str | None = Field(default=None, max_length=320)
+    detail: str | None = Field(default=None, max_length=1000)
+    ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=512)
+    request_id: str | None = Field(default=None, max_length=64)
 
 
 # Issue #6 tables live in their own module; importing it registers them on `metadata`.

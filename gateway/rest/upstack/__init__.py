@@ -8,6 +8,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from gateway.rest.upstack import measures, queries, views
+from gateway.rest.upstack import audit, keys, measures, users
 from gateway.rest.upstack.surface import surface
 
 __all__ = ["routes", "surface"]
@@ -18,4 +19,7 @@ def routes() -> list[Route]:
         *measures.routes(),
         *queries.routes(),
         *views.routes(),
+        *keys.routes(),
+        *users.routes(),
+        *audit.routes(),
     ]

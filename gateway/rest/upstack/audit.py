@@ -1,0 +1,45 @@
+"""Upstack audit log: `GET /accounts/api/audit-log` (scope audit:read).
+
+Query: `since`, `until` (ISO 8601), `principal`, `action`, `limit` (1-500, default 50) and
+`cursor` (the previous page's `nextCursor`). Body `{"entries": [...], "nextCursor"}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from gateway.context import Context
+from gateway.errors import InvalidInput
+from gateway.rest.base import resolver_info
+from gateway.rest.upstack.surface import surface
+from gateway.rest.upstack.wire import parse_time
+from gateway.types.audit import AuditLogEntry
+from resolvers.audit import resolve_audit_log
+
+__all__ = ["entry_body", "routes"]
+
+
+def entry_body(e: AuditLogEntry) -> dict[str, Any]:
+    return {"id": e.id, "at": e.at.isoformat(), "action": e.action, "outcome": e.outcome,
+            "principalKind": e.principal_kind, "principalId": e.principal_id,
+            "principalLabel": e.principal_label, "target": e.target, "detail": e.detail,
+            "ip": e.ip, "userAgent": e.user_agent, "requestId": e.request_id}
+
+
+async def read_audit_log(ctx: Context, request: Request) -> dict[str, Any]:
+    q = request.query_params
+    limit = q.get("limit", "50")
+    if not limit.isdigit():
+        raise InvalidInput.field("limit must be a positive integer", "limit")
+    page = await resolve_audit_log(
+        resolver_info(ctx), since=parse_time(q.get("since"), "since"),
+        until=parse_time(q.get("until"), "until"), principal=q.get("principal"),
+        action=q.get("action"), after=q.get("cursor"), first=int(limit))
+    return {"entries": [entry_body(e) for e in page.entries], "nextCursor": page.next_cursor}
+
+
+def routes() -> list[Route]:
+    return [surface.route("GET", "/accounts/api/audit-log", read_audit_log)]

@@ -1,0 +1,112 @@
+"""Upstack API keys: `/accounts/api/api-keys` (list, create, get, update, rotate, revoke).
+
+The secret appears only in the create and rotate responses, as `key`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from starlette.requests import Request
+from starlette.routing import Route
+
+from gateway.context import Context
+from gateway.rest.base import read_json, resolver_info
+from gateway.rest.upstack.surface import surface
+from gateway.rest.upstack.wire import object_body, parse_time, string_field, strings_field
+from gateway.types.keys import ApiKey, CreatedApiKey
+from resolvers.keys import (
+    CreateApiKeyInput,
+    UpdateApiKeyInput,
+    resolve_api_key,
+    resolve_api_keys,
+    resolve_create_api_key,
+    resolve_revoke_api_key,
+    resolve_rotate_api_key,
+    resolve_update_api_key,
+)
+
+__all__ = ["key_body", "routes"]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def key_body(k: ApiKey) -> dict[str, Any]:
+    return {
+        "id": k.id, "name": k.name, "prefix": k.prefix, "start": k.start, "scopes": k.scopes,
+        "pixelIds": k.pixel_ids, "rateTier": k.rate_tier, "status": k.status.value,
+        "createdAt": _iso(k.created_at), "createdBy": k.created_by,
+        "updatedAt": _iso(k.updated_at), "lastUsedAt": _iso(k.last_used_at),
+        "expiresAt": _iso(k.expires_at), "revokedAt": _iso(k.revoked_at),
+    }
+
+
+def _created_body(c: CreatedApiKey) -> dict[str, Any]:
+    return {"apiKey": key_body(c.key), "key": c.secret}
+
+
+async def list_keys(ctx: Context, request: Request) -> dict[str, Any]:
+    return {"apiKeys": [key_body(k) for k in await resolve_api_keys(resolver_info(ctx))]}
+
+
+async def get_key(ctx: Context, request: Request) -> dict[str, Any]:
+    key = await resolve_api_key(resolver_info(ctx), strawberry.ID(request.path_params["key_id"]))
+    return {"apiKey": key_body(key)}
+
+
+async def create_key(ctx: Context, request: Request) -> dict[str, Any]:
+    body = object_body(await read_json(request, ctx.settings.max_body_bytes))
+    pixels = strings_field(body, "pixelIds")
+    data = CreateApiKeyInput(
+        name=string_field(body, "name", ""), scopes=strings_field(body, "scopes") or [],
+        pixel_ids=None if pixels is None else [strawberry.ID(p) for p in pixels],
+        expires_at=parse_time(body.get("expiresAt"), "expiresAt"),
+        rate_tier=string_field(body, "rateTier", "standard"))
+    return _created_body(await resolve_create_api_key(resolver_info(ctx), data))
+
+
+async def update_key(ctx: Context, request: Request) -> dict[str, Any]:
+    body = object_body(await read_json(request, ctx.settings.max_body_bytes))
+    data = UpdateApiKeyInput()
+    if "name" in body:
+        data.name = string_field(body, "name")
+    if "scopes" in body:
+        data.scopes = strings_field(body, "scopes") or []
+    if "pixelIds" in body:
+        pixels = strings_field(body, "pixelIds")
+        data.pixel_ids = None if pixels is None else [strawberry.ID(p) for p in pixels]
+    if "expiresAt" in body:
+        data.expires_at = parse_time(body["expiresAt"], "expiresAt")
+    if "rateTier" in body:
+        data.rate_tier = string_field(body, "rateTier")
+    key = await resolve_update_api_key(resolver_info(ctx),
+                                       strawberry.ID(request.path_params["key_id"]), data)
+    return {"apiKey": key_body(key)}
+
+
+async def rotate_key(ctx: Context, request: Request) -> dict[str, Any]:
+    rotated = await resolve_rotate_api_key(resolver_info(ctx),
+                                           strawberry.ID(request.path_params["key_id"]))
+    return _created_body(rotated)
+
+
+async def revoke_key(ctx: Context, request: Request) -> dict[str, Any]:
+    key = await resolve_revoke_api_key(resolver_info(ctx),
+                                       strawberry.ID(request.path_params["key_id"]))
+    return {"apiKey": key_body(key)}
+
+
+def routes() -> list[Route]:
+    base = "/accounts/api/api-keys"
+    return [
+        surface.route("GET", base, list_keys),
+        surface.route("POST", base, create_key, status=201),
+        surface.route("GET", base + "/{key_id}", get_key),
+        surface.route("PATCH", base + "/{key_id}", update_key),
+        surface.route("POST", base + "/{key_id}/rotate", rotate_key),
+        surface.route("POST", base + "/{key_id}/revoke", revoke_key),
+    ]

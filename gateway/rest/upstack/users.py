@@ -1,0 +1,67 @@
+"""Upstack users and browser login: `/accounts/api/users`, `/accounts/api/auth/login|logout`.
+
+Login answers the token in the body and sets it as the HttpOnly `gateway_session` cookie
+(plus the readable `gateway_csrf` cookie); logout revokes the token and clears both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from gateway.context import Context
+from gateway.rest.base import read_json, resolver_info
+from gateway.rest.upstack.surface import surface
+from gateway.rest.upstack.wire import object_body, string_field
+from gateway.types.users import User
+from resolvers.users import (
+    CreateUserInput,
+    resolve_create_user,
+    resolve_login,
+    resolve_logout,
+    resolve_users,
+)
+
+__all__ = ["routes", "user_body"]
+
+
+def user_body(u: User) -> dict[str, Any]:
+    return {"id": u.id, "organizationId": u.organization_id, "email": u.email, "role": u.role,
+            "createdAt": u.created_at.isoformat(),
+            "lastLoginAt": None if u.last_login_at is None else u.last_login_at.isoformat()}
+
+
+async def list_users(ctx: Context, request: Request) -> dict[str, Any]:
+    return {"users": [user_body(u) for u in await resolve_users(resolver_info(ctx))]}
+
+
+async def create_user(ctx: Context, request: Request) -> dict[str, Any]:
+    body = object_body(await read_json(request, ctx.settings.max_body_bytes))
+    data = CreateUserInput(email=string_field(body, "email", ""),
+                           password=string_field(body, "password", ""),
+                           role=string_field(body, "role", ""))
+    return {"user": user_body(await resolve_create_user(resolver_info(ctx), data))}
+
+
+async def login(ctx: Context, request: Request) -> dict[str, Any]:
+    body = object_body(await read_json(request, ctx.settings.max_body_bytes))
+    result = await resolve_login(resolver_info(ctx), email=string_field(body, "email", ""),
+                                 password=string_field(body, "password", ""))
+    return {"token": result.token, "csrfToken": result.csrf_token,
+            "expiresAt": result.expires_at.isoformat(), "user": user_body(result.user)}
+
+
+async def logout(ctx: Context, request: Request) -> dict[str, Any]:
+    await resolve_logout(resolver_info(ctx))
+    return {"message": "Logged out"}
+
+
+def routes() -> list[Route]:
+    return [
+        surface.route("GET", "/accounts/api/users", list_users),
+        surface.route("POST", "/accounts/api/users", create_user, status=201),
+        surface.route("POST", "/accounts/api/auth/login", login),
+        surface.route("POST", "/accounts/api/auth/logout", logout),
+    ]

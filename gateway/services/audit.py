@@ -1,0 +1,53 @@
+"""Reading the audit log (writing is `gateway.audit`). Scope `audit:read` (implied by
+`users:admin`); an organization sees only its own entries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.audit import AuditLog
+from gateway.auth.policy import require_scope
+from gateway.auth.principal import Principal
+from gateway.errors import InvalidInput
+from gateway.storage import Database
+from gateway.storage.audit import query_audit
+from gateway.storage.models import AuditRow
+
+__all__ = ["MAX_PAGE", "AuditPage", "read_audit_log"]
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditRow]
+    next_cursor: str | None  # pass as `after` for the next (older) page; None at the end
+
+
+async def read_audit_log(db: Database, actor: Principal | None, *,
+                         since: datetime | None = None, until: datetime | None = None,
+                         principal: str | None = None, action: str | None = None,
+                         after: str | None = None, first: int = 50,
+                         pending: AuditLog | None = None) -> AuditPage:
+    """Newest first, `first` per page. `pending` (this process's buffer) is flushed first so
+    a reader sees what this process recorded before the read."""
+    found = require_scope(actor, "audit:read")
+    if not 1 <= first <= MAX_PAGE:
+        raise InvalidInput.field(f"first must be between 1 and {MAX_PAGE}", "first")
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput.field("the end of the range must be after its start", "until")
+    before_id = None
+    if after is not None:
+        if not after.isdigit():
+            raise InvalidInput.field("not a cursor returned by this API", "after")
+        before_id = int(after)
+    if pending is not None:
+        await pending.flush()
+    async with db.session() as session:
+        rows = await query_audit(session, found.organization_id, since=since, until=until,
+                                 principal=principal, action=action, before_id=before_id,
+                                 limit=first + 1)
+    more = len(rows) > first
+    rows = rows[:first]
+    return AuditPage(entries=rows, next_cursor=str(rows[-1].id) if more and rows else None)

@@ -1,0 +1,142 @@
+"""Users of browser apps: create, list, log in, log out.
+
+Rules:
+- A user belongs to one organization with a role (owner, admin, member, viewer); the role's
+  scopes are in `gateway.auth.scopes.ROLES`. No escalation: a role is granted only by an actor
+  holding every scope of it, and only an owner (or the local operator) makes owners.
+- Passwords are hashed with argon2 off the event loop; a wrong email and a wrong password
+  answer the same error after the same work.
+- Login issues a short-lived JWT whose `jti` is a session row; logout revokes that row, which
+  ends the token in every process on its next request.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from gateway.audit import AuditTrail
+from gateway.auth.passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    verify_password,
+)
+from gateway.auth.policy import require_authenticated, require_scope
+from gateway.auth.principal import Principal
+from gateway.auth.scopes import ROLES
+from gateway.auth.sessions import TokenClaims, encode_token
+from gateway.errors import Conflict, InsufficientScope, InvalidCredentials, InvalidInput
+from gateway.settings import Settings
+from gateway.storage import Database
+from gateway.storage.models import SessionRow, UserRow
+from gateway.storage.users import (
+    find_user_by_email,
+    insert_session,
+    insert_user,
+    list_users,
+    revoke_session,
+)
+
+__all__ = ["LoginResult", "create_user", "list_org_users", "log_in", "log_out"]
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    csrf_token: str
+    expires_at: datetime
+    user: UserRow
+
+
+def _normalize_email(email: str) -> str:
+    value = email.strip().lower()
+    local, at, domain = value.partition("@")
+    if not at or not local or "." not in domain or len(value) > 320:
+        raise InvalidInput.field("not a valid email address", "email")
+    return value
+
+
+async def create_user(db: Database, actor: Principal | None, *, email: str, password: str,
+                      role: str, now: datetime, audit: AuditTrail | None = None) -> UserRow:
+    """A user in the actor's organization. Raises InsufficientScope when the role would give
+    more than the actor holds, Conflict when the email is taken."""
+    found = require_scope(actor, "users:admin")
+    if role not in ROLES:
+        raise InvalidInput.field(f"role must be one of {', '.join(ROLES)}", "role")
+    beyond = ROLES[role] - found.scopes
+    if beyond:
+        raise InsufficientScope(min(beyond), f"You cannot grant the {role} role")
+    if role == "owner" and not (found.kind == "system" or found.role == "owner"):
+        raise InsufficientScope("users:admin", "Only an owner can make owners")
+    address = _normalize_email(email)
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise InvalidInput.field(
+            f"password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+            "password")
+    row = UserRow(organization_id=found.organization_id, email=address,
+                  password_hash=await hash_password(password), role=role, created_at=now)
+    try:
+        async with db.session() as session:
+            await insert_user(session, row)
+            await session.commit()
+    except IntegrityError as exc:
+        raise Conflict(f"A user with email {address} already exists") from exc
+    if audit is not None:
+        audit.record("user.create", principal=found, target=address, detail=f"role: {role}")
+    return row
+
+
+async def list_org_users(db: Database, actor: Principal | None) -> list[UserRow]:
+    found = require_scope(actor, "users:admin")
+    async with db.session() as session:
+        return await list_users(session, found.organization_id)
+
+
+async def log_in(db: Database, settings: Settings, *, email: str, password: str, now: datetime,
+                 audit: AuditTrail | None = None) -> LoginResult:
+    """Check the password and open a session; InvalidCredentials for any mismatch."""
+    address = email.strip().lower()
+    async with db.session() as session:
+        user = await find_user_by_email(session, address)
+    ok = await verify_password(password[:MAX_PASSWORD_LENGTH],
+                               None if user is None else user.password_hash)
+    if user is None or not ok:
+        if audit is not None:
+            audit.record("user.login", "failure", label=address,
+                         organization_id=None if user is None else user.organization_id,
+                         detail="wrong email or password")
+        raise InvalidCredentials()
+    expires = now + timedelta(seconds=settings.session_seconds)
+    row = SessionRow(id=str(uuid.uuid4()), user_id=user.id, created_at=now, expires_at=expires)
+    async with db.session() as session:
+        await insert_session(session, row)
+        user.last_login_at = now
+        session.add(user)
+        await session.commit()
+    token = encode_token(settings.secret, TokenClaims(
+        user_id=user.id, organization_id=user.organization_id, session_id=row.id,
+        issued_at=now, expires_at=expires))
+    if audit is not None:
+        audit.record("user.login", organization_id=user.organization_id, label=user.email,
+                     target=user.email)
+    return LoginResult(token=token, csrf_token=secrets.token_urlsafe(32), expires_at=expires,
+                       user=user)
+
+
+async def log_out(db: Database, actor: Principal | None, *, now: datetime,
+                  audit: AuditTrail | None = None) -> bool:
+    """Revoke the caller's login session (the token stops working at once)."""
+    found = require_authenticated(actor)
+    if found.session_id is None:
+        raise InvalidInput("Logout ends a login session; revoke an API key instead")
+    async with db.session() as session:
+        changed = await revoke_session(session, found.session_id, now)
+        await session.commit()
+    if audit is not None:
+        audit.record("user.logout", principal=found, target=found.label)
+    return changed

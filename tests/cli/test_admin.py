@@ -1,0 +1,90 @@
+"""`gateway keys list|show|rotate|revoke|update` and `gateway users create|list` (issue #3),
+against a real database file, checked through the real app."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from tests.test_cli import gateway_cli
+
+PASSWORD = "correct horse battery"
+
+
+def _json(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    assert result.returncode == 0, result.stderr
+    value: dict[str, object] = json.loads(result.stdout)
+    return value
+
+
+def _create_user_from_stdin(url: str, email: str, role: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["GATEWAY_DATABASE_URL"] = url
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "users", "create", "--email", email, "--role", role,
+         "--json"], input=PASSWORD + "\n", env=env, text=True, capture_output=True,
+        timeout=120, check=False)
+
+
+async def test_key_lifecycle_from_the_cli(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
+    made = _json(gateway_cli(url, "keys", "create", "--name", "ci", "--scope", "read:data",
+                             "--json"))
+    key_id, secret = str(made["id"]), str(made["key"])
+    shown = _json(gateway_cli(url, "keys", "show", key_id, "--json"))
+    assert shown["status"] == "active" and shown["scopes"] == ["analytics:read"]
+    assert "key" not in shown and secret not in json.dumps(shown)
+    updated = _json(gateway_cli(url, "keys", "update", key_id, "--name", "ci-2", "--scope",
+                                "analytics:read", "--scope", "keys:read",
+                                "--expires", "2099-01-01", "--json"))
+    assert updated["name"] == "ci-2" and updated["scopes"] == ["analytics:read", "keys:read"]
+    assert str(updated["expires_at"]).startswith("2099-01-01")
+    rotated = _json(gateway_cli(url, "keys", "rotate", key_id, "--json"))
+    new_secret = str(rotated["key"])
+    assert rotated["id"] == key_id and new_secret != secret
+
+    app = create_app(Settings(database_url=url))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        old = await client.get("/accounts/api/api-keys", headers={"x-api-key": secret})
+        assert old.status_code == 401
+        ok = await client.get("/accounts/api/api-keys", headers={"x-api-key": new_secret})
+        assert ok.status_code == 200 and ok.json()["apiKeys"][0]["name"] == "ci-2"
+        revoked = _json(gateway_cli(url, "keys", "revoke", key_id, "--json"))
+        assert revoked["status"] == "revoked"
+        after = await client.get("/accounts/api/api-keys", headers={"x-api-key": new_secret})
+        assert after.status_code == 401
+    listed = json.loads(gateway_cli(url, "keys", "list", "--json").stdout)
+    assert [k["status"] for k in listed] == ["revoked"]
+    again = gateway_cli(url, "keys", "rotate", key_id)
+    assert again.returncode == 2 and "revocation is final" in again.stderr
+    missing = gateway_cli(url, "keys", "show", "no-such-key")
+    assert missing.returncode == 2 and "no API key" in missing.stderr
+
+
+async def test_users_create_reads_the_password_from_stdin(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
+    user = _json(_create_user_from_stdin(url, "Ops@Example.com", "admin"))
+    assert user["email"] == "ops@example.com" and user["role"] == "admin"
+    assert PASSWORD.encode() not in (tmp_path / "cli.sqlite3").read_bytes()
+    listed = json.loads(gateway_cli(url, "users", "list", "--json").stdout)
+    assert [u["email"] for u in listed] == ["ops@example.com"]
+
+    app = create_app(Settings(database_url=url))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        login = await client.post("/accounts/api/auth/login",
+                                  json={"email": "ops@example.com", "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        token = login.json()["token"]
+        audit = await client.get("/accounts/api/audit-log", params={"action": "user."},
+                                 headers={"authorization": f"Bearer {token}"})
+        actions = [e["action"] for e in audit.json()["entries"]]
+        assert actions == ["user.login", "user.create"]  # the CLI's action is audited too

@@ -1,0 +1,278 @@
+"""The authorization matrix (issue #3): every root GraphQL field and every REST route, read
+from the live schema and the app's routes, is guarded. For each one:
+
+1. no credential                           -> AUTH_REQUIRED / 401
+2. a key without the required scope        -> INSUFFICIENT_SCOPE / 403
+3. a credential naming another org's pixel -> ACCESS_DENIED / 401 (never its data)
+4. a key of another organization           -> NOT_FOUND / 404, for rows that name an object
+5. the right credential                    -> success
+
+A field or route without a row in `ROWS` fails `test_guard`; adding one is one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from starlette.routing import Route
+
+from gateway.app import create_app
+from gateway.schema import build_schema
+from gateway.settings import Settings
+from tests.support import Harness
+from tests.support_auth import PASSWORD, add_user, login
+
+PUBLIC = "public"  # no credential needed
+ANY = "any"  # any valid credential, whatever its scopes
+
+
+class World:
+    """What sample requests refer to, arranged lazily in the test's own harness."""
+
+    def __init__(self, h: Harness) -> None:
+        self.h = h
+        self._key_id: str | None = None
+        self._user: str | None = None
+
+    @property
+    def pixel(self) -> str:
+        return self.h.pixel_id
+
+    async def key_id(self) -> str:
+        """A key of the organization to read, rotate, revoke or update."""
+        if self._key_id is None:
+            secret = await self.h.mint("analytics:read", name="target")
+            from gateway.auth.principal import system_principal
+            from gateway.services.keys import list_org_keys
+
+            rows = await list_org_keys(self.h.state.db, system_principal(self.h.organization_id))
+            self._key_id = next(r.id for r in rows if secret.startswith(r.prefix + r.start))
+        return self._key_id
+
+    async def user(self) -> str:
+        if self._user is None:
+            self._user = "ada@example.com"
+            await add_user(self.h, self._user, "member")
+        return self._user
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One request: a GraphQL document and variables, or a REST method, path and body."""
+
+    query: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+    method: str = "POST"
+    path: str = "/graphql"
+    json: Any = None
+
+
+@dataclass(frozen=True)
+class Row:
+    scope: str  # the scope whose absence is refused, or PUBLIC / ANY
+    sample: Callable[[World], Awaitable[Sample]]
+    extra: tuple[str, ...] = ()  # other scopes the sample needs on the right key
+    credential: str = "key"  # "key", or "user" for a login session
+    names_object: bool = False  # the sample names an object of the organization
+
+
+def gql(query: str, variables: Callable[[World], Awaitable[dict[str, Any]]] | None = None
+        ) -> Callable[[World], Awaitable[Sample]]:
+    async def build(w: World) -> Sample:
+        return Sample(query=query, variables=await variables(w) if variables else {})
+    return build
+
+
+def rest(method: str, path: str, body: Callable[[World], Awaitable[Any]] | None = None
+         ) -> Callable[[World], Awaitable[Sample]]:
+    async def build(w: World) -> Sample:
+        real = path.replace("{key_id}", await w.key_id()) if "{key_id}" in path else path
+        return Sample(method=method, path=real, json=await body(w) if body else None)
+    return build
+
+
+async def _key(w: World) -> dict[str, Any]:
+    return {"id": await w.key_id()}
+
+
+async def _new_key(w: World) -> dict[str, Any]:
+    return {"name": "n", "scopes": ["keys:read"], "pixelIds": [w.pixel]}
+
+
+async def _new_user(w: World) -> dict[str, Any]:
+    return {"email": "new@example.com", "password": PASSWORD, "role": "viewer"}
+
+
+async def _login(w: World) -> dict[str, Any]:
+    return {"email": await w.user(), "password": PASSWORD}
+
+
+async def _rename(w: World) -> dict[str, Any]:
+    return {"name": "renamed"}
+
+
+KEY = "id name prefix start status"
+ROWS: dict[str, Row] = {
+    # GraphQL root fields
+    "Query._service": Row(PUBLIC, gql("{ _service { sdl } }")),
+    "Query._entities": Row(ANY, gql(
+        '{ _entities(representations: [{__typename: "Measure", key: "orders"}]) '
+        "{ ... on Measure { key } } }")),
+    "Query.measures": Row(ANY, gql("{ measures { key } }")),
+    "Query.measure": Row(ANY, gql('{ measure(key: "orders") { key } }')),
+    "Query.viewer": Row(ANY, gql("{ viewer { kind } }")),
+    "Query.pixels": Row(ANY, gql("{ pixels { id } }")),
+    "Query.apiKeys": Row("keys:read", gql("{ apiKeys { id } }")),
+    "Query.apiKey": Row("keys:read", gql(f"query($id: ID!) {{ apiKey(id: $id) {{ {KEY} }} }}",
+                                         _key), names_object=True),
+    "Query.users": Row("users:admin", gql("{ users { id } }")),
+    "Query.auditLog": Row("audit:read", gql("{ auditLog { entries { action } } }")),
+    "Mutation.createApiKey": Row("keys:admin", gql(
+        "mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }",
+        lambda w: _wrap("i", _new_key(w)))),
+    "Mutation.rotateApiKey": Row("keys:admin", gql(
+        "mutation($id: ID!) { rotateApiKey(id: $id) { secret } }", _key),
+        extra=("analytics:read",), names_object=True),
+    "Mutation.revokeApiKey": Row("keys:admin", gql(
+        "mutation($id: ID!) { revokeApiKey(id: $id) { status } }", _key), names_object=True),
+    "Mutation.updateApiKey": Row("keys:admin", gql(
+        'mutation($id: ID!) { updateApiKey(id: $id, input: {name: "x"}) { name } }', _key),
+        extra=("analytics:read",), names_object=True),
+    "Mutation.createUser": Row("users:admin", gql(
+        "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
+        lambda w: _wrap("i", _new_user(w))), extra=("analytics:read", "dashboards:read")),
+    "Mutation.login": Row(PUBLIC, gql(
+        "mutation($email: String!, $password: String!) { login(email: $email, "
+        "password: $password) { token } }", _login)),
+    "Mutation.logout": Row(ANY, gql("mutation { logout }"), credential="user"),
+    # REST routes
+    "GET /health": Row(PUBLIC, rest("GET", "/health")),
+    "GET /graphql": Row(PUBLIC, rest("GET", "/graphql")),  # transport: fields are rows above
+    "POST /graphql": Row(PUBLIC, gql("{ __typename }")),
+    "GET /db-mgmt/api/measures": Row(ANY, rest("GET", "/db-mgmt/api/measures")),
+    "GET /accounts/api/api-keys": Row("keys:read", rest("GET", "/accounts/api/api-keys")),
+    "POST /accounts/api/api-keys": Row("keys:admin", rest("POST", "/accounts/api/api-keys",
+                                                          _new_key)),
+    "GET /accounts/api/api-keys/{key_id}": Row(
+        "keys:read", rest("GET", "/accounts/api/api-keys/{key_id}"), names_object=True),
+    "PATCH /accounts/api/api-keys/{key_id}": Row(
+        "keys:admin", rest("PATCH", "/accounts/api/api-keys/{key_id}", _rename),
+        extra=("analytics:read",), names_object=True),
+    "POST /accounts/api/api-keys/{key_id}/rotate": Row(
+        "keys:admin", rest("POST", "/accounts/api/api-keys/{key_id}/rotate"),
+        extra=("analytics:read",), names_object=True),
+    "POST /accounts/api/api-keys/{key_id}/revoke": Row(
+        "keys:admin", rest("POST", "/accounts/api/api-keys/{key_id}/revoke"),
+        names_object=True),
+    "GET /accounts/api/users": Row("users:admin", rest("GET", "/accounts/api/users")),
+    "POST /accounts/api/users": Row("users:admin", rest("POST", "/accounts/api/users",
+                                                        _new_user),
+                                    extra=("analytics:read", "dashboards:read")),
+    "POST /accounts/api/auth/login": Row(PUBLIC, rest("POST", "/accounts/api/auth/login",
+                                                      _login)),
+    "POST /accounts/api/auth/logout": Row(ANY, rest("POST", "/accounts/api/auth/logout"),
+                                          credential="user"),
+    "GET /accounts/api/audit-log": Row("audit:read", rest("GET", "/accounts/api/audit-log")),
+}
+
+
+async def _wrap(name: str, value: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    return {name: await value}
+
+
+def _enumerate() -> list[str]:
+    """Every root field of the live schema and every REST route of the app."""
+    schema = build_schema()._schema
+    names = [f"Query.{n}" for n in schema.query_type.fields]
+    if schema.mutation_type is not None:
+        names += [f"Mutation.{n}" for n in schema.mutation_type.fields]
+    app = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:", secret="x" * 32))
+    for route in app.routes:
+        assert isinstance(route, Route), route
+        names += [f"{m} {route.path}" for m in sorted(route.methods or ()) if m != "HEAD"]
+    return names
+
+
+ENUMERATED = _enumerate()
+
+
+def test_no_stale_rows() -> None:
+    """A row for a field or route that no longer exists is an error too."""
+    assert set(ROWS) - set(ENUMERATED) == set()
+
+
+async def _send(h: Harness, sample: Sample, headers: dict[str, str]) -> httpx.Response:
+    if sample.query is not None:
+        return await h.client.post("/graphql", headers=headers,
+                                   json={"query": sample.query, "variables": sample.variables})
+    return await h.client.request(sample.method, sample.path, headers=headers, json=sample.json)
+
+
+def _outcome(sample: Sample, response: httpx.Response) -> str | int:
+    """GraphQL: the first error's code or "ok"; REST: the status."""
+    if sample.query is None:
+        return response.status_code
+    assert response.status_code == 200, response.text
+    errors = response.json().get("errors")
+    return errors[0]["extensions"]["code"] if errors else "ok"
+
+
+def _expect(sample: Sample, code: str, status: int) -> str | int:
+    return code if sample.query is not None else status
+
+
+async def _credential(h: Harness, w: World, row: Row, scopes: tuple[str, ...],
+                      organization_id: str | None = None) -> dict[str, str]:
+    if row.credential == "user":
+        email = await w.user()
+        h.client.cookies.clear()
+        token = (await login(h, email)).json()["token"]
+        h.client.cookies.clear()  # the header alone authenticates
+        return {"authorization": f"Bearer {token}"}
+    return {"x-api-key": await h.mint(*scopes, organization_id=organization_id,
+                                      pixels=None if organization_id else "default")}
+
+
+@pytest.mark.parametrize("name", ENUMERATED)
+async def test_guard(name: str, harness: Harness) -> None:
+    row = ROWS.get(name)
+    assert row is not None, f"{name} has no row in the authorization matrix: add its guard"
+    w = World(harness)
+    sample = await row.sample(w)
+    needed = () if row.scope in (PUBLIC, ANY) else (row.scope, *row.extra)
+    ok = _expect(sample, "ok", 201 if (sample.method, sample.path) in _CREATED else 200)
+
+    if row.scope == PUBLIC:
+        assert _outcome(sample, await _send(harness, sample, {})) == ok
+        return
+    # 1. no credential
+    assert _outcome(sample, await _send(harness, sample, {})) == _expect(
+        sample, "AUTH_REQUIRED", 401)
+    # 2. a key without the required scope
+    if row.scope != ANY:
+        filler = "events:write" if row.scope != "events:write" else "analytics:read"
+        wrong = {"x-api-key": await harness.mint(filler, *row.extra)}
+        assert _outcome(sample, await _send(harness, sample, wrong)) == _expect(
+            sample, "INSUFFICIENT_SCOPE", 403)
+    # 3. the right credential naming another organization's pixel
+    other_org = await harness.create_organization("Other")
+    other_pixel = await harness.create_pixel(other_org)
+    right = await _credential(harness, w, row, needed or ("events:write",))
+    denied = await _send(harness, sample, {**right, "x-pixel-id": other_pixel})
+    assert _outcome(sample, denied) == _expect(sample, "ACCESS_DENIED", 401)
+    # 4. a key of another organization never reaches this organization's objects
+    if row.names_object:
+        theirs = await _credential(harness, w, row, needed, organization_id=other_org)
+        assert _outcome(sample, await _send(harness, sample, theirs)) == _expect(
+            sample, "NOT_FOUND", 404)
+    # 5. the right credential
+    if row.credential == "user":
+        right = await _credential(harness, w, row, needed)
+    assert _outcome(sample, await _send(harness, sample, right)) == ok
+
+
+_CREATED = {("POST", "/accounts/api/api-keys"), ("POST", "/accounts/api/users")}
