@@ -10,6 +10,7 @@
         PayloadTooLarge                       PAYLOAD_TOO_LARGE    413
       Conflict                                CONFLICT             409
       RateLimited                             RATE_LIMITED         429
+      StorageUnavailable                      STORAGE_UNAVAILABLE  503  database busy or down; retry
 
 Codes are never renamed or reused once shipped; a new situation gets a new class. The status
 is the default; each REST surface owns a table that may map a code to its product's status.
@@ -35,6 +36,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
+    "StorageUnavailable",
     "all_error_classes",
 ]
 
@@ -145,6 +147,15 @@ class RateLimited(GatewayError):
     def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class StorageUnavailable(GatewayError):
+    """The database could not take the write (locked past the busy timeout, disk full, down).
+    Nothing of the request was acknowledged; retrying with the same event ids is safe."""
+
+    code = "STORAGE_UNAVAILABLE"
+    status = 503
+    default_message = "Storage temporarily unavailable; retry"
 
 
 def all_error_classes() -> list[type[GatewayError]]:

@@ -28,6 +28,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from gateway.errors import GatewayError
+from resolvers.events import EventsMutation, EventsQuery
 from resolvers.keys import KeysMutation, KeysQuery
 from resolvers.measures import MeasuresQuery
 from resolvers.viewer import ViewerQuery
@@ -41,8 +42,8 @@ MAX_TOKENS = 5000
 # Built once: a rule class per request would defeat the validation cache.
 _RULES = [depth_rule(MAX_DEPTH, None, None), alias_rule(MAX_ALIASES)]
 
-Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery))
-Mutation = merge_types("Mutation", (KeysMutation,))
+Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery, EventsQuery))
+Mutation = merge_types("Mutation", (KeysMutation, EventsMutation))
 
 
 class _Limits(AddValidationRules):

@@ -11,6 +11,9 @@ tests build a `Settings(...)` directly and never patch globals.
     GATEWAY_KEY_PREFIX       upstack_
     GATEWAY_GRAPHIQL         1 (serve GraphiQL on GET /graphql from a browser)
     GATEWAY_LOG_LEVEL        info
+    GATEWAY_EVENTS_MAX_BATCH            1000      events per ingestion request
+    GATEWAY_EVENTS_MAX_BODY_BYTES       4194304   body of POST /tr/api/events (413 past it)
+    GATEWAY_EVENTS_MAX_PROPERTIES_BYTES 8192      one event's `properties`, as compact JSON
 """
 
 from __future__ import annotations
@@ -47,6 +50,11 @@ class Settings:
     # expiry never wait for it: the keys service invalidates entries, and expiry is checked
     # against the clock on every hit.
     key_cache_seconds: float = 30.0
+    # Event ingestion (REST, GraphQL and `gateway import`). The body limit stays below
+    # `max_body_bytes` so the ingestion route answers 413 in its product's error shape.
+    events_max_batch: int = 1000
+    events_max_body_bytes: int = 4 * 1024 * 1024
+    events_max_properties_bytes: int = 8192
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -60,6 +68,12 @@ class Settings:
             key_prefix=environ.get("GATEWAY_KEY_PREFIX", defaults.key_prefix),
             graphiql=environ.get("GATEWAY_GRAPHIQL", "1").lower() in _TRUE,
             log_level=environ.get("GATEWAY_LOG_LEVEL", defaults.log_level),
+            events_max_batch=int(environ.get("GATEWAY_EVENTS_MAX_BATCH",
+                                             defaults.events_max_batch)),
+            events_max_body_bytes=int(environ.get("GATEWAY_EVENTS_MAX_BODY_BYTES",
+                                                  defaults.events_max_body_bytes)),
+            events_max_properties_bytes=int(environ.get(
+                "GATEWAY_EVENTS_MAX_PROPERTIES_BYTES", defaults.events_max_properties_bytes)),
         )
 
     def with_secret(self) -> Settings:

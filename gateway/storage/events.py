@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.storage.models import EventRow
 
-__all__ = ["EVENT_COLUMNS", "count_events", "insert_events"]
+__all__ = ["EVENT_COLUMNS", "count_events", "count_events_by_name", "insert_events"]
 
 EVENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in EventRow.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
 
@@ -27,3 +27,12 @@ async def count_events(session: AsyncSession, pixel_id: str) -> int:
     result = await session.execute(
         select(func.count()).select_from(EventRow).where(EventRow.pixel_id == pixel_id))
     return int(result.scalar_one())
+
+
+async def count_events_by_name(session: AsyncSession, pixel_id: str) -> list[tuple[str, int]]:
+    """(name, count) for the pixel's events, most frequent first (ties by name)."""
+    n = func.count().label("n")
+    result = await session.execute(
+        select(EventRow.name, n).where(EventRow.pixel_id == pixel_id)
+        .group_by(EventRow.name).order_by(n.desc(), EventRow.name))
+    return [(name, int(count)) for name, count in result.all()]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from gateway.rest.upstack import measures
+from gateway.rest.upstack import events, measures
 from gateway.rest.upstack.surface import surface
 
 __all__ = ["routes", "surface"]
@@ -16,4 +16,5 @@ __all__ = ["routes", "surface"]
 def routes() -> list[Route]:
     return [
         *measures.routes(),
+        *events.routes(),
     ]
