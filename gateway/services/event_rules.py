@@ -50,6 +50,7 @@ _SPEND, _PROPS = _SLOT["spend"], _SLOT["properties"]
 
 MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 _FUTURE_MS = 86_400_000  # clock skew tolerated: one day
+_AMOUNTS = frozenset({"revenue", "value", "amount"})
 
 # Text fields stored in the column of the same name, with the column's length limit.
 _TEXT: dict[str, tuple[int, int]] = {
@@ -251,7 +252,16 @@ def check_event(item: Any, index: int, ctx: RuleContext) -> Row | list[FieldErro
         except _Invalid as exc:
             errors.append(FieldError(f"{field} {exc}", ("events", index, field)))
     name = row[_NAME]
-    if name is None and "name" not in {e.path[-1] for e in errors}:
+    if errors:
+        # A field already reported as wrong is not reported again as missing.
+        bad = {e.path[-1] for e in errors}
+        if name is None and "name" not in bad:
+            errors.append(FieldError("name is required", ("events", index, "name")))
+        errors.extend(FieldError(message, ("events", index, field))
+                      for field, message in _name_rules(name, row)
+                      if field not in bad and not (field == "revenue" and bad & _AMOUNTS))
+        return errors
+    if name is None:
         errors.append(FieldError("name is required", ("events", index, "name")))
     if row[_N] and item.get("timestamp") is not None:
         errors.append(FieldError("send date or timestamp, not both", ("events", index, "date")))

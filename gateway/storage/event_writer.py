@@ -115,7 +115,13 @@ class EventWriter:
                     call = self._pending.pop(0)
                     group.append(call)
                     size += len(call.rows)
-                await self._write_group(group)
+                try:
+                    await self._write_group(group)
+                except BaseException:  # cancelled mid-write: nobody may wait forever
+                    for call in group:
+                        if not call.future.done():
+                            call.future.cancel()
+                    raise
         finally:
             self._task = None
 
@@ -131,6 +137,8 @@ class EventWriter:
                     await self._commit([call])
                 except Exception as single:
                     _settle(call, error=single)
+                else:
+                    _settle(call)
             return
         for call in group:
             _settle(call)
