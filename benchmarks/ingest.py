@@ -35,13 +35,13 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.auth.principal import system_principal  # noqa: E402
-from gateway.demo import generate_events  # noqa: E402
-from gateway.services.event_rules import RuleContext, check_event  # noqa: E402
-from gateway.services.keys import create_key  # noqa: E402
-from gateway.services.tenancy import create_organization, create_pixel  # noqa: E402
-from gateway.storage import Database  # noqa: E402
-from gateway.storage.events import EVENT_COLUMNS  # noqa: E402
+from gateway.auth.principal import system_principal
+from gateway.demo import generate_events
+from gateway.services.event_rules import RuleContext, check_event
+from gateway.services.keys import create_key
+from gateway.services.tenancy import create_organization, create_pixel
+from gateway.storage import Database
+from gateway.storage.events import EVENT_COLUMNS
 
 SECRET = "bench-secret-" + "x" * 32
 _DROP = {"pixel_id", "received_at", "ts"}

@@ -37,7 +37,7 @@ import orjson
 from gateway.errors import FieldError
 from gateway.storage.events import EVENT_COLUMNS
 
-__all__ = ["EVENT_FIELDS", "RuleContext", "Row", "check_event"]
+__all__ = ["EVENT_FIELDS", "Row", "RuleContext", "check_event"]
 
 Row = tuple[Any, ...]
 _N = len(EVENT_COLUMNS)

@@ -111,7 +111,7 @@ async def track_events(db: Database, principal: Principal | None, events: Sequen
             rows.append(checked)
             indexes.append(index)
         else:
-            errors.extend(ItemError(index, e) for e in checked)  # type: ignore[union-attr]
+            errors.extend(ItemError(index, e) for e in checked)
     if not rows:
         raise InvalidInput("No valid events in the request", details=[e.error for e in errors])
     try:

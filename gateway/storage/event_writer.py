@@ -128,14 +128,14 @@ class EventWriter:
     async def _write_group(self, group: list[_Call]) -> None:
         try:
             await self._commit(group)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  # any failure: isolate and hand it to callers
             if len(group) == 1:
                 _settle(group[0], error=exc)
                 return
             for call in group:  # isolate the failing call
                 try:
                     await self._commit([call])
-                except Exception as single:
+                except Exception as single:  # noqa: BLE001  # delivered to its caller
                     _settle(call, error=single)
                 else:
                     _settle(call)

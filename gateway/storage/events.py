@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from gateway.storage.models import EventRow
 
@@ -25,7 +26,7 @@ async def insert_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
 
 async def count_events(session: AsyncSession, pixel_id: str) -> int:
     result = await session.execute(
-        select(func.count()).select_from(EventRow).where(EventRow.pixel_id == pixel_id))
+        select(func.count()).select_from(EventRow).where(col(EventRow.pixel_id) == pixel_id))
     return int(result.scalar_one())
 
 
@@ -33,6 +34,6 @@ async def count_events_by_name(session: AsyncSession, pixel_id: str) -> list[tup
     """(name, count) for the pixel's events, most frequent first (ties by name)."""
     n = func.count().label("n")
     result = await session.execute(
-        select(EventRow.name, n).where(EventRow.pixel_id == pixel_id)
-        .group_by(EventRow.name).order_by(n.desc(), EventRow.name))
+        select(col(EventRow.name), n).where(col(EventRow.pixel_id) == pixel_id)
+        .group_by(col(EventRow.name)).order_by(n.desc(), col(EventRow.name)))
     return [(name, int(count)) for name, count in result.all()]

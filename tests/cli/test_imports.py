@@ -71,12 +71,11 @@ async def test_import_events_and_spend_then_rerun_is_idempotent(tmp_path: Path) 
     key = json.loads(gateway_cli(url, "keys", "create", "--name", "r", "--scope",
                                  "analytics:read", "--json").stdout)["key"]
     app = create_app(Settings(database_url=url))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://t") as client:
-            response = await client.post(
-                "/graphql", json={"query": "{ eventStats { total byName { name count } } }"},
-                headers={"x-api-key": key, "x-pixel-id": pixel["id"]})
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        response = await client.post(
+            "/graphql", json={"query": "{ eventStats { total byName { name count } } }"},
+            headers={"x-api-key": key, "x-pixel-id": pixel["id"]})
     stats = response.json()["data"]["eventStats"]
     assert stats["total"] == 8
     assert {r["name"]: r["count"] for r in stats["byName"]} == {

@@ -112,17 +112,17 @@ async def test_events_without_id_are_never_collapsed(harness: Harness) -> None:
     assert (await count_events(harness))["signup"] == 3
 
 
-@pytest.mark.parametrize(("raw", "status", "message"), [
-    (b'{"name": "page_view",', 400, None),
-    (b"", 400, None),
-    (b'"page_view"', 400, None),
-    (b'{"events": {"name": "x"}}', 400, None),
-    (b"[]", 400, None),
-])
-async def test_malformed_bodies_are_400(harness: Harness, raw: bytes, status: int,
-                                        message: str | None) -> None:
+@pytest.mark.parametrize("raw", [
+    b'{"name": "page_view",',  # malformed JSON
+    b"",
+    b'"page_view"',
+    b'{"events": {"name": "x"}}',
+    b"[]",
+], ids=["malformed", "empty", "string", "events-not-array", "no-events"])
+async def test_unusable_bodies_are_400(harness: Harness, raw: bytes) -> None:
     key = await harness.mint("events:write")
-    assert_upstack_error(await post_events(harness, key, None, raw=raw), status)
+    assert_upstack_error(await post_events(harness, key, None, raw=raw), 400)
+    assert (await count_events(harness))["*"] == 0
 
 
 async def test_too_many_items_is_400_and_writes_nothing(harness: Harness) -> None:
@@ -143,20 +143,19 @@ async def test_limits_come_from_settings(settings: Settings, clock: Clock) -> No
         Settings(), events_max_batch=2, events_max_body_bytes=2000,
         events_max_properties_bytes=20)
     app = create_app(small, clock=clock)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://t") as client:
-            h = Harness(client=client, state=app.state.gateway, clock=clock)
-            h.organization_id = await h.create_organization()
-            h.pixel_id = await h.create_pixel()
-            key = await h.mint("events:write")
-            assert (await post_events(h, key, [page_view(i) for i in range(3)])).status_code == 400
-            big = [page_view(0, properties={"blob": "x" * 3000})]
-            assert_upstack_error(await post_events(h, key, big), 413)
-            fat = await post_events(h, key, [page_view(1, properties={"k": "x" * 30}),
-                                             page_view(2)])
-            assert fat.json()["errors"][0]["key"] == "events.0.properties"
-            assert "at most 20 bytes" in fat.json()["errors"][0]["message"]
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        h = Harness(client=client, state=app.state.gateway, clock=clock)
+        h.organization_id = await h.create_organization()
+        h.pixel_id = await h.create_pixel()
+        key = await h.mint("events:write")
+        assert (await post_events(h, key, [page_view(i) for i in range(3)])).status_code == 400
+        big = [page_view(0, properties={"blob": "x" * 3000})]
+        assert_upstack_error(await post_events(h, key, big), 413)
+        fat = await post_events(h, key, [page_view(1, properties={"k": "x" * 30}),
+                                         page_view(2)])
+        assert fat.json()["errors"][0]["key"] == "events.0.properties"
+        assert "at most 20 bytes" in fat.json()["errors"][0]["message"]
 
 
 @pytest.mark.parametrize(("scopes", "send_key", "status"), [
