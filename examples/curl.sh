@@ -27,3 +27,11 @@ echo
 
 echo "== errors carry stable codes: no key"
 curl -s "$GATEWAY_URL/db-mgmt/api/measures" -w ' (HTTP %{http_code})\n'
+
+echo "== send events (scope events:write): a batch; the retry is reported as duplicates"
+batch='{"events":[
+  {"name":"page_view","event_id":"ex-pv-1","anonymous_id":"anon-1","url":"https://demo-store.example/products/tee","utm_source":"google"},
+  {"name":"purchase","event_id":"ex-order-9001","user_id":"cust_9001","order_id":"#9001","revenue":49.5,"currency":"USD","new_customer":true},
+  {"name":"purchase","anonymous_id":"anon-1","revenue":10}]}'
+curl -sf "$GATEWAY_URL/tr/api/events" "${auth[@]}" -H 'content-type: application/json' -d "$batch"; echo
+curl -sf "$GATEWAY_URL/tr/api/events" "${auth[@]}" -H 'content-type: application/json' -d "$batch"; echo

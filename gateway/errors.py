@@ -16,6 +16,7 @@
       Conflict                                CONFLICT             409
         StaleVersion                          STALE_VERSION        409  a write named an old version
       RateLimited                             RATE_LIMITED         429
+      StorageUnavailable                      STORAGE_UNAVAILABLE  503  database busy or down; retry
 
 Codes are never renamed or reused once shipped; a new situation gets a new class. The status
 is the default; each REST surface owns a table that may map a code to its product's status.
@@ -47,6 +48,7 @@ __all__ = [
     "QueryTooLarge",
     "RateLimited",
     "StaleVersion",
+    "StorageUnavailable",
     "all_error_classes",
 ]
 
@@ -199,6 +201,15 @@ class RateLimited(GatewayError):
     def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class StorageUnavailable(GatewayError):
+    """The database could not take the write (locked past the busy timeout, disk full, down).
+    Nothing of the request was acknowledged; retrying with the same event ids is safe."""
+
+    code = "STORAGE_UNAVAILABLE"
+    status = 503
+    default_message = "Storage temporarily unavailable; retry"
 
 
 def all_error_classes() -> list[type[GatewayError]]:

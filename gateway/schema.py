@@ -36,6 +36,7 @@ from resolvers.alerts import AlertsMutation, AlertsQuery
 from resolvers.analytics import AnalyticsQuery
 from resolvers.dashboards import DashboardsMutation, DashboardsQuery
 from resolvers.audit import AuditQuery
+from resolvers.events import EventsMutation, EventsQuery
 from resolvers.keys import KeysMutation, KeysQuery
 from resolvers.measures import MeasuresQuery
 from resolvers.users import UsersMutation, UsersQuery
@@ -51,9 +52,9 @@ MAX_TOKENS = 5000
 _RULES = [depth_rule(MAX_DEPTH, None, None), alias_rule(MAX_ALIASES)]
 
 Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery, UsersQuery, AuditQuery,
-                              AnalyticsQuery, DashboardsQuery, AlertsQuery))
-Mutation = merge_types("Mutation", (KeysMutation, UsersMutation, DashboardsMutation,
-                                    AlertsMutation))
+                              EventsQuery, AnalyticsQuery, DashboardsQuery, AlertsQuery))
+Mutation = merge_types("Mutation", (KeysMutation, UsersMutation, EventsMutation,
+                                    DashboardsMutation, AlertsMutation))
 
 
 class _Limits(AddValidationRules):

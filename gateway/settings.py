@@ -15,6 +15,9 @@ tests build a `Settings(...)` directly and never patch globals.
     GATEWAY_ALERTS           1 (run the alert evaluator in this process; 0 turns it off)
     GATEWAY_ALERT_TICK       30 (seconds between evaluator passes)
     GATEWAY_SESSION_SECONDS  1800 (lifetime of a login token)
+    GATEWAY_EVENTS_MAX_BATCH            1000      events per ingestion request
+    GATEWAY_EVENTS_MAX_BODY_BYTES       4194304   body of POST /tr/api/events (413 past it)
+    GATEWAY_EVENTS_MAX_PROPERTIES_BYTES 8192      one event's `properties`, as compact JSON
 """
 
 from __future__ import annotations
@@ -67,6 +70,11 @@ class Settings:
     # How often the background writers flush the audit log and keys' lastUsedAt.
     audit_flush_seconds: float = 0.5
     usage_flush_seconds: float = 5.0
+    # Event ingestion (REST, GraphQL and `gateway import`). The body limit stays below
+    # `max_body_bytes` so the ingestion route answers 413 in its product's error shape.
+    events_max_batch: int = 1000
+    events_max_body_bytes: int = 4 * 1024 * 1024
+    events_max_properties_bytes: int = 8192
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -87,6 +95,12 @@ class Settings:
                                                  defaults.alert_tick_seconds)),
             session_seconds=int(environ.get("GATEWAY_SESSION_SECONDS",
                                             defaults.session_seconds)),
+            events_max_batch=int(environ.get("GATEWAY_EVENTS_MAX_BATCH",
+                                             defaults.events_max_batch)),
+            events_max_body_bytes=int(environ.get("GATEWAY_EVENTS_MAX_BODY_BYTES",
+                                                  defaults.events_max_body_bytes)),
+            events_max_properties_bytes=int(environ.get(
+                "GATEWAY_EVENTS_MAX_PROPERTIES_BYTES", defaults.events_max_properties_bytes)),
         )
 
     def with_secret(self) -> Settings:

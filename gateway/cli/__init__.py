@@ -13,6 +13,8 @@
     gateway users create --email E --role R [--json]   password from stdin, else prompted
     gateway users list [--json]
     gateway schema                    print the GraphQL SDL
+    gateway import events FILE [--pixel ID] [--format auto|jsonl|csv] [--json]
+    gateway import spend FILE [--pixel ID] [--json]
 
 Every command honours GATEWAY_DATABASE_URL (and the other GATEWAY_* settings).
 """
@@ -24,7 +26,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import admin, server
+from gateway.cli import admin, imports, server
 from gateway.settings import Settings
 
 __all__ = ["main"]
@@ -114,6 +116,19 @@ def _parser() -> argparse.ArgumentParser:
     ul.add_argument("--org")
     ul.add_argument("--json", action="store_true")
     ul.set_defaults(run=admin.list_users)
+
+    imp = sub.add_parser("import", help="bulk-load events or ad spend from a file")
+    kinds = imp.add_subparsers(dest="action", required=True)
+    ie = kinds.add_parser("events", help="JSON Lines or CSV of events")
+    ie.add_argument("file")
+    ie.add_argument("--format", choices=["auto", "jsonl", "csv"], default="auto")
+    isp = kinds.add_parser("spend", help="CSV: date, platform, campaign, spend, impressions, "
+                           "clicks")
+    isp.add_argument("file")
+    for cmd, run in ((ie, imports.import_events), (isp, imports.import_spend)):
+        cmd.add_argument("--pixel", help="target pixel id (default: the only pixel)")
+        cmd.add_argument("--json", action="store_true", help="print the report as JSON")
+        cmd.set_defaults(run=run)
     return p
 
 

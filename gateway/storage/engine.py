@@ -15,7 +15,14 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from gateway.storage.event_writer import EventWriter
 
 __all__ = ["Database", "alembic_config"]
 
@@ -62,6 +69,8 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Every event ingestion path writes through this one queue (group commit).
+        self.event_writer = EventWriter(self.engine, sqlite_fast_path=self.is_sqlite)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -75,4 +84,5 @@ class Database:
             await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "heads"))
 
     async def dispose(self) -> None:
+        await self.event_writer.close()
         await self.engine.dispose()

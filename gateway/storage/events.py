@@ -7,10 +7,11 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from gateway.storage.models import EventRow
 
-__all__ = ["EVENT_COLUMNS", "count_events", "insert_events"]
+__all__ = ["EVENT_COLUMNS", "count_events", "count_events_by_name", "insert_events"]
 
 EVENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in EventRow.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
 
@@ -25,5 +26,14 @@ async def insert_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
 
 async def count_events(session: AsyncSession, pixel_id: str) -> int:
     result = await session.execute(
-        select(func.count()).select_from(EventRow).where(EventRow.pixel_id == pixel_id))
+        select(func.count()).select_from(EventRow).where(col(EventRow.pixel_id) == pixel_id))
     return int(result.scalar_one())
+
+
+async def count_events_by_name(session: AsyncSession, pixel_id: str) -> list[tuple[str, int]]:
+    """(name, count) for the pixel's events, most frequent first (ties by name)."""
+    n = func.count().label("n")
+    result = await session.execute(
+        select(col(EventRow.name), n).where(col(EventRow.pixel_id) == pixel_id)
+        .group_by(col(EventRow.name)).order_by(n.desc(), col(EventRow.name)))
+    return [(name, int(count)) for name, count in result.all()]

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from gateway.rest.upstack import measures, queries, views
-from gateway.rest.upstack import audit, keys, measures, users
+from gateway.rest.upstack import audit, events, keys, measures, queries, users, views
 from gateway.rest.upstack.surface import surface
 
 __all__ = ["routes", "surface"]
@@ -22,4 +21,5 @@ def routes() -> list[Route]:
         *keys.routes(),
         *users.routes(),
         *audit.routes(),
+        *events.routes(),
     ]

@@ -1,0 +1,238 @@
+"""Group commit for event ingestion: concurrent writes share one transaction.
+
+Every ingestion path (REST, GraphQL, `gateway import`) hands validated rows to
+`Database.event_writer.write(rows)`. Calls that arrive while a transaction is running queue
+up and are written together by the next one, so twenty concurrent clients cost one lock
+acquisition and one commit instead of twenty busy-waiting writers. A call returns only after
+its rows are committed (an acknowledged event is durable).
+
+Idempotency: a row whose (pixel_id, event_id) is already stored, or appears earlier in the
+same group, is not written and is reported as a duplicate by its position. NULL event ids
+never collide.
+
+Two code paths, same contract (tests run both on SQLite):
+- SQLite: the driver connection directly (`BEGIN IMMEDIATE`, one `executemany`, `COMMIT`);
+  the write lock is taken first, so checking for earlier rows cannot race another process.
+- any other backend: `INSERT ... ON CONFLICT DO NOTHING RETURNING pixel_id, event_id`
+  through SQLAlchemy; what is not returned was a duplicate.
+
+If a group fails, each call in it is retried alone, so one bad call cannot fail its
+neighbours; the failing call gets the exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import column, table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.storage.events import EVENT_COLUMNS
+
+__all__ = ["EVENT_ID", "PIXEL_ID", "EventWriter", "StorageError", "WriteOutcome"]
+
+PIXEL_ID = EVENT_COLUMNS.index("pixel_id")
+EVENT_ID = EVENT_COLUMNS.index("event_id")
+
+# Rows are tuples in EVENT_COLUMNS order; `properties` is already JSON text (or None).
+_INSERT_SQL = (
+    f"INSERT INTO event ({', '.join(EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)}) "
+    "ON CONFLICT (pixel_id, event_id) DO NOTHING"
+)
+# Untyped columns: values are bound as given (properties stays the JSON text it already is).
+_EVENT = table("event", *(column(c) for c in EVENT_COLUMNS))
+_LOOKUP_CHUNK = 500  # event ids per IN (...) look-up, well under SQLite's variable limit
+
+Row = tuple[Any, ...]
+Key = tuple[str, str]
+
+
+class StorageError(Exception):
+    """The database refused or failed the write (any driver error, on either path)."""
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What happened to one call's rows: how many were stored, and which positions were
+    duplicates (already stored, or repeated earlier in the same group)."""
+
+    inserted: int
+    duplicates: frozenset[int]
+
+
+@dataclass
+class _Call:
+    rows: Sequence[Row]
+    future: asyncio.Future[WriteOutcome]
+    duplicates: set[int] = field(default_factory=set)
+    sent: list[tuple[int, Key | None]] = field(default_factory=list)  # (position, key)
+
+
+class EventWriter:
+    """Queue + one drain task per burst of writes.
+
+    >>> writer = EventWriter(engine, sqlite_fast_path=True)
+    >>> outcome = await writer.write([row, row2])   # committed when this returns
+    >>> await writer.close()
+    """
+
+    def __init__(self, engine: AsyncEngine, *, sqlite_fast_path: bool,
+                 max_group_rows: int = 20_000) -> None:
+        self._engine = engine
+        self._fast = sqlite_fast_path
+        self._max_group_rows = max_group_rows
+        self._pending: list[_Call] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def write(self, rows: Sequence[Row]) -> WriteOutcome:
+        """Store `rows`; returns after their transaction committed. Raises what the database
+        raised when this call's rows cannot be written."""
+        if not rows:
+            return WriteOutcome(0, frozenset())
+        call = _Call(rows, asyncio.get_running_loop().create_future())
+        self._pending.append(call)
+        if self._task is None:
+            self._task = asyncio.create_task(self._drain())
+        # A caller cancelled here (client gone) does not stop the write; its rows still land.
+        return await call.future
+
+    async def close(self) -> None:
+        """Wait for queued writes to finish."""
+        if self._task is not None:
+            await self._task
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                group: list[_Call] = []
+                size = 0
+                while self._pending and (not group or size < self._max_group_rows):
+                    call = self._pending.pop(0)
+                    group.append(call)
+                    size += len(call.rows)
+                try:
+                    await self._write_group(group)
+                except BaseException:  # cancelled mid-write: nobody may wait forever
+                    for call in group:
+                        if not call.future.done():
+                            call.future.cancel()
+                    raise
+        finally:
+            self._task = None
+
+    async def _write_group(self, group: list[_Call]) -> None:
+        try:
+            await self._commit(group)
+        except Exception as exc:  # noqa: BLE001  # any failure: isolate and hand it to callers
+            if len(group) == 1:
+                _settle(group[0], error=exc)
+                return
+            for call in group:  # isolate the failing call
+                try:
+                    await self._commit([call])
+                except Exception as single:  # noqa: BLE001  # delivered to its caller
+                    _settle(call, error=single)
+                else:
+                    _settle(call)
+            return
+        for call in group:
+            _settle(call)
+
+    def _plan(self, group: list[_Call]) -> list[Row]:
+        """Drop in-group repeats of a key (later ones are duplicates); the rows to send."""
+        seen: set[Key] = set()
+        rows: list[Row] = []
+        for call in group:
+            call.duplicates.clear()
+            call.sent.clear()
+            for position, row in enumerate(call.rows):
+                event_id = row[EVENT_ID]
+                key = None if event_id is None else (row[PIXEL_ID], event_id)
+                if key is not None:
+                    if key in seen:
+                        call.duplicates.add(position)
+                        continue
+                    seen.add(key)
+                call.sent.append((position, key))
+                rows.append(row)
+        return rows
+
+    async def _commit(self, group: list[_Call]) -> None:
+        rows = self._plan(group)
+        try:
+            if self._fast:
+                existing = await self._commit_sqlite(rows)
+            else:
+                existing = await self._commit_generic(rows)
+        except Exception as exc:
+            raise StorageError(f"{type(exc).__name__}: {exc}") from exc
+        for call in group:
+            call.duplicates.update(pos for pos, key in call.sent if key in existing)
+
+    async def _commit_sqlite(self, rows: list[Row]) -> set[Key]:
+        """Returns the keys that were already stored (their rows were skipped)."""
+        async with self._engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            db = raw.driver_connection
+            assert db is not None
+            # The write lock first: nothing can insert between our look-up and our insert.
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = await db.execute("SELECT max(id) FROM event")
+                before = (await cursor.fetchone())[0] or 0
+                cursor = await db.executemany(_INSERT_SQL, rows)
+                skipped = len(rows) - cursor.rowcount
+                existing: set[Key] = set()
+                if skipped:
+                    existing = await _stored_before(db, rows, before)
+                    if len(existing) != skipped:
+                        raise RuntimeError(f"event insert skipped {skipped} rows but "
+                                           f"{len(existing)} were already stored")
+                await db.commit()
+            except BaseException:
+                await db.rollback()
+                raise
+        return existing
+
+    async def _commit_generic(self, rows: list[Row]) -> set[Key]:
+        dialect = self._engine.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = (insert(_EVENT).on_conflict_do_nothing(index_elements=["pixel_id", "event_id"])
+                .returning(_EVENT.c.pixel_id, _EVENT.c.event_id))
+        params = [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in rows]
+        async with self._engine.begin() as conn:
+            result = await conn.execute(stmt, params)
+            stored = {(p, e) for p, e in result.all() if e is not None}
+        return {(r[PIXEL_ID], r[EVENT_ID]) for r in rows
+                if r[EVENT_ID] is not None} - stored
+
+
+async def _stored_before(db: Any, rows: list[Row], before: int) -> set[Key]:
+    by_pixel: dict[str, list[str]] = {}
+    for r in rows:
+        if r[EVENT_ID] is not None:
+            by_pixel.setdefault(r[PIXEL_ID], []).append(r[EVENT_ID])
+    found: set[Key] = set()
+    for pixel_id, ids in by_pixel.items():
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[start:start + _LOOKUP_CHUNK]
+            cursor = await db.execute(
+                "SELECT event_id FROM event WHERE pixel_id = ? AND id <= ? AND event_id IN "
+                f"({', '.join('?' for _ in chunk)})", (pixel_id, before, *chunk))
+            found.update((pixel_id, e) for (e,) in await cursor.fetchall())
+    return found
+
+
+def _settle(call: _Call, *, error: BaseException | None = None) -> None:
+    if call.future.done():  # the caller went away; its rows are stored regardless
+        return
+    if error is not None:
+        call.future.set_exception(error)
+    else:
+        call.future.set_result(WriteOutcome(len(call.rows) - len(call.duplicates),
+                                            frozenset(call.duplicates)))

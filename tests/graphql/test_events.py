@@ -1,0 +1,107 @@
+"""trackEvents and eventStats over GraphQL: same service and rules as REST (issue #4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support import Harness, assert_graphql_error
+from tests.support_events import count_events, page_view, post_events, purchase
+
+TRACK = """
+mutation Track($events: [EventInput!]!) {
+  trackEvents(events: $events) {
+    received accepted duplicates rejected
+    errors { index message path }
+    duplicateEvents { index eventId }
+  }
+}"""
+
+
+def gql_event(e: dict[str, Any]) -> dict[str, Any]:
+    """The same event with GraphQL field names."""
+    from strawberry.utils.str_converters import to_camel_case
+
+    return {to_camel_case(k): v for k, v in e.items()}
+
+
+async def test_track_events_partial_batch_and_duplicates(harness: Harness) -> None:
+    key = await harness.mint("events:write")
+    events = [gql_event(page_view(1)), gql_event(purchase("5")),
+              {"name": "purchase", "userId": "u", "revenue": 3.0}, gql_event(purchase("5"))]
+    body = await harness.graphql(TRACK, {"events": events}, key=key, pixel=harness.pixel_id)
+    assert "errors" not in body, body
+    result = body["data"]["trackEvents"]
+    assert (result["received"], result["accepted"], result["duplicates"], result["rejected"]) == (
+        4, 2, 1, 1)
+    assert result["errors"] == [{"index": 2, "message": "purchase needs order_id",
+                                 "path": ["events", "2", "orderId"]}]
+    assert result["duplicateEvents"] == [{"index": 3, "eventId": "order-5"}]
+    assert await count_events(harness) == {"*": 2, "page_view": 1, "purchase": 1}
+
+
+async def test_timestamp_takes_iso_text_and_epoch_ms(harness: Harness) -> None:
+    key = await harness.mint("events:write")
+    events = [{"name": "x", "anonymousId": "a", "timestamp": 1_795_000_000_000},
+              {"name": "x", "anonymousId": "a", "timestamp": "2026-11-20T11:00:00Z"},
+              {"name": "x", "anonymousId": "a", "timestamp": 1_795_000_000},
+              {"name": "x", "anonymousId": "a", "properties": {"plan": "pro", "seats": 3}}]
+    body = await harness.graphql(TRACK, {"events": events}, key=key, pixel=harness.pixel_id)
+    result = body["data"]["trackEvents"]
+    assert result["accepted"] == 3
+    assert result["errors"][0]["path"] == ["events", "2", "timestamp"]
+
+
+async def test_nothing_usable_is_invalid_input_with_graphql_paths(harness: Harness) -> None:
+    key = await harness.mint("events:write")
+    body = await harness.graphql(TRACK, {"events": [{"name": "purchase", "anonymousId": "a"}]},
+                                 key=key, pixel=harness.pixel_id)
+    assert_graphql_error(body, "INVALID_INPUT", path=["trackEvents"])
+    details = body["errors"][0]["extensions"]["details"]
+    assert [d["path"] for d in details] == [["events", "0", "orderId"],
+                                            ["events", "0", "revenue"]]
+
+
+async def test_too_many_events(harness: Harness) -> None:
+    key = await harness.mint("events:write")
+    events = [{"name": "x", "anonymousId": "a"}] * 1001
+    body = await harness.graphql(TRACK, {"events": events}, key=key, pixel=harness.pixel_id)
+    assert_graphql_error(body, "INVALID_INPUT")
+    assert "at most 1000 events" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(("scopes", "code"), [
+    (("analytics:read",), "INSUFFICIENT_SCOPE"),
+    ((), "AUTH_REQUIRED"),
+])
+async def test_track_events_needs_events_write(harness: Harness, scopes: tuple[str, ...],
+                                               code: str) -> None:
+    key = await harness.mint(*scopes) if scopes else None
+    body = await harness.graphql(TRACK, {"events": [{"name": "x", "anonymousId": "a"}]},
+                                 key=key, pixel=harness.pixel_id if key else None)
+    assert_graphql_error(body, code)
+
+
+async def test_event_stats_needs_analytics_read(harness: Harness) -> None:
+    key = await harness.mint("events:write")
+    body = await harness.graphql("{ eventStats { total } }", key=key, pixel=harness.pixel_id)
+    assert_graphql_error(body, "INSUFFICIENT_SCOPE")
+
+
+async def test_rest_and_graphql_store_the_same_row(harness: Harness) -> None:
+    """Same scenario on both surfaces gives identical stored events."""
+    key = await harness.mint("events:write")
+    event = purchase("77", country="fr", properties={"a": [1]}, url="https://x.example/t")
+    rest = {**event, "event_id": "rest"}
+    gql = gql_event({**event, "event_id": "gql"})
+    assert (await post_events(harness, key, rest)).json()["accepted"] == 1
+    body = await harness.graphql(TRACK, {"events": [gql]}, key=key, pixel=harness.pixel_id)
+    assert body["data"]["trackEvents"]["accepted"] == 1
+    from sqlalchemy import select
+
+    from gateway.storage.models import EventRow
+    async with harness.state.db.session() as session:
+        rows = (await session.execute(select(EventRow).order_by(EventRow.id))).scalars().all()
+    a, b = (r.model_dump(exclude={"id", "event_id"}) for r in rows)
+    assert a == b
