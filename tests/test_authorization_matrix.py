@@ -91,6 +91,10 @@ def rest(method: str, path: str, body: Callable[[World], Awaitable[Any]] | None 
          ) -> Callable[[World], Awaitable[Sample]]:
     async def build(w: World) -> Sample:
         real = path.replace("{key_id}", await w.key_id()) if "{key_id}" in path else path
+        for name, make in (("{view_id}", _view_id), ("{alert_id}", _alert_id),
+                           ("{webhook_id}", _webhook_id)):
+            if name in real:
+                real = real.replace(name, await make(w))
         return Sample(method=method, path=real, json=await body(w) if body else None)
     return build
 
@@ -179,6 +183,159 @@ ROWS: dict[str, Row] = {
     "GET /accounts/api/audit-log": Row("audit:read", rest("GET", "/accounts/api/audit-log")),
 }
 
+
+# Objects of issues #4-#6, made through their REST routes with an all-powerful key of the
+# organization and remembered on the World.
+async def _admin_post(w: World, path: str, body: dict[str, Any]) -> str:
+    key = await w.h.mint("dashboards:write", "alerts:write", name="arranger")
+    response = await w.h.client.post(path, json=body, headers={"x-api-key": key})
+    assert response.status_code == 200, response.text
+    data = response.json()
+    return str(data["data"]["id"] if "data" in data else data["id"])
+
+
+async def _remembered(w: World, name: str, path: str, body: dict[str, Any]) -> str:
+    if name not in w.__dict__:
+        w.__dict__[name] = await _admin_post(w, path, body)
+    return str(w.__dict__[name])
+
+
+async def _view_id(w: World) -> str:
+    return await _remembered(w, "view", "/accounts/api/dashboard/views", {"name": "target"})
+
+
+async def _webhook_id(w: World) -> str:
+    return await _remembered(w, "webhook", "/api/v2/webhooks",
+                             {"name": "target", "url": "https://example.test/hook"})
+
+
+async def _alert_id(w: World) -> str:
+    return await _remembered(w, "alert", "/api/v2/alerts", _ALERT)
+
+
+_ALERT = {"source": "measure", "measure": "core.revenue", "threshold": 100,
+          "thresholdType": "above", "interval": "1h",
+          "channel": {"type": "webhook", "url": "https://example.test/inline"}}
+_RANGE = {"start": "2026-11-01", "end": "2026-11-07"}
+
+
+def _ids(make: Callable[[World], Awaitable[str]]) -> Callable[[World], Awaitable[dict[str, Any]]]:
+    async def build(w: World) -> dict[str, Any]:
+        return {"id": await make(w)}
+    return build
+
+
+async def _static(value: Any) -> Any:
+    return value
+
+
+def body(value: Any) -> Callable[[World], Awaitable[Any]]:
+    return lambda w: _static(value)
+
+
+async def _alert_update(w: World) -> dict[str, Any]:
+    return {"id": await _alert_id(w), "i": {k: v for k, v in _ALERT.items()}}
+
+
+VIEWS = "/accounts/api/dashboard/views"
+ROWS.update({
+    # issue #5: analytics
+    "Query.analytics": Row("analytics:read", gql(
+        '{ analytics(input: {measures: ["core.revenue"], dateRange: {preset: "last_7_days"}})'
+        " { __typename } }")),
+    "Query.attribution": Row("analytics:read", gql(
+        '{ attribution(input: {dateRange: {preset: "last_7_days"}}) { dimension } }')),
+    "Query.cohortAnalysis": Row("analytics:read", gql(
+        '{ cohortAnalysis(input: {dateRange: {preset: "last_30_days"}}) { granularity } }')),
+    "Query.analyticsFilters": Row("analytics:read", gql("{ analyticsFilters { __typename } }")),
+    "POST /db-mgmt/api/query": Row("analytics:read", rest("POST", "/db-mgmt/api/query", body(
+        {"measures": [{"measure": "core.revenue"}], "dateRange": _RANGE, "granularity": "day"}))),
+    "POST /db-mgmt/api/query-attribution": Row("analytics:read", rest(
+        "POST", "/db-mgmt/api/query-attribution", body(
+            {"dimension": "utm_source", "dateRange": _RANGE, "attributionModel": "first_click",
+             "attributionWindow": 30}))),
+    "POST /db-mgmt/api/query-cohort-analysis": Row("analytics:read", rest(
+        "POST", "/db-mgmt/api/query-cohort-analysis", body(
+            {"granularity": "month", "measures": ["orders.customers_cohort"],
+             "dateRange": _RANGE}))),
+    "GET /db-mgmt/api/filters": Row("analytics:read", rest("GET", "/db-mgmt/api/filters")),
+    # issue #4: events
+    "Mutation.trackEvents": Row("events:write", gql(
+        'mutation { trackEvents(events: [{name: "page_view", path: "/", anonymousId: "a"}])'
+        " { accepted } }")),
+    "Query.eventStats": Row("analytics:read", gql("{ eventStats { total } }")),
+    "POST /tr/api/events": Row("events:write", rest("POST", "/tr/api/events", body(
+        {"name": "page_view", "path": "/", "anonymous_id": "a"}))),
+    # issue #6: dashboard views
+    "Query.dashboardViews": Row("dashboards:read", gql("{ dashboardViews { id } }")),
+    "Query.dashboardView": Row("dashboards:read", gql(
+        "query($id: ID!) { dashboardView(id: $id) { id } }", _ids(_view_id)), names_object=True),
+    "Mutation.createDashboardView": Row("dashboards:write", gql(
+        'mutation { createDashboardView(input: {name: "v"}) { id } }')),
+    "Mutation.updateDashboardView": Row("dashboards:write", gql(
+        'mutation($id: ID!) { updateDashboardView(id: $id, input: {name: "x"}) { id } }',
+        _ids(_view_id)), names_object=True),
+    "Mutation.deleteDashboardView": Row("dashboards:write", gql(
+        "mutation($id: ID!) { deleteDashboardView(id: $id) }", _ids(_view_id)),
+        names_object=True),
+    "Mutation.copyDashboardView": Row("dashboards:write", gql(
+        "mutation($id: ID!) { copyDashboardView(id: $id) { id } }", _ids(_view_id)),
+        names_object=True),
+    "Mutation.createDashboardViewFromPreset": Row("dashboards:write", gql(
+        'mutation { createDashboardViewFromPreset(input: {name: "p", widgets: '
+        '[{measure: "core.revenue"}]}) { id } }')),
+    f"GET {VIEWS}": Row("dashboards:read", rest("GET", VIEWS)),
+    f"POST {VIEWS}": Row("dashboards:write", rest("POST", VIEWS, body({"name": "v"}))),
+    f"POST {VIEWS}/from-preset": Row("dashboards:write", rest(
+        "POST", f"{VIEWS}/from-preset", body({"name": "p",
+                                                "widgets": [{"measure": "core.revenue"}]}))),
+    f"GET {VIEWS}/{{id}}": Row("dashboards:read", rest("GET", f"{VIEWS}/{{view_id}}"),
+                               names_object=True),
+    f"PATCH {VIEWS}/{{id}}": Row("dashboards:write", rest("PATCH", f"{VIEWS}/{{view_id}}",
+                                                          body({"name": "x"})),
+                                 names_object=True),
+    f"DELETE {VIEWS}/{{id}}": Row("dashboards:write", rest("DELETE", f"{VIEWS}/{{view_id}}"),
+                                  names_object=True),
+    f"POST {VIEWS}/{{id}}/copy": Row("dashboards:write",
+                                     rest("POST", f"{VIEWS}/{{view_id}}/copy"),
+                                     names_object=True),
+    # issue #6: alerts and webhooks
+    "Query.alerts": Row("alerts:read", gql("{ alerts(limit: 10, offset: 0) { id } }")),
+    "Query.alert": Row("alerts:read", gql("query($id: ID!) { alert(id: $id) { id } }",
+                                          _ids(_alert_id)), names_object=True),
+    "Query.webhooks": Row("alerts:read", gql("{ webhooks { id } }")),
+    "Mutation.createAlert": Row("alerts:write", gql(
+        "mutation($i: AlertInput!) { createAlert(input: $i) { id } }",
+        lambda w: _wrap("i", _static(_ALERT)))),
+    "Mutation.updateAlert": Row("alerts:write", gql(
+        "mutation($id: ID!, $i: AlertInput!) { updateAlert(id: $id, input: $i) { id } }",
+        _alert_update), names_object=True),
+    "Mutation.deleteAlert": Row("alerts:write", gql(
+        "mutation($id: ID!) { deleteAlert(id: $id) }", _ids(_alert_id)), names_object=True),
+    "Mutation.createWebhook": Row("alerts:write", gql(
+        'mutation { createWebhook(input: {name: "w", url: "https://example.test/h"}) { id } }')),
+    "Mutation.deleteWebhook": Row("alerts:write", gql(
+        "mutation($id: ID!) { deleteWebhook(id: $id) }", _ids(_webhook_id)), names_object=True),
+    "GET /api/v2/alerts": Row("alerts:read", rest("GET", "/api/v2/alerts")),
+    "POST /api/v2/alerts": Row("alerts:write", rest("POST", "/api/v2/alerts", body(_ALERT))),
+    "GET /api/v2/alerts/{id}": Row("alerts:read", rest("GET", "/api/v2/alerts/{alert_id}"),
+                                   names_object=True),
+    "PUT /api/v2/alerts/{id}": Row("alerts:write", rest("PUT", "/api/v2/alerts/{alert_id}",
+                                                        body(_ALERT)), names_object=True),
+    "DELETE /api/v2/alerts/{id}": Row("alerts:write",
+                                      rest("DELETE", "/api/v2/alerts/{alert_id}"),
+                                      names_object=True),
+    "GET /api/v2/webhooks": Row("alerts:read", rest("GET", "/api/v2/webhooks")),
+    "POST /api/v2/webhooks": Row("alerts:write", rest("POST", "/api/v2/webhooks", body(
+        {"name": "w", "url": "https://example.test/h"}))),
+    "PUT /api/v2/webhooks/{id}": Row("alerts:write", rest(
+        "PUT", "/api/v2/webhooks/{webhook_id}", body({"name": "w2",
+                                                      "url": "https://example.test/h2"})),
+        names_object=True),
+    "DELETE /api/v2/webhooks/{id}": Row("alerts:write",
+                                        rest("DELETE", "/api/v2/webhooks/{webhook_id}"),
+                                        names_object=True),
+})
 
 async def _wrap(name: str, value: Awaitable[dict[str, Any]]) -> dict[str, Any]:
     return {name: await value}

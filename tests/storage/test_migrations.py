@@ -42,3 +42,12 @@ async def test_migrate_is_idempotent_and_keeps_data(tmp_path: Path) -> None:
         assert mode == "wal"
     finally:
         await again.dispose()
+
+
+def test_migrations_have_a_single_head() -> None:
+    """Branches from parallel work are merged, so `upgrade head` and `heads` agree."""
+    from alembic.script import ScriptDirectory
+
+    from gateway.storage.engine import alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0006_merge_heads"]
