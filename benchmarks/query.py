@@ -22,13 +22,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -40,6 +35,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._harness import serve  # noqa: E402
 from gateway.auth.principal import system_principal
 from gateway.demo import generate_events
 from gateway.engine import EngineQuery, TimeRange, run_query
@@ -130,56 +126,24 @@ async def _timed(fn: Callable[[], Awaitable[object]], runs: int) -> list[float]:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _http(db_path: Path, key: str, pixel: str, start: date, end: date, runs: int
           ) -> list[float]:
-    port = _free_port()
-    env = {**os.environ, "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
-           "GATEWAY_LOG_LEVEL": "warning"}
-    # Closed in the finally block below, after the server stops writing to it.
-    log = tempfile.NamedTemporaryFile(prefix="bench-query-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "gateway.asgi:app_factory", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-        cwd=Path(__file__).resolve().parent.parent)
-    url = f"http://127.0.0.1:{port}"
     body = {"pixelId": pixel, "granularity": "day", "timezone": TZ,
             "measures": [{"measure": m} for m in MEASURES], "dimensions": ["utm_source"],
             "dateRange": {"start": start.isoformat(), "end": end.isoformat()}, "compare": False}
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(url + "/health", timeout=0.5)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError(Path(log.name).read_text())
-        with httpx.Client(base_url=url, headers={"x-api-key": key, "x-pixel-id": pixel},
-                          timeout=30) as client:
-            first = client.post("/db-mgmt/api/query", json=body)
-            assert first.status_code == 200, first.text
-            out = []
-            for _ in range(runs):
-                t = time.perf_counter()
-                r = client.post("/db-mgmt/api/query", json=body)
-                out.append((time.perf_counter() - t) * 1000)
-                assert r.status_code == 200
+    env = {"GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{db_path}", "GATEWAY_ALERTS": "0"}
+    with serve("gateway.asgi:app_factory", env) as url, \
+            httpx.Client(base_url=url, headers={"x-api-key": key, "x-pixel-id": pixel},
+                         timeout=30) as client:
+        first = client.post("/db-mgmt/api/query", json=body)
+        assert first.status_code == 200, first.text
+        out = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            r = client.post("/db-mgmt/api/query", json=body)
+            out.append((time.perf_counter() - t) * 1000)
+            assert r.status_code == 200
         return out
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        os.unlink(log.name)
 
 
 async def _main(args: argparse.Namespace) -> None:
