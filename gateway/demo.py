@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
+from zoneinfo import ZoneInfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,10 +51,16 @@ def _ms(dt: datetime) -> int:
 
 
 def generate_events(pixel_id: str, *, days: int = 90, end: datetime, seed: int = 7,
-                    sessions_per_day: int = 400) -> Iterator[dict[str, Any]]:
-    """Yield event rows (column dicts) for `days` days ending the day before `end` (UTC)."""
+                    sessions_per_day: int = 400,
+                    timezone: str = "UTC") -> Iterator[dict[str, Any]]:
+    """Yield event rows (column dicts) for `days` local days ending the day before `end`."""
     rng = random.Random(seed)
-    start_day = (end - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    # Days are the pixel's local days, as ingestion reads an ad_spend `date` (local midnight)
+    # and the engine buckets: spend stamped at UTC midnight would land on the previous
+    # local day west of Greenwich. Aware arithmetic keeps midnight across DST changes.
+    local_end = end.astimezone(ZoneInfo(timezone))
+    start_day = (local_end - timedelta(days=days)).replace(hour=0, minute=0, second=0,
+                                                          microsecond=0)
     customers: list[str] = []
     order_no = 1000
     for d in range(days):
@@ -141,7 +148,7 @@ async def seed_demo(db: Database, settings: Settings, *, now: datetime | None = 
         day_of_batch = -1
         start_day = (now - timedelta(days=days)).replace(hour=0, minute=0, second=0,
                                                           microsecond=0)
-        for row in generate_events(pixel.id, days=days, end=now,
+        for row in generate_events(pixel.id, days=days, end=now, timezone=pixel.timezone,
                                    sessions_per_day=sessions_per_day):
             batch.append(row)
             if len(batch) >= 5000:
