@@ -5,17 +5,20 @@ they call the same services.
 
 - no principal                  -> AuthRequired (401)
 - principal lacks the scope     -> InsufficientScope (403)
-- object of another tenant      -> NotFound (404), raised by the service that loaded it:
-                                   existence is never leaked
+- object of another tenant      -> NotFound (404) via `require_owned`: existence is never
+                                   leaked
 """
 
 from __future__ import annotations
 
+from typing import Protocol, TypeVar
+
 from gateway.auth.principal import Principal
-from gateway.errors import AuthRequired, InsufficientScope
+from gateway.errors import AuthRequired, InsufficientScope, NotFound
 
 __all__ = [
     "has_scope",
+    "require_owned",
     "require_authenticated",
     "require_pixel",
     "require_scope",
@@ -50,3 +53,18 @@ def require_pixel(principal: Principal) -> str:
     if principal.pixel_id is None:
         raise AuthRequired("This key reaches several pixels: send x-pixel-id")
     return principal.pixel_id
+
+
+class _PixelScoped(Protocol):
+    pixel_id: str
+
+
+T = TypeVar("T", bound=_PixelScoped)
+
+
+def require_owned(row: T | None, pixel_id: str, message: str = "Not found") -> T:
+    """`row` when it exists and belongs to `pixel_id`; otherwise NotFound, the same answer for
+    "missing" and "another tenant's", so existence never leaks."""
+    if row is None or row.pixel_id != pixel_id:
+        raise NotFound(message)
+    return row

@@ -11,7 +11,6 @@ at request time, so keys stored with an alias keep working without a rotation.
     events:write       -
     keys:read          -
     keys:admin         keys:read          create, rotate, revoke, update keys
-    users:admin        -                  users and the audit log
     alerts:read        -                  alerts, their state and history; webhooks
     alerts:write       alerts:read        create, update, delete alerts and webhooks
     users:admin        audit:read         users and their roles
@@ -49,7 +48,6 @@ SCOPES: dict[str, tuple[str, frozenset[str]]] = {
     "events:write": ("Send server-side tracking events", frozenset()),
     "keys:read": ("List and read API keys", frozenset()),
     "keys:admin": ("Create, rotate, revoke and update API keys", frozenset({"keys:read"})),
-    "users:admin": ("Manage users and read the audit log", frozenset()),
     "alerts:read": ("List and read alerts, their state and history, and webhooks", frozenset()),
     "alerts:write": (
         "Create, update and delete alerts and webhooks",

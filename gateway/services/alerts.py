@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from gateway.auth.policy import require_pixel, require_scope
+from gateway.auth.policy import require_owned, require_pixel, require_scope
 from gateway.auth.principal import Principal
 from gateway.catalog import CATALOG
 from gateway.errors import FieldError, NotFound
@@ -153,9 +153,7 @@ async def _channel(session: AsyncSession, pixel_id: str, raw: Any,
 
 
 def _owned(row: AlertRow | None, pixel_id: str) -> AlertRow:
-    if row is None or row.pixel_id != pixel_id:
-        raise NotFound(NOT_FOUND)
-    return row
+    return require_owned(row, pixel_id, NOT_FOUND)
 
 
 async def create_alert(db: Database, principal: Principal | None, draft: AlertDraft, *,

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from gateway.auth.policy import require_pixel, require_scope
+from gateway.auth.policy import require_owned, require_pixel, require_scope
 from gateway.auth.principal import Principal
-from gateway.errors import FieldError, InvalidInput, NotFound, PixelMismatch, StaleVersion
+from gateway.errors import FieldError, InvalidInput, PixelMismatch, StaleVersion
 from gateway.services.dashboard_config import (
     GRANULARITIES,
     VIEW_TYPES,
@@ -84,9 +84,7 @@ def _check_body_pixel(pixel_id: str, body_pixel: Any) -> None:
 
 
 def _owned(row: DashboardViewRow | None, pixel_id: str) -> DashboardViewRow:
-    if row is None or row.pixel_id != pixel_id:
-        raise NotFound(NOT_FOUND)
-    return row
+    return require_owned(row, pixel_id, NOT_FOUND)
 
 
 async def list_views(db: Database, principal: Principal | None, *,

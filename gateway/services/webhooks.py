@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.auth.policy import require_pixel, require_scope
+from gateway.auth.policy import require_owned, require_pixel, require_scope
 from gateway.auth.principal import Principal
-from gateway.errors import Conflict, FieldError, NotFound
+from gateway.errors import Conflict, FieldError
 from gateway.services.dashboard_config import raise_if
 from gateway.storage import Database
 from gateway.storage import alerts as store
@@ -83,9 +83,7 @@ def _validate(draft: WebhookDraft) -> dict[str, Any]:
 
 
 def _owned(row: WebhookRow | None, pixel_id: str) -> WebhookRow:
-    if row is None or row.pixel_id != pixel_id:
-        raise NotFound(NOT_FOUND)
-    return row
+    return require_owned(row, pixel_id, NOT_FOUND)
 
 
 async def create_webhook(db: Database, principal: Principal | None, draft: WebhookDraft, *,
