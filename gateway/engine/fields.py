@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import String, and_, case, cast, false, func, literal, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
+from gateway.channels import CHANNELS, PAID_SEARCH, PAID_SOCIAL, SOCIAL
 from gateway.engine.query import And, Filter, Not, Or, Predicate
 from gateway.storage.models import EventRow
 
@@ -26,7 +27,9 @@ __all__ = [
     "FieldSpec",
     "compile_filter",
     "field_expression",
+    "filter_fields",
     "find_field",
+    "stored_column",
     "validate_filter",
 ]
 
@@ -40,19 +43,15 @@ _NUMBER_OPS = ("equals", "not_equals", "in", "not_in", "gt", "gte", "lt", "lte",
 _BOOL_OPS = ("equals", "not_equals", "is_set", "is_not_set")
 PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
 
-# Marketing channel from utm_medium/utm_source/referrer (GA-style default channel grouping).
-_PAID_SEARCH = ("cpc", "ppc", "paid", "paid_search", "sem")
-_PAID_SOCIAL = ("paid_social", "paidsocial", "social_paid")
-_SOCIAL = ("social", "social_organic")
 
 
 def _channel() -> ColumnElement[Any]:
     return case(
-        (T.utm_medium.in_(_PAID_SEARCH), literal("paid_search")),
-        (T.utm_medium.in_(_PAID_SOCIAL), literal("paid_social")),
+        (T.utm_medium.in_(PAID_SEARCH), literal("paid_search")),
+        (T.utm_medium.in_(PAID_SOCIAL), literal("paid_social")),
         (T.utm_medium == "email", literal("email")),
         (T.utm_medium == "organic", literal("organic_search")),
-        (T.utm_medium.in_(_SOCIAL), literal("organic_social")),
+        (T.utm_medium.in_(SOCIAL), literal("organic_social")),
         (or_(T.utm_source.is_not(None), T.referrer.is_not(None)), literal("referral")),
         else_=literal("direct"),
     )
@@ -101,8 +100,7 @@ FIELDS: dict[str, FieldSpec] = {f.name: f for f in (
     _s("utm_term", "utm_term of the event's session."),
     FieldSpec("channel", "string", "Marketing channel derived from utm_medium, utm_source "
               "and referrer.", _channel,
-              values=("paid_search", "paid_social", "email", "organic_search",
-                      "organic_social", "referral", "direct")),
+              values=CHANNELS),
     _s("country", "ISO 3166-1 alpha-2 country code."),
     _s("device", "mobile, desktop or tablet."),
     _s("path", "URL path."),
@@ -202,19 +200,24 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def compile_predicate(p: Predicate) -> ColumnElement[bool]:
+def compile_predicate(p: Predicate, source: Any = None) -> ColumnElement[bool]:
     """SQL for one predicate; every value is a bound parameter.
 
     Two-valued on purpose (never SQL NULL), so `not` negates exactly: `not_equals`/`not_in`
     match events where the field is unset, the positive operators never do. `contains` is
     case-insensitive on every backend (lower() on both sides).
+
+    `source`: the columns of a rollup table (`gateway.storage.rollups`), which store each
+    field under its name; None: the event table.
     """
     spec = find_field(p.field)
     if spec is None:
         raise KeyError(p.field)
-    if spec.type == "property":
+    if source is not None:
+        col: ColumnElement[Any] = source[stored_column(spec.name)]
+    elif spec.type == "property":
         key = spec.name.removeprefix("properties.")
-        col: ColumnElement[Any] = (T.properties[key].as_float()
+        col = (T.properties[key].as_float()
                                    if p.op in ("gt", "gte", "lt", "lte")
                                    else T.properties[key].as_string())
     else:
@@ -249,12 +252,30 @@ def compile_predicate(p: Predicate) -> ColumnElement[bool]:
     return and_(col.is_not(None), test)
 
 
-def compile_filter(node: Filter) -> ColumnElement[bool]:
+def compile_filter(node: Filter, source: Any = None) -> ColumnElement[bool]:
     if isinstance(node, Predicate):
-        return compile_predicate(node)
+        return compile_predicate(node, source)
     if isinstance(node, And):
-        return and_(*(compile_filter(i) for i in node.items)) if node.items else literal(True)
+        return (and_(*(compile_filter(i, source) for i in node.items)) if node.items
+                else literal(True))
     if isinstance(node, Or):
-        return or_(*(compile_filter(i) for i in node.items)) if node.items else false()
-    return not_(compile_filter(node.item))
+        return or_(*(compile_filter(i, source) for i in node.items)) if node.items else false()
+    return not_(compile_filter(node.item, source))
+
+
+def stored_column(field: str) -> str:
+    """The column a (canonical) field is stored under in event and rollup tables."""
+    return "name" if field == "event" else field
+
+
+def filter_fields(node: Filter | None) -> set[str]:
+    """The canonical names of the fields a filter reads (aliases resolved)."""
+    if node is None:
+        return set()
+    if isinstance(node, And | Or):
+        return set().union(*(filter_fields(i) for i in node.items))
+    if isinstance(node, Not):
+        return filter_fields(node.item)
+    spec = find_field(node.field)
+    return {node.field if spec is None else spec.name}
 

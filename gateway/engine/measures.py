@@ -52,14 +52,38 @@ class Part:
     def quantile(self) -> float:
         return _PERCENTILES[self.fn]
 
-    def condition(self) -> ColumnElement[bool]:
-        """Which events this part reads: name in events, every catalog condition."""
+    def condition(self, source: Any = None) -> ColumnElement[bool]:
+        """Which events this part reads: name in events, every catalog condition.
+        `source`: a rollup table's columns instead of the event table's."""
+        c = T if source is None else source
         clauses: list[ColumnElement[bool]] = [
-            T.name == self.events[0] if len(self.events) == 1 else T.name.in_(self.events)]
-        clauses += [compile_predicate(p) for p in self.where]
-        if self.column is not None and self.fn != "count":
+            c.name == self.events[0] if len(self.events) == 1 else c.name.in_(self.events)]
+        clauses += [compile_predicate(p, source) for p in self.where]
+        if source is None and self.column is not None and self.fn != "count":
             clauses.append(T[self.column].is_not(None))
         return and_(*clauses)
+
+    @property
+    def fields(self) -> set[str]:
+        """The fields the catalog conditions read."""
+        return {p.field for p in self.where}
+
+    def rollup_sql(self, source: Any) -> ColumnElement[Any]:
+        """The aggregate over an additive rollup (`event_rollup`): count, sum, min, max."""
+        cond = self.condition(source)
+        if self.fn == "count":
+            return func.sum(case((cond, source.n if self.column is None
+                                  else source[f"{self.column}_n"])))
+        if self.fn == "sum":
+            return func.sum(case((cond, source[f"{self.column}_sum"])))
+        agg = func.min if self.fn == "min" else func.max
+        return agg(case((cond, source[f"{self.column}_{self.fn}"])))
+
+    def distinct_rollup_sql(self, source: Any, first: ColumnElement[bool]) -> ColumnElement[Any]:
+        """A distinct count over `event_rollup_distinct`: chains whose first hour in the
+        bucket (`first`) is this row's."""
+        return func.sum(case((and_(self.condition(source), source.col == self.column, first),
+                              source.n)))
 
     def sql(self) -> ColumnElement[Any]:
         """The aggregate column (not for percentiles)."""

@@ -125,3 +125,5 @@ class EngineResult:
     group_totals: dict[tuple[str | None, ...], dict[str, float | None]] = field(
         default_factory=dict)
     statements: int = 0  # SQL statements issued (tests pin that measures don't add any)
+    # "statement=rollup" for each statement that read a rollup instead of raw events.
+    rollups: tuple[str, ...] = ()

@@ -31,11 +31,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.catalog import CATALOG, Catalog
 from gateway.engine.buckets import BucketPlan, plan_buckets
+from gateway.engine.rollup_plan import additive_rollup, aligned, distinct_rollup, rollup_statement
 from gateway.engine.fields import T, compile_filter, field_expression
 from gateway.engine.measures import MeasurePlan, evaluate, percentile, plan_measures, rollup
 from gateway.engine.query import Bucket, EngineQuery, EngineResult, TimeRange
 from gateway.errors import QueryTooLarge
 from gateway.storage import Database
+from gateway.storage.rollups import Rollup
 
 __all__ = ["Limits", "run_query"]
 
@@ -54,6 +56,9 @@ class Limits:
     # The main scan is split at bucket boundaries into this many concurrent statements
     # (buckets never straddle a slice, so even distinct counts merge exactly).
     slices: int = 2
+    # Read hourly rollups where they give the same answer (gateway/engine/rollup_plan.py);
+    # False: always scan raw events (benchmarks and the rollup tests compare both).
+    rollups: bool = True
 
 
 @dataclass
@@ -128,7 +133,8 @@ def _group_key(key: Key) -> Key:
 
 
 class _Plan:
-    """The statements of one period, built before any runs so all periods run together."""
+    """The statements of one period, built before any runs so all periods run together.
+    `parts[name]`: the plan.parts indexes a statement's value columns stand for."""
 
     def __init__(self, query: EngineQuery, plan: MeasurePlan, span: TimeRange,
                  limits: Limits) -> None:
@@ -137,29 +143,61 @@ class _Plan:
                                         limits.max_buckets)
         except ValueError as exc:
             raise QueryTooLarge(f"{exc}; use a coarser granularity or a shorter range") from exc
-        where = _base_where(query, plan, span)
         self.dims = [field_expression(d) for d in query.dimensions]
         self.bucket_sql = self.buckets.sql_index(T.ts)
         self.statements: dict[str, Select[Any]] = {}
-        if plan.sql_parts or not plan.percentile_parts:
+        self.parts: dict[str, list[int]] = {}
+        self.rollups: dict[str, str] = {}  # statement -> rollup read (for EXPLAIN and tests)
+        use = limits.rollups and aligned(self.buckets, span)
+        distinct = plan.distinct_parts
+        raw = list(plan.sql_parts)
+        additive = [i for i in raw if i not in distinct]
+        dims = query.dimensions
+
+        def from_rollup(name: str, parts: list[int], rollup: Rollup | None,
+                        buckets: BucketPlan | None, grouping: Sequence[str],
+                        max_rows: int) -> bool:
+            if rollup is None or not parts:
+                return False
+            self.statements[name] = rollup_statement(query, plan, parts, rollup, span,
+                                                     buckets, grouping, max_rows)
+            self.parts[name] = parts
+            self.rollups[name] = rollup.id
+            return True
+
+        parts_of = [plan.parts[i] for i in additive], [plan.parts[i] for i in distinct]
+        if use and from_rollup("rollup_main", additive, additive_rollup(parts_of[0], query),
+                               self.buckets, dims, limits.max_cells):
+            raw = [i for i in raw if i not in additive]
+        if use and from_rollup("rollup_distinct", distinct,
+                               distinct_rollup(parts_of[1], query, dims), self.buckets, dims,
+                               limits.max_cells):
+            raw = [i for i in raw if i not in distinct]
+        if raw:
             count = self.buckets.count
             k = max(1, min(limits.slices, count))
             cuts = [self.buckets.edges[round(i * count / k)] for i in range(k + 1)]
             for i in range(k):
-                part_where = where if k == 1 else _base_where(query, plan, span, cuts[i],
-                                                              cuts[i + 1])
+                part_where = _base_where(query, plan, span, cuts[i], cuts[i + 1], parts=raw)
                 self.statements[f"main{i}"] = _aggregate_stmt(
-                    plan, plan.sql_parts, part_where, [self.bucket_sql, *self.dims],
-                    limits.max_cells)
-        distinct = plan.distinct_parts
+                    plan, raw, part_where, [self.bucket_sql, *self.dims], limits.max_cells)
+                self.parts[f"main{i}"] = raw
         if distinct and (self.buckets.count > 1 or self.dims):
-            where = _base_where(query, plan, span, parts=distinct)
-            self.statements["total"] = _aggregate_stmt(plan, distinct, where, [], 1)
+            if not (use and from_rollup("total", distinct,
+                                        distinct_rollup(parts_of[1], query, ()), None, (), 1)):
+                where = _base_where(query, plan, span, parts=distinct)
+                self.statements["total"] = _aggregate_stmt(plan, distinct, where, [], 1)
+                self.parts["total"] = distinct
             # Exact group totals of distinct counts cost one more scan: only when a limit
             # makes the ranking decide which groups are returned.
-            if self.dims and self.buckets.count > 1 and query.limit is not None:
+            if self.dims and self.buckets.count > 1 and query.limit is not None and not (
+                    use and from_rollup("groups", distinct,
+                                        distinct_rollup(parts_of[1], query, dims), None, dims,
+                                        limits.max_cells)):
+                where = _base_where(query, plan, span, parts=distinct)
                 self.statements["groups"] = _aggregate_stmt(plan, distinct, where, self.dims,
                                                             limits.max_cells)
+                self.parts["groups"] = distinct
         if plan.percentile_parts:
             idx = plan.percentile_parts
             where = _base_where(query, plan, span, parts=idx)
@@ -174,10 +212,17 @@ def _period(plan: MeasurePlan, p: _Plan, results: dict[str, Sequence[Any]],
     period = _Period(p.buckets)
     n = 1 + len(p.dims)
     for name, rows in results.items():
-        if not name.startswith("main"):
+        if name in ("total", "groups", "percentiles"):
             continue
-        for key, values in _aligned(plan, plan.sql_parts, rows, n, limits.max_cells).items():
-            period.cells[(int(key[0]), _group_key(key[1:]))] = values
+        parts = p.parts[name]
+        for key, values in _aligned(plan, parts, rows, n, limits.max_cells).items():
+            cell = (int(key[0]), _group_key(key[1:]))
+            found = period.cells.get(cell)
+            if found is None:
+                period.cells[cell] = values
+            else:
+                for i in parts:
+                    found[i] = values[i]
     by_group: dict[Key, list[Values]] = defaultdict(list)
     for (_, g), values in period.cells.items():
         by_group[g].append(values)
@@ -186,15 +231,17 @@ def _period(plan: MeasurePlan, p: _Plan, results: dict[str, Sequence[Any]],
     period.total = rollup(plan.parts, period.cells.values())
     distinct = plan.distinct_parts
     if "groups" in results:
-        found = _aligned(plan, distinct, results["groups"], len(p.dims), limits.max_cells)
-        for key, values in found.items():
+        found_groups = _aligned(plan, distinct, results["groups"], len(p.dims),
+                                limits.max_cells)
+        for key, values in found_groups.items():
             g = _group_key(key)
             for i in distinct:
-                period.groups.setdefault(g, rollup(plan.parts, []))[i] = values[i]
+                period.groups.setdefault(g, rollup(plan.parts, []))[i] = (
+                    plan.parts[i].empty() if values[i] is None else values[i])
     if "total" in results:
         [row] = results["total"]
         for j, i in enumerate(distinct):
-            period.total[i] = row[j]
+            period.total[i] = plan.parts[i].empty() if row[j] is None else row[j]
     if "percentiles" in results:
         _fill_percentiles(plan, results["percentiles"], n, period, limits)
     return period
@@ -309,4 +356,6 @@ async def run_query(db: Database, query: EngineQuery, *, catalog: Catalog = CATA
         group_totals={g: _measure_values(plan, primary.groups.get(g, rollup(plan.parts, [])))
                       for g in groups} if query.dimensions and exact_groups else {},
         statements=len(jobs),
+        rollups=tuple(sorted(f"{'compare.' if i else ''}{name}={rollup}"
+                             for i, p in enumerate(plans) for name, rollup in p.rollups.items())),
     )

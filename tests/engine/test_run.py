@@ -162,16 +162,27 @@ async def test_statements_do_not_grow_with_measures(harness: Harness) -> None:
     """Conditional aggregation: 1 measure or 55, the same statements (issue #5/#6)."""
     await _seed(harness, seed=5, n=200)
     span = TimeRange(START, END)
+    raw = Limits(rollups=False)
     one = await run_query(harness.state.db, EngineQuery(
-        harness.pixel_id, ("core.customers",), span, dimensions=("country",)))
+        harness.pixel_id, ("core.customers",), span, dimensions=("country",)), limits=raw)
     every = await run_query(harness.state.db, EngineQuery(
-        harness.pixel_id, ALL_MEASURES, span, dimensions=("country",)))
+        harness.pixel_id, ALL_MEASURES, span, dimensions=("country",)), limits=raw)
     # The series (in two concurrent slices), and the period's distinct total.
     assert one.statements == 3
     assert every.statements == 4  # + one bounded fetch for the percentile measures
     limited = await run_query(harness.state.db, EngineQuery(
-        harness.pixel_id, ALL_MEASURES, span, dimensions=("country",), limit=2))
+        harness.pixel_id, ALL_MEASURES, span, dimensions=("country",), limit=2), limits=raw)
     assert limited.statements == 5  # + exact distinct totals per group, for the ranking
+    # From rollups: the series and the total of one distinct count, one statement each.
+    one = await run_query(harness.state.db, EngineQuery(
+        harness.pixel_id, ("core.customers",), span, dimensions=("country",)))
+    assert (one.statements, one.rollups) == (2, ("rollup_distinct=country", "total=total"))
+    # Every measure: additive ones from the wide rollup; distinct counts with conditions on
+    # other fields (new customers, paid sessions) and percentiles from raw events.
+    every = await run_query(harness.state.db, EngineQuery(
+        harness.pixel_id, ALL_MEASURES, span, dimensions=("country",)))
+    assert every.rollups == ("rollup_main=wide",)
+    assert every.statements == 5
 
 
 @pytest.mark.parametrize("slices", [1, 3, 100])

@@ -219,13 +219,16 @@ async def test_query_failure_is_recorded_and_the_window_retried(harness: Harness
         alert = await _alert(harness, key, receiver.url)
         evaluator = AlertEvaluator(harness.state.db, harness.state.settings)
         now = T0 + timedelta(hours=1, seconds=1)
-        async with harness.state.db.engine.begin() as conn:  # break the event table
-            await conn.execute(text("ALTER TABLE event RENAME TO event_away"))
+        tables = ("event", "event_rollup")  # what the alert's query reads
+        async with harness.state.db.engine.begin() as conn:  # break them
+            for t in tables:
+                await conn.execute(text(f"ALTER TABLE {t} RENAME TO {t}_away"))
         try:
             assert await evaluator.evaluate_due(now) == []
         finally:
             async with harness.state.db.engine.begin() as conn:
-                await conn.execute(text("ALTER TABLE event_away RENAME TO event"))
+                for t in tables:
+                    await conn.execute(text(f"ALTER TABLE {t}_away RENAME TO {t}"))
         auth = {"Authorization": f"Bearer {key}"}
         shown = (await harness.client.get(f"/api/v2/alerts/{alert['id']}", headers=auth)).json()
         assert shown["data"]["state"] == "OK"

@@ -50,4 +50,4 @@ def test_migrations_have_a_single_head() -> None:
 
     from gateway.storage.engine import alembic_config
 
-    assert ScriptDirectory.from_config(alembic_config()).get_heads() == ["0006_merge_heads"]
+    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
