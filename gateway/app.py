@@ -63,6 +63,19 @@ async def _every(seconds: float, flush: Callable[[], Awaitable[object]], what: s
             log.exception("background %s flush failed; will retry", what)
 
 
+async def _fold_rollups(db: Database, idle: float = 1.0) -> None:
+    """Keep the rollups within a second of the events (gateway/storage/rollups.py): fold
+    while there is a backlog, then look again every `idle` seconds. Any process may fold;
+    the write lock makes them take turns."""
+    while True:
+        try:
+            folded = await db.fold_rollups()
+        except Exception:
+            log.exception("folding events into rollups failed; will retry")
+            folded = 0
+        await asyncio.sleep(0 if folded else idle)
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Starlette:
     """Build the app. `clock` is the time source for expiry and defaults; tests pass their own."""
     settings = settings.with_secret()
@@ -99,9 +112,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         # from evaluating the same window twice.
         evaluator = AlertEvaluator(db, settings) if settings.alerts_enabled else None
         alert_task = None if evaluator is None else asyncio.create_task(evaluator.run(clock))
+        rollup_task = asyncio.create_task(_fold_rollups(db), name="rollups")
         try:
             yield
         finally:
+            rollup_task.cancel()
+            with suppress(asyncio.CancelledError):
+                await rollup_task
             if alert_task is not None:
                 alert_task.cancel()
                 with suppress(asyncio.CancelledError):

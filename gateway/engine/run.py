@@ -137,7 +137,7 @@ class _Plan:
     `parts[name]`: the plan.parts indexes a statement's value columns stand for."""
 
     def __init__(self, query: EngineQuery, plan: MeasurePlan, span: TimeRange,
-                 limits: Limits) -> None:
+                 limits: Limits, rollups: bool) -> None:
         try:
             self.buckets = plan_buckets(query.granularity, span, query.timezone,
                                         limits.max_buckets)
@@ -148,7 +148,7 @@ class _Plan:
         self.statements: dict[str, Select[Any]] = {}
         self.parts: dict[str, list[int]] = {}
         self.rollups: dict[str, str] = {}  # statement -> rollup read (for EXPLAIN and tests)
-        use = limits.rollups and aligned(self.buckets, span)
+        use = rollups and aligned(self.buckets, span)
         distinct = plan.distinct_parts
         raw = list(plan.sql_parts)
         additive = [i for i in raw if i not in distinct]
@@ -333,7 +333,9 @@ async def run_query(db: Database, query: EngineQuery, *, catalog: Catalog = CATA
     """
     plan = plan_measures(query.measures, catalog)
     spans = [query.range] + ([query.compare_range] if query.compare_range else [])
-    plans = [_Plan(query, plan, span, limits) for span in spans]
+    # Rollups only when they hold every stored event (a few missing ones are folded first).
+    current = limits.rollups and await db.rollups_current()
+    plans = [_Plan(query, plan, span, limits, current) for span in spans]
     jobs = [(i, name, stmt) for i, p in enumerate(plans) for name, stmt in p.statements.items()]
     fetched = await asyncio.gather(*(_fetch(db, stmt) for _, _, stmt in jobs))
     results: list[dict[str, Sequence[Any]]] = [{} for _ in plans]

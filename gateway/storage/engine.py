@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from gateway.storage.event_writer import EventWriter
+from gateway.storage.rollups import ConnectionExecutor, SqliteExecutor, fold, lag
 
 __all__ = ["Database", "alembic_config"]
 
@@ -82,6 +83,39 @@ class Database:
         """Upgrade the schema to the newest revision, in place (creating it when empty)."""
         async with self.engine.begin() as conn:
             await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "heads"))
+
+    async def fold_rollups(self, limit: int = 20_000) -> int:
+        """Fold up to `limit` new events into the rollups (SQLite only); returns how many
+        were folded."""
+        if not self.is_sqlite:
+            return 0
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            await driver.execute("BEGIN IMMEDIATE")
+            try:
+                done = await fold(SqliteExecutor(driver), limit)
+                await driver.commit()
+            except BaseException:
+                await driver.rollback()
+                raise
+        return done
+
+    async def rollups_current(self, inline: int = 5_000) -> bool:
+        """True when the rollups hold every stored event; when at most `inline` events are
+        missing they are folded first. False: a query should scan raw events (always on
+        other backends, for now: see gateway/storage/rollups.py)."""
+        if not self.is_sqlite:
+            return False
+        async with self.engine.connect() as conn:
+            behind = await lag(ConnectionExecutor(conn))
+        if behind == 0:
+            return True
+        if behind > inline:
+            return False
+        await self.fold_rollups(behind + inline)
+        return True
 
     async def dispose(self) -> None:
         await self.event_writer.close()

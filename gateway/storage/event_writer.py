@@ -32,12 +32,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.storage.events import EVENT_COLUMNS
-from gateway.storage.rollups import (
-    ConnectionExecutor,
-    SqliteExecutor,
-    apply_rollups,
-    lock_pixels,
-)
 
 __all__ = ["EVENT_ID", "PIXEL_ID", "EventWriter", "StorageError", "WriteOutcome"]
 
@@ -199,7 +193,6 @@ class EventWriter:
                     if len(existing) != skipped:
                         raise RuntimeError(f"event insert skipped {skipped} rows but "
                                            f"{len(existing)} were already stored")
-                await apply_rollups(SqliteExecutor(db), _inserted(rows, existing))
                 await db.commit()
             except BaseException:
                 await db.rollback()
@@ -213,14 +206,10 @@ class EventWriter:
                 .returning(_EVENT.c.pixel_id, _EVENT.c.event_id))
         params = [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in rows]
         async with self._engine.begin() as conn:
-            ex = ConnectionExecutor(conn)
-            await lock_pixels(ex, dialect, (r[PIXEL_ID] for r in rows))
             result = await conn.execute(stmt, params)
             stored = {(p, e) for p, e in result.all() if e is not None}
-            existing = {(r[PIXEL_ID], r[EVENT_ID]) for r in rows
-                        if r[EVENT_ID] is not None} - stored
-            await apply_rollups(ex, _inserted(rows, existing))
-        return existing
+        return {(r[PIXEL_ID], r[EVENT_ID]) for r in rows
+                if r[EVENT_ID] is not None} - stored
 
 
 async def _stored_before(db: Any, rows: list[Row], before: int) -> set[Key]:
@@ -237,12 +226,6 @@ async def _stored_before(db: Any, rows: list[Row], before: int) -> set[Key]:
                 f"({', '.join('?' for _ in chunk)})", (pixel_id, before, *chunk))
             found.update((pixel_id, e) for (e,) in await cursor.fetchall())
     return found
-
-
-def _inserted(rows: list[Row], existing: set[Key]) -> list[dict[str, Any]]:
-    """The rows that were written (not skipped as already stored), as column mappings."""
-    return [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in rows
-            if r[EVENT_ID] is None or (r[PIXEL_ID], r[EVENT_ID]) not in existing]
 
 
 def _settle(call: _Call, *, error: BaseException | None = None) -> None:

@@ -17,17 +17,11 @@ EVENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in EventRow.__table__.column
 
 
 async def insert_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows (dicts keyed by column; missing columns are NULL) with one executemany,
-    and fold them into the rollups in the same transaction (the caller commits)."""
+    """Insert rows (dicts keyed by column; missing columns are NULL) with one executemany."""
     if not rows:
         return
-    from gateway.storage.rollups import ConnectionExecutor, apply_rollups, lock_pixels
-
     full = [{c: r.get(c) for c in EVENT_COLUMNS} for r in rows]
-    ex = ConnectionExecutor(await session.connection())
-    await lock_pixels(ex, session.bind.dialect.name, (r["pixel_id"] for r in full))
     await session.execute(insert(EventRow.__table__), full)  # type: ignore[attr-defined]
-    await apply_rollups(ex, full)
 
 
 async def count_events(session: AsyncSession, pixel_id: str) -> int:

@@ -83,11 +83,6 @@ class EventRow(SQLModel, table=True):
         # sessions and visitors by utm_source read no table rows. See benchmarks/query.py.
         Index("ix_event_analytics", "pixel_id", "name", "ts", "utm_source", "session_id",
               "anonymous_id", "revenue"),
-        # Rollup maintenance re-reads the events of each session, visitor and customer a
-        # write touches (gateway/storage/rollups.py).
-        Index("ix_event_pixel_session", "pixel_id", "session_id"),
-        Index("ix_event_pixel_anonymous", "pixel_id", "anonymous_id"),
-        Index("ix_event_pixel_user", "pixel_id", "user_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,7 +1,6 @@
-"""hourly rollups of events (exact, maintained at insert) and the indexes they need
+"""hourly rollups of events (exact, maintained at insert)
 
-Backfills every pixel's rollups from its events (gateway/storage/rollups.py), so a database
-upgraded in place answers from rollups at once.
+Existing events are folded in by the running gateway, in the background (watermark 0).
 
 Revision ID: 0007_rollups
 Revises: 0006_merge_heads
@@ -60,28 +59,27 @@ def upgrade() -> None:
         sa.Column("n", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("pixel_id", "rollup", "name", "col", "hour", "gap", "dk"),
     )
-    with op.batch_alter_table("event", schema=None) as batch_op:
-        batch_op.create_index("ix_event_pixel_session", ["pixel_id", "session_id"])
-        batch_op.create_index("ix_event_pixel_anonymous", ["pixel_id", "anonymous_id"])
-        batch_op.create_index("ix_event_pixel_user", ["pixel_id", "user_id"])
-    _backfill()
-
-
-def _backfill() -> None:
-    # Imported here: the migration's own table definitions above stay frozen, the
-    # maintenance code is the one the running gateway uses.
-    from gateway.storage.rollups import SyncExecutor, rebuild_rollups, run_to_completion
-
-    conn = op.get_bind()
-    ex = SyncExecutor(conn)
-    for (pixel_id,) in conn.execute(sa.text("SELECT DISTINCT pixel_id FROM event")).all():
-        run_to_completion(rebuild_rollups(ex, pixel_id))
+    op.create_table(
+        "event_rollup_value",
+        sa.Column("pixel_id", sa.String(36), nullable=False),
+        sa.Column("col", sa.String(16), nullable=False),
+        sa.Column("value", sa.String(128), nullable=False),
+        sa.Column("shapes", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("pixel_id", "col", "value"),
+        sqlite_with_rowid=False,
+    )
+    state = op.create_table(
+        "event_rollup_state",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("last_event_id", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    # Existing events are folded by the running gateway, in the background.
+    op.bulk_insert(state, [{"id": 1, "last_event_id": 0}])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("event", schema=None) as batch_op:
-        batch_op.drop_index("ix_event_pixel_user")
-        batch_op.drop_index("ix_event_pixel_anonymous")
-        batch_op.drop_index("ix_event_pixel_session")
+    op.drop_table("event_rollup_state")
+    op.drop_table("event_rollup_value")
     op.drop_table("event_rollup_distinct")
     op.drop_table("event_rollup")
