@@ -3,6 +3,7 @@
     gateway serve [--host H] [--port P] [--workers N] [--reload] [--demo]
     gateway demo                      seed demo data (once) and print a fresh demo key
     gateway migrate                   upgrade the database schema in place
+    gateway rollups                   fold every stored event into the rollups now
     gateway pixels create --name N [--timezone TZ] [--currency C] [--json]
     gateway pixels list [--json]
     gateway keys create --name N --scope S [--scope S ...] [--pixel ID ...] [--expires DATE] [--json]
@@ -26,7 +27,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import admin, imports, server
+from gateway.cli import admin, imports, rollups, server
 from gateway.settings import Settings
 
 __all__ = ["main"]
@@ -51,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=server.demo)
 
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(run=admin.migrate)
+    sub.add_parser("rollups", help="fold every stored event into the rollups now"
+                   ).set_defaults(run=rollups.rollups)
     sub.add_parser("schema", help="print the GraphQL SDL").set_defaults(run=admin.print_schema)
 
     pixels = sub.add_parser("pixels", help="manage pixels").add_subparsers(dest="action",

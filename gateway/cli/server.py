@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from gateway.cli.admin import run_db
+from gateway.cli.rollups import fold_backlog
 from gateway.demo import DemoResult, seed_demo
 from gateway.settings import Settings
 from gateway.storage import Database
@@ -27,7 +28,13 @@ def _seed(settings: Settings, days: int, console: Console) -> DemoResult:
             return await seed_demo(db, settings, days=days,
                                    progress=lambda done, _total: bar.update(task, completed=done))
 
-        return run_db(settings, work)
+        result = run_db(settings, work)
+
+    async def fold(db: Database) -> None:  # the demo's dashboards read rollups at once
+        await fold_backlog(db, console, "building rollups")
+
+    run_db(settings, fold)
+    return result
 
 
 def _banner(console: Console, settings: Settings, host: str, port: int, result: DemoResult) -> None:

@@ -102,14 +102,20 @@ class Database:
                 raise
         return done
 
+    async def rollup_lag(self) -> int:
+        """Stored events not yet folded into the rollups (0 on other backends)."""
+        if not self.is_sqlite:
+            return 0
+        async with self.engine.connect() as conn:
+            return await lag(ConnectionExecutor(conn))
+
     async def rollups_current(self, inline: int = 5_000) -> bool:
         """True when the rollups hold every stored event; when at most `inline` events are
         missing they are folded first. False: a query should scan raw events (always on
         other backends, for now: see gateway/storage/rollups.py)."""
         if not self.is_sqlite:
             return False
-        async with self.engine.connect() as conn:
-            behind = await lag(ConnectionExecutor(conn))
+        behind = await self.rollup_lag()
         if behind == 0:
             return True
         if behind > inline:
