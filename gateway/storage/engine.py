@@ -87,8 +87,8 @@ class Database:
     async def fold_rollups(self, limit: int = 20_000) -> int:
         """Fold up to `limit` new events into the rollups (SQLite only); returns how many
         were folded."""
-        if not self.is_sqlite:
-            return 0
+        if not self.is_sqlite or not await self.rollup_lag():
+            return 0  # nothing to do: no write lock taken (it would stall other writers)
         async with self.engine.connect() as conn:
             raw = await conn.get_raw_connection()
             driver = raw.driver_connection
