@@ -231,14 +231,14 @@ _DISTINCT_AT = tuple(i for i, r in enumerate(ROLLUPS) if r.distinct)
 
 # --- additive ------------------------------------------------------------------------------
 
-def _additive(rows: Iterable[Mapping[str, Any]], keys: _Keys
+def _additive(rows: Iterable[Mapping[str, Any]], shapes: Iterable[Shape], keys: _Keys
               ) -> dict[tuple[str, str, str, int, str], list[Any]]:
-    """(pixel, rollup, name, hour, dk) -> [n, then per NUMERIC: count, sum, min, max]."""
+    """(pixel, rollup, name, hour, dk) -> [n, then per NUMERIC: count, sum, min, max];
+    `shapes`: each row's (name, hour, source), in the same order."""
     out: dict[tuple[str, str, str, int, str], list[Any]] = {}
-    for row in rows:
-        dks = keys.of(source_of(row))
-        hour = row["ts"] // HOUR_MS * HOUR_MS
-        pixel, name = row["pixel_id"], row["name"]
+    for row, (name, hour, src) in zip(rows, shapes, strict=True):
+        dks = keys.of(src)
+        pixel = row["pixel_id"]
         numbers = [(1 + 4 * i, v) for i, c in enumerate(NUMERIC)
                    if (v := row.get(c)) is not None]
         for rollup_id, dk in zip(_IDS, dks, strict=True):
@@ -339,16 +339,18 @@ _VALUE_UPSERT = ("INSERT INTO event_rollup_value (pixel_id, col, value, shapes) 
 
 
 async def _distinct_deltas(ex: Executor, pixel: str, rows: Sequence[Mapping[str, Any]],
-                           keys: _Keys) -> tuple[Counter[tuple[Any, ...]], list[dict[str, Any]]]:
-    """The changes to distinct rows, and the new states of the values that changed."""
+                           shapes: Sequence[Shape], keys: _Keys
+                           ) -> tuple[Counter[tuple[Any, ...]], list[dict[str, Any]]]:
+    """The changes to distinct rows, and the new states of the values that changed;
+    `shapes`: each row's (name, hour, source), in the same order."""
     delta: Counter[tuple[Any, ...]] = Counter()
     states: list[dict[str, Any]] = []
     for col in DISTINCT_COLUMNS:
         new: dict[Any, set[Shape]] = defaultdict(set)
-        for r in rows:
+        for r, shape in zip(rows, shapes, strict=True):
             v = r.get(col)
             if v is not None:
-                new[v].add((r["name"], r["ts"] // HOUR_MS * HOUR_MS, source_of(r)))
+                new[v].add(shape)
         values = list(new)
         for start in range(0, len(values), _FETCH_CHUNK):
             chunk = values[start:start + _FETCH_CHUNK]
@@ -404,12 +406,18 @@ async def apply_rollups(ex: Executor, rows: Sequence[Mapping[str, Any]]) -> None
         return
     keys = _KEYS
     keys.trim()
-    await ex.executemany(_UPSERT, _additive_params(_additive(rows, keys), keys))
-    by_pixel: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for r in rows:
-        by_pixel[r["pixel_id"]].append(r)
-    for pixel, mine in by_pixel.items():
-        delta, states = await _distinct_deltas(ex, pixel, mine, keys)
+    # Each row's (name, hour, source), computed once: the additive and the three distinct
+    # passes all need it (computing it per pass was the largest avoidable cost of a fold).
+    shapes = [(r["name"], r["ts"] // HOUR_MS * HOUR_MS, source_of(r)) for r in rows]
+    await ex.executemany(_UPSERT, _additive_params(_additive(rows, shapes, keys), keys))
+    by_pixel: dict[str, tuple[list[Mapping[str, Any]], list[Shape]]] = defaultdict(
+        lambda: ([], []))
+    for r, shape in zip(rows, shapes, strict=True):
+        its_rows, its_shapes = by_pixel[r["pixel_id"]]
+        its_rows.append(r)
+        its_shapes.append(shape)
+    for pixel, (mine, mine_shapes) in by_pixel.items():
+        delta, states = await _distinct_deltas(ex, pixel, mine, mine_shapes, keys)
         await _write_distinct(ex, pixel, delta, keys)
         await ex.executemany(_VALUE_UPSERT, states)
 
