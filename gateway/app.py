@@ -63,17 +63,27 @@ async def _every(seconds: float, flush: Callable[[], Awaitable[object]], what: s
             log.exception("background %s flush failed; will retry", what)
 
 
-async def _fold_rollups(db: Database, idle: float = 1.0) -> None:
-    """Keep the rollups within a second of the events (gateway/storage/rollups.py): fold
-    while there is a backlog, then look again every `idle` seconds. Any process may fold;
-    the write lock makes them take turns."""
+async def _fold_rollups(db: Database, *, idle: float = 1.0, batch: int = 2_000,
+                        share: float = 0.25) -> None:
+    """Keep the rollups close behind the events (gateway/storage/rollups.py). Folds in
+    batches of `batch` events, so a writer waits for the lock at most one short fold; while
+    this process is ingesting, folding takes at most `share` of the time (ingestion comes
+    first; queries fold what little is left or scan raw events); when ingestion is quiet it
+    folds flat out; with nothing to fold it looks again every `idle` seconds. Any process
+    may fold: the write lock makes them take turns."""
+    loop = asyncio.get_running_loop()
     while True:
+        started = loop.time()
         try:
-            folded = await db.fold_rollups()
+            folded = await db.fold_rollups(batch)
         except Exception:
             log.exception("folding events into rollups failed; will retry")
             folded = 0
-        await asyncio.sleep(0 if folded else idle)
+        if not folded:
+            await asyncio.sleep(idle)
+            continue
+        busy = db.event_writer.seconds_since_write() < 1.0
+        await asyncio.sleep((loop.time() - started) * (1 - share) / share if busy else 0)
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Starlette:

@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.engine.query import TimeRange
 
-__all__ = ["BucketPlan", "local_floor", "local_step", "plan_buckets"]
+__all__ = ["BucketPlan", "local_floor", "local_step", "plan_buckets", "transitions"]
 
 _FIXED_MS = {"second": 1000, "minute": 60_000, "hour": 3_600_000}
 _DAY_MS = 86_400_000
@@ -73,7 +73,7 @@ def _offset_ms(tz: ZoneInfo, ms: int) -> int:
     return int(off.total_seconds() * 1000)
 
 
-def _transitions(tz: ZoneInfo, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
+def transitions(tz: ZoneInfo, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
     """(instant, new offset) for each offset change in [start, end), found by bisection."""
     found: list[tuple[int, int]] = []
     step = 6 * 3_600_000  # no zone changes offset twice within 6 hours
@@ -83,7 +83,7 @@ def _transitions(tz: ZoneInfo, start_ms: int, end_ms: int) -> list[tuple[int, in
         hi_off = _offset_ms(tz, hi)
         if hi_off != lo_off:
             a, b = lo, hi  # offset(a) == lo_off, offset(b) != lo_off
-            while b - a > 1000:
+            while b - a > 1:  # to the millisecond: `ts >= b` is then exactly the change
                 mid = (a + b) // 2
                 if _offset_ms(tz, mid) == lo_off:
                     a = mid
@@ -130,7 +130,7 @@ class BucketPlan:
             tz = ZoneInfo(self.timezone)
             unit = _DAY_MS * (7 if g == "week" else 1)
             off0 = _offset_ms(tz, e0)
-            changes = _transitions(tz, e0, self.edges[-1])
+            changes = transitions(tz, e0, self.edges[-1])
             if not changes:
                 return (ts + literal(off0 - self.local_origin, BigInteger)) // literal(
                     unit, BigInteger)

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from gateway.engine.buckets import BucketPlan
+from gateway.engine.buckets import BucketPlan, transitions
 from gateway.engine.fields import compile_filter, filter_fields, find_field, stored_column
 from gateway.engine.measures import MeasurePlan, Part
 from gateway.engine.query import EngineQuery, TimeRange
@@ -47,10 +48,15 @@ _STORED = frozenset(DIMENSIONS)
 
 
 def aligned(buckets: BucketPlan, span: TimeRange) -> bool:
-    """Every boundary the statements use is a whole UTC hour."""
-    return (buckets.granularity not in ("second", "minute")
-            and span.start_ms % HOUR_MS == 0 and span.end_ms % HOUR_MS == 0
-            and all(e % HOUR_MS == 0 for e in buckets.edges))
+    """Every boundary the statements use is a whole UTC hour: the range, the bucket edges
+    and (day/week buckets map instants through the UTC offset) every offset change."""
+    if buckets.granularity in ("second", "minute") or span.start_ms % HOUR_MS or \
+            span.end_ms % HOUR_MS or any(e % HOUR_MS for e in buckets.edges):
+        return False
+    if buckets.granularity in ("day", "week") and buckets.count > 1:
+        changes = transitions(ZoneInfo(buckets.timezone), buckets.edges[0], buckets.edges[-1])
+        return all(at % HOUR_MS == 0 for at, _ in changes)
+    return True
 
 
 def _fields(parts: Sequence[Part], query: EngineQuery, dimensions: Sequence[str]

@@ -23,6 +23,7 @@ neighbours; the failing call gets the exception.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,12 +89,18 @@ class EventWriter:
         self._max_group_rows = max_group_rows
         self._pending: list[_Call] = []
         self._task: asyncio.Task[None] | None = None
+        self._last_write = float("-inf")
+
+    def seconds_since_write(self) -> float:
+        """Since the last `write` call in this process (background work yields to writers)."""
+        return time.monotonic() - self._last_write
 
     async def write(self, rows: Sequence[Row]) -> WriteOutcome:
         """Store `rows`; returns after their transaction committed. Raises what the database
         raised when this call's rows cannot be written."""
         if not rows:
             return WriteOutcome(0, frozenset())
+        self._last_write = time.monotonic()
         call = _Call(rows, asyncio.get_running_loop().create_future())
         self._pending.append(call)
         if self._task is None:
