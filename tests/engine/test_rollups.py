@@ -9,6 +9,7 @@ channel rules agree; every stored rollup field is a groupable engine field.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import random
@@ -541,6 +542,43 @@ async def test_ingested_events_are_visible_at_once(harness: Harness) -> None:
                              "web.sessions": len(sessions)}
 
 
+async def test_concurrent_ingestion_and_queries(harness: Harness) -> None:
+    """Posts and queries racing (each query folding inline, the background task too): every
+    query answer equals the raw scan of the same moment's events or a later one, and at the
+    end the rollups hold every event, counted once."""
+    write = await harness.mint("events:write")
+    db = harness.state.db
+    q = EngineQuery(harness.pixel_id, ("core.orders", "core.revenue", "web.visitors"),
+                    TimeRange(datetime(2026, 11, 20, tzinfo=UTC),
+                              datetime(2026, 11, 21, tzinfo=UTC)), granularity="hour",
+                    dimensions=("utm_source",))
+
+    async def post(i: int) -> None:
+        batch = [purchase(f"c{i}-{j}", revenue=float(j + 1), anonymous_id=f"v{j}",
+                          utm_source=["google", "bing", None][j % 3],
+                          timestamp=f"2026-11-20T{j % 12:02d}:{i:02d}:00Z") for j in range(20)]
+        batch += [page_view(1000 * i + j, anonymous_id=f"v{(i + j) % 9}",
+                            utm_source=["google", None][j % 2],
+                            timestamp=f"2026-11-20T{j:02d}:00:{i:02d}Z") for j in range(12)]
+        response = await post_events(harness, write, batch)
+        assert response.status_code == 200 and response.json()["accepted"] == 32
+
+    async def query() -> EngineResult:
+        return await run_query(db, q)
+
+    done = await asyncio.gather(*(post(i) for i in range(12)), *(query() for _ in range(6)))
+    for result in done[12:]:
+        assert isinstance(result, EngineResult)
+        assert result.totals["core.orders"] in range(0, 12 * 20 + 1, 20)
+    final = await compare_paths(db, q)
+    assert final.rollups
+    assert final.totals["core.orders"] == 240
+    assert final.totals["core.revenue"] == 12 * sum(range(1, 21))
+    assert final.totals["web.visitors"] == 9
+    mark, top = await _watermark(db)
+    assert mark == top
+
+
 async def test_query_folds_a_small_backlog_first(tmp_path: Path) -> None:
     """Stored but unfolded events (no background task here): the query folds them first."""
     db, (pixel,) = await fresh_database(tmp_path, "lag.sqlite3")
@@ -634,3 +672,4 @@ def test_every_stored_rollup_field_is_a_groupable_engine_field() -> None:
     for name in DIMENSIONS:
         assert name in FIELDS and FIELDS[name].groupable, name
     assert {f for f in FIELDS if FIELDS[f].type == "number"} == set(NUMERIC)
+
