@@ -673,3 +673,26 @@ def test_every_stored_rollup_field_is_a_groupable_engine_field() -> None:
         assert name in FIELDS and FIELDS[name].groupable, name
     assert {f for f in FIELDS if FIELDS[f].type == "number"} == set(NUMERIC)
 
+
+async def test_tied_groups_rank_the_same_whatever_the_row_order(tmp_path: Path) -> None:
+    """Groups tied on the ranking measure are ordered by their values, NULL apart from "",
+    whichever statement (rollup or raw, day 1 or day 2) found them first."""
+    db, (pixel,) = await fresh_database(tmp_path, "ties.sqlite3")
+    try:
+        day = int(datetime(2026, 11, 2, tzinfo=UTC).timestamp() * 1000)
+        for first in (None, ""):
+            second = "" if first is None else None
+            await insert(db, [
+                {"pixel_id": pixel, "name": "purchase", "ts": day + k * DAY_MS + HOUR_MS * 3,
+                 "received_at": day, "utm_source": src, "user_id": f"u{k}",
+                 "revenue": 5.0, "event_id": f"{first!r}-{k}"}
+                for k, src in enumerate((first, second))])
+            span = TimeRange(datetime.fromtimestamp(day / 1000, UTC),
+                             datetime.fromtimestamp((day + 2 * DAY_MS) / 1000, UTC))
+            for measures in (("core.orders",), ("core.customers", "core.revenue")):
+                q = EngineQuery(pixel, measures, span, dimensions=("utm_source",), limit=1)
+                result = await compare_paths(db, q)
+                assert list(result.group_totals) == [(None,)], (first, measures)
+            day += 7 * DAY_MS
+    finally:
+        await db.dispose()
