@@ -299,11 +299,13 @@ def _ranked_groups(query: EngineQuery, plan: MeasurePlan, periods: Sequence[_Per
     order = query.order_by or plan.measures[0]
     empty = rollup(plan.parts, [])
 
-    def rank(g: Key) -> tuple[int, float, tuple[str, ...]]:
+    def rank(g: Key) -> tuple[int, float, tuple[tuple[bool, str], ...]]:
         v = evaluate(plan.trees[order], primary.groups.get(g, empty))
         missing = 1 if v is None else 0
         score = 0.0 if v is None else (-v if query.descending else v)
-        return (missing, score, tuple("" if x is None else x for x in g))
+        # Ties by group values, NULL before "" (never equal to it: the order of tied groups
+        # must not depend on which statement, rollup or raw, returned them first).
+        return (missing, score, tuple((x is not None, x or "") for x in g))
 
     ranked = sorted(groups, key=rank)
     return ranked if query.limit is None else ranked[: query.limit]
