@@ -82,8 +82,8 @@ class Part:
     def distinct_rollup_sql(self, source: Any, first: ColumnElement[bool]) -> ColumnElement[Any]:
         """A distinct count over `event_rollup_distinct`: chains whose first hour in the
         bucket (`first`) is this row's."""
-        return func.sum(case((and_(self.condition(source), source.col == self.column, first),
-                              source.n)))
+        return func.sum(case((and_(self.condition(source), source.col == self.column,
+                                   source.gap >= 0, first), source.n)))
 
     def sql(self) -> ColumnElement[Any]:
         """The aggregate column (not for percentiles)."""

@@ -13,7 +13,8 @@ Two tables, both keyed by (pixel, rollup, event name, UTC hour, the rollup's fie
 - `event_rollup_distinct`: exact distinct counts (sessions, visitors, customers). Distinct
   counts do not add up across hours, so each row counts the *chains* of one value (a
   session id, say) with one (event name, field values) that occur in an hour, by `gap`: the
-  hours since the same chain last occurred (0: never before). A value is counted once in a
+  hours since the same chain last occurred (0: never before; NO_VALUE rows count events
+  without a value, so that their groups are listed, as a raw scan lists them, with 0). A value is counted once in a
   bucket at the first hour of the bucket in which it occurs, which is exactly the rows whose
   previous occurrence (`hour - gap`) lies before the bucket: a plain conditional SUM, no
   DISTINCT. This is exact only when the query groups by exactly the rollup's fields and
@@ -60,6 +61,7 @@ __all__ = [
     "DIMENSIONS",
     "DISTINCT_COLUMNS",
     "HOUR_MS",
+    "NO_VALUE",
     "NUMERIC",
     "ROLLUPS",
     "ROLLUP_DISTINCT_TABLE",
@@ -78,6 +80,8 @@ __all__ = [
 ]
 
 HOUR_MS = 3_600_000
+# `gap` of the rows that count events without a value (never counted as distinct values).
+NO_VALUE = -1
 NUMERIC = ("revenue", "spend", "impressions", "clicks")
 DISTINCT_COLUMNS = ("session_id", "anonymous_id", "user_id")
 # Stored fields (groupable, low cardinality). channel and customer_type are derived.
@@ -351,6 +355,11 @@ async def _distinct_deltas(ex: Executor, pixel: str, rows: Sequence[Mapping[str,
             v = r.get(col)
             if v is not None:
                 new[v].add(shape)
+            else:  # counts nothing, but lists the group (a raw scan lists it with 0)
+                name, hour, src = shape
+                dks = keys.of(src)
+                for i in _DISTINCT_AT:
+                    delta[(_IDS[i], name, col, hour, NO_VALUE, dks[i])] += 1
         values = list(new)
         for start in range(0, len(values), _FETCH_CHUNK):
             chunk = values[start:start + _FETCH_CHUNK]
