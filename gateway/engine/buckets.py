@@ -18,6 +18,7 @@ as grouping by a precomputed column; a 30-way CASE over day boundaries is ~1.6x 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -73,8 +74,10 @@ def _offset_ms(tz: ZoneInfo, ms: int) -> int:
     return int(off.total_seconds() * 1000)
 
 
-def transitions(tz: ZoneInfo, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
-    """(instant, new offset) for each offset change in [start, end), found by bisection."""
+@functools.lru_cache(maxsize=512)
+def transitions(tz: ZoneInfo, start_ms: int, end_ms: int) -> tuple[tuple[int, int], ...]:
+    """(instant, new offset) for each offset change in [start, end), found by bisection to
+    the millisecond; cached (a query asks several times, dashboards ask the same ranges)."""
     found: list[tuple[int, int]] = []
     step = 6 * 3_600_000  # no zone changes offset twice within 6 hours
     lo, lo_off = start_ms, _offset_ms(tz, start_ms)
@@ -91,7 +94,7 @@ def transitions(tz: ZoneInfo, start_ms: int, end_ms: int) -> list[tuple[int, int
                     b = mid
             found.append((b, _offset_ms(tz, b)))
         lo, lo_off = hi, hi_off
-    return found
+    return tuple(found)
 
 
 @dataclass(frozen=True)
