@@ -21,16 +21,16 @@ Two tables, both keyed by (pixel, rollup, event name, UTC hour, the rollup's fie
   filters on no other field (else a value seen under two field values would count twice);
   `gateway.engine.rollup_plan` checks that and falls back to raw events otherwise.
 
-When: on SQLite, off the write path. Inserting events only stores them (ingestion stays as
-fast as before); `fold` moves a watermark over new events in id order, in batches, under
-the write lock: `Database.fold_rollups`, run by a background task of every gateway process
-and, before a query reads rollups, for what little is left (`Database.rollups_current`), so
-a query never misses an acknowledged event. Folding per request batch cost 4x ingestion
-throughput (measured); folding 20,000 events at a time amortizes it. Far behind (after an
-import, or migration 0007 on an existing database) queries scan raw events until the
-background task has caught up. Not on PostgreSQL yet: its sequence ids may commit out of
-order, so a watermark could pass a row still in flight; until that backend is first-class
-it scans raw events (`Database.rollups_current` is False there).
+When: on SQLite, off the write path. Inserting events only stores them; `fold` moves a
+watermark over new events in id order, in batches, under the write lock:
+`Database.fold_rollups`, run by a background task of every gateway process (it yields to
+ingestion: gateway/app.py `_fold_rollups`) and, before a query reads rollups, for what
+little is left (`Database.rollups_current`), so a query never misses an acknowledged
+event. Folding each request's rows in its own transaction cut ingestion 4x (measured). Far
+behind (after an import, a burst, or migration 0007 on an existing database) queries scan
+raw events until the background task has caught up. Not on PostgreSQL yet: its sequence
+ids may commit out of order, so a watermark could pass a row still in flight; until that
+backend is first-class it scans raw events (`Database.rollups_current` is False there).
 
 How: additive deltas come from the new rows alone; for distinct counts,
 `event_rollup_value` keeps, per value, where it occurred (distinct event name x hour x
