@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from typing import Any
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,3 +114,39 @@ def wrk(url: str, *, seconds: int, connections: int, method: str = "GET",
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())
     return WrkResult(rps, p50, p99, errors)
+
+
+async def store_demo_events(db: Any, pixel_id: str, *, days: int, end: Any, target: int,
+                            report_every: int = 0) -> int:
+    """Write ~`target` demo-generator events (~3.2 per session) for `days` days ending at
+    `end` in 20,000-row transactions, then ANALYZE; returns how many. Prints progress every
+    `report_every` events (0: never)."""
+    from sqlalchemy import text
+
+    from gateway.demo import generate_events
+    from gateway.storage.events import insert_events
+
+    per_day = max(10, int(target / days / 3.24))
+    batch: list[dict[str, object]] = []
+    written, t0 = 0, time.perf_counter()
+
+    async def flush() -> None:
+        nonlocal written
+        async with db.session() as s:
+            await insert_events(s, batch)
+            await s.commit()
+        written += len(batch)
+        batch.clear()
+        if report_every and written % report_every == 0:
+            print(f"  generated {written:>9,} events  ({time.perf_counter() - t0:.0f} s)",
+                  flush=True)
+
+    for row in generate_events(pixel_id, days=days, end=end, sessions_per_day=per_day):
+        batch.append(row)
+        if len(batch) == 20_000:
+            await flush()
+    if batch:
+        await flush()
+    async with db.engine.begin() as conn:
+        await conn.execute(text("ANALYZE"))
+    return written

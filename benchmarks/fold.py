@@ -30,14 +30,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.demo import generate_events  # noqa: E402
+from benchmarks._harness import store_demo_events  # noqa: E402
 from gateway.services.tenancy import create_organization, create_pixel  # noqa: E402
 from gateway.storage import Database  # noqa: E402
-from gateway.storage.events import insert_events  # noqa: E402
 
 END = datetime(2026, 11, 20, 12, tzinfo=UTC)  # fixed, so the file is the same every time
 DAYS = 90
@@ -48,24 +46,8 @@ async def _generate(path: Path, target: int) -> None:
     await db.migrate()
     org = await create_organization(db, "bench", END)
     pixel = await create_pixel(db, org.id, "bench", END, timezone="America/New_York")
-    per_day = max(10, int(target / DAYS / 3.24))  # ~3.2 events per session
-    batch: list[dict[str, object]] = []
-    written, t0 = 0, time.perf_counter()
-    for row in generate_events(pixel.id, days=DAYS, end=END, sessions_per_day=per_day):
-        batch.append(row)
-        if len(batch) == 20_000:
-            async with db.session() as s:
-                await insert_events(s, batch)
-                await s.commit()
-            written += len(batch)
-            batch.clear()
-    if batch:
-        async with db.session() as s:
-            await insert_events(s, batch)
-            await s.commit()
-        written += len(batch)
-    async with db.engine.begin() as conn:
-        await conn.execute(text("ANALYZE"))
+    t0 = time.perf_counter()
+    written = await store_demo_events(db, pixel.id, days=DAYS, end=END, target=target)
     await db.dispose()
     print(f"generated {written:,} events into {path} in {time.perf_counter() - t0:.0f} s",
           flush=True)

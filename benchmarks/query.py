@@ -45,16 +45,14 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import serve  # noqa: E402
+from benchmarks._harness import serve, store_demo_events  # noqa: E402
 from gateway.auth.principal import system_principal
-from gateway.demo import generate_events
 from gateway.engine import EngineQuery, TimeRange, run_query
 from gateway.engine.run import Limits
 from gateway.services.keys import create_key
 from gateway.services.tenancy import create_organization, create_pixel
 from gateway.settings import Settings
 from gateway.storage import Database
-from gateway.storage.events import insert_events
 from gateway.storage.tenancy import list_organizations, list_pixels
 
 TZ = "America/New_York"
@@ -82,29 +80,10 @@ async def _arrange(db: Database, settings: Settings, target: int) -> tuple[str, 
     else:
         org_id = (await create_organization(db, "bench", now)).id
         pixel_id = (await create_pixel(db, org_id, "bench", now, timezone=TZ)).id
-        # ~3.1 events per session: sessions_per_day sized to land near `target` events.
-        per_day = max(10, int(target / DAYS / 3.24))
-        batch: list[dict[str, object]] = []
-        written, t0 = 0, time.perf_counter()
-        for row in generate_events(pixel_id, days=DAYS, end=now, sessions_per_day=per_day):
-            batch.append(row)
-            if len(batch) == 20_000:
-                async with db.session() as s:
-                    await insert_events(s, batch)
-                    await s.commit()
-                written += len(batch)
-                batch.clear()
-                if written % 100_000 == 0:
-                    print(f"  generated {written:>9,} events  ({time.perf_counter() - t0:.0f} s)",
-                          flush=True)
-        if batch:
-            async with db.session() as s:
-                await insert_events(s, batch)
-                await s.commit()
-            written += len(batch)
+        t0 = time.perf_counter()
+        written = await store_demo_events(db, pixel_id, days=DAYS, end=now, target=target,
+                                          report_every=100_000)
         print(f"generated {written:,} events in {time.perf_counter() - t0:.0f} s", flush=True)
-        async with db.engine.begin() as conn:
-            await conn.execute(text("ANALYZE"))
     key = await create_key(db, settings, system_principal(org_id), name="bench",
                            scopes=["analytics:read"], pixel_ids=[pixel_id], now=now)
     return key.secret, pixel_id

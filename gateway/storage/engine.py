@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from gateway.storage.event_writer import EventWriter
+from gateway.storage.event_writer import EventWriter, sqlite_write_lock
 from gateway.storage.rollups import ConnectionExecutor, SqliteExecutor, fold, lag
 
 __all__ = ["Database", "alembic_config"]
@@ -89,18 +89,8 @@ class Database:
         were folded."""
         if not self.is_sqlite or not await self.rollup_lag():
             return 0  # nothing to do: no write lock taken (it would stall other writers)
-        async with self.engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            driver = raw.driver_connection
-            assert driver is not None
-            await driver.execute("BEGIN IMMEDIATE")
-            try:
-                done = await fold(SqliteExecutor(driver), limit)
-                await driver.commit()
-            except BaseException:
-                await driver.rollback()
-                raise
-        return done
+        async with sqlite_write_lock(self.engine) as driver:
+            return await fold(SqliteExecutor(driver), limit)
 
     async def rollup_lag(self) -> int:
         """Stored events not yet folded into the rollups (0 on other backends)."""

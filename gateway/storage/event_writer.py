@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.storage.events import EVENT_COLUMNS
 
-__all__ = ["EVENT_ID", "PIXEL_ID", "EventWriter", "StorageError", "WriteOutcome"]
+__all__ = ["EVENT_ID", "PIXEL_ID", "EventWriter", "StorageError", "WriteOutcome",
+           "sqlite_write_lock"]
 
 PIXEL_ID = EVENT_COLUMNS.index("pixel_id")
 EVENT_ID = EVENT_COLUMNS.index("event_id")
@@ -183,27 +185,18 @@ class EventWriter:
 
     async def _commit_sqlite(self, rows: list[Row]) -> set[Key]:
         """Returns the keys that were already stored (their rows were skipped)."""
-        async with self._engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            db = raw.driver_connection
-            assert db is not None
-            # The write lock first: nothing can insert between our look-up and our insert.
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = await db.execute("SELECT max(id) FROM event")
-                before = (await cursor.fetchone())[0] or 0
-                cursor = await db.executemany(_INSERT_SQL, rows)
-                skipped = len(rows) - cursor.rowcount
-                existing: set[Key] = set()
-                if skipped:
-                    existing = await _stored_before(db, rows, before)
-                    if len(existing) != skipped:
-                        raise RuntimeError(f"event insert skipped {skipped} rows but "
-                                           f"{len(existing)} were already stored")
-                await db.commit()
-            except BaseException:
-                await db.rollback()
-                raise
+        # The write lock first: nothing can insert between our look-up and our insert.
+        async with sqlite_write_lock(self._engine) as db:
+            cursor = await db.execute("SELECT max(id) FROM event")
+            before = (await cursor.fetchone())[0] or 0
+            cursor = await db.executemany(_INSERT_SQL, rows)
+            skipped = len(rows) - cursor.rowcount
+            existing: set[Key] = set()
+            if skipped:
+                existing = await _stored_before(db, rows, before)
+                if len(existing) != skipped:
+                    raise RuntimeError(f"event insert skipped {skipped} rows but "
+                                       f"{len(existing)} were already stored")
         return existing
 
     async def _commit_generic(self, rows: list[Row]) -> set[Key]:
@@ -217,6 +210,23 @@ class EventWriter:
             stored = {(p, e) for p, e in result.all() if e is not None}
         return {(r[PIXEL_ID], r[EVENT_ID]) for r in rows
                 if r[EVENT_ID] is not None} - stored
+
+
+@asynccontextmanager
+async def sqlite_write_lock(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """The aiosqlite driver connection inside `BEGIN IMMEDIATE` (the write lock taken
+    first); committed when the block ends, rolled back if it raises (or is cancelled)."""
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        db = raw.driver_connection
+        assert db is not None
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
 
 
 async def _stored_before(db: Any, rows: list[Row], before: int) -> set[Key]:

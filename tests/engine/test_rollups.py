@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import text
 
 from gateway.catalog import CATALOG, Aggregate, Catalog, Condition, Formula, MeasureDefinition
