@@ -18,6 +18,10 @@ tests build a `Settings(...)` directly and never patch globals.
     GATEWAY_EVENTS_MAX_BATCH            1000      events per ingestion request
     GATEWAY_EVENTS_MAX_BODY_BYTES       4194304   body of POST /tr/api/events (413 past it)
     GATEWAY_EVENTS_MAX_PROPERTIES_BYTES 8192      one event's `properties`, as compact JSON
+    GATEWAY_LOGIN_ACCOUNT_BURST / _INTERVAL   10 / 60   login attempts per email, then 1 per 60 s
+    GATEWAY_LOGIN_ADDRESS_BURST / _INTERVAL   20 / 6    per client address, then 1 per 6 s
+    GATEWAY_LOGIN_CONCURRENCY                 0         password checks at once (0: one per core)
+    GATEWAY_LOGIN_QUEUE_SECONDS               2         wait for a free check before 429
 """
 
 from __future__ import annotations
@@ -75,6 +79,17 @@ class Settings:
     events_max_batch: int = 1000
     events_max_body_bytes: int = 4 * 1024 * 1024
     events_max_properties_bytes: int = 8192
+    # Login throttling, per process (gateway/auth/throttle.py): per account (email) and per
+    # client address a burst of attempts, then one more every interval; successes do not
+    # count against the address, and reset the account. At most `login_concurrency` password
+    # checks run at once (0: one per CPU core); an attempt waits `login_queue_seconds` for a
+    # free one before it is refused.
+    login_account_burst: int = 10
+    login_account_interval_seconds: float = 60.0
+    login_address_burst: int = 20
+    login_address_interval_seconds: float = 6.0
+    login_concurrency: int = 0
+    login_queue_seconds: float = 2.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -101,6 +116,18 @@ class Settings:
                                                   defaults.events_max_body_bytes)),
             events_max_properties_bytes=int(environ.get(
                 "GATEWAY_EVENTS_MAX_PROPERTIES_BYTES", defaults.events_max_properties_bytes)),
+            login_account_burst=int(environ.get("GATEWAY_LOGIN_ACCOUNT_BURST",
+                                                defaults.login_account_burst)),
+            login_account_interval_seconds=float(environ.get(
+                "GATEWAY_LOGIN_ACCOUNT_INTERVAL", defaults.login_account_interval_seconds)),
+            login_address_burst=int(environ.get("GATEWAY_LOGIN_ADDRESS_BURST",
+                                                defaults.login_address_burst)),
+            login_address_interval_seconds=float(environ.get(
+                "GATEWAY_LOGIN_ADDRESS_INTERVAL", defaults.login_address_interval_seconds)),
+            login_concurrency=int(environ.get("GATEWAY_LOGIN_CONCURRENCY",
+                                              defaults.login_concurrency)),
+            login_queue_seconds=float(environ.get("GATEWAY_LOGIN_QUEUE_SECONDS",
+                                                  defaults.login_queue_seconds)),
         )
 
     def with_secret(self) -> Settings:
