@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from gateway.files import ensure_private, write_private_once
+
 __all__ = ["DEFAULT_DATABASE_URL", "Settings"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./gateway.db"
@@ -134,9 +136,10 @@ class Settings:
         """Return settings whose `secret` is set.
 
         A configured secret wins. Otherwise a SQLite database keeps a generated secret in a
-        `<database>.secret` file beside it (mode 0600), so keys minted by the CLI keep working
-        for the server started later. A server database without a configured secret gets a
-        process-local random one, which only suits throwaway runs.
+        `<database>.secret` file beside it (mode 0600, created atomically, narrowed to 0600
+        with a warning if it was wider), so keys minted by the CLI keep working for the server
+        started later. A server database without a configured secret gets a process-local
+        random one, which only suits throwaway runs.
         """
         if self.secret:
             return self
@@ -144,11 +147,10 @@ class Settings:
         if path is None:
             return replace(self, secret=secrets.token_urlsafe(48))
         if path.exists():
-            return replace(self, secret=path.read_text().strip())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_urlsafe(48)
-        path.touch(mode=0o600)
-        path.write_text(value + "\n")
+            ensure_private(path)
+            value = path.read_text().strip()
+        else:
+            value = write_private_once(path, secrets.token_urlsafe(48) + "\n").strip()
         return replace(self, secret=value)
 
     @property
