@@ -23,6 +23,7 @@ from gateway.audit import AuditLog
 from gateway.auth.authenticate import ApiKeyAuthenticator, KeyCache, PixelTargets
 from gateway.auth.revocation import RevocationSignal
 from gateway.auth.sessions import SessionAuthenticator
+from gateway.auth.throttle import LoginThrottle
 from gateway.auth.usage import KeyUsage
 from gateway.context import AppState
 from gateway.graphql_view import GatewayGraphQL
@@ -111,6 +112,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             ],
             key_cache=cache,
             clock=clock,
+            login_throttle=LoginThrottle(
+                account_burst=settings.login_account_burst,
+                account_interval=settings.login_account_interval_seconds,
+                address_burst=settings.login_address_burst,
+                address_interval=settings.login_address_interval_seconds,
+                concurrency=settings.login_concurrency,
+                queue_seconds=settings.login_queue_seconds),
             schema=schema,
             audit=audit,
             key_usage=usage,

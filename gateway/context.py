@@ -24,6 +24,7 @@ from gateway.auth.authenticate import (
 )
 from gateway.auth.csrf import CSRF_COOKIE, check_csrf
 from gateway.auth.principal import Principal
+from gateway.auth.throttle import LoginThrottle
 from gateway.auth.usage import KeyUsage
 from gateway.errors import (
     AccessDenied,
@@ -31,6 +32,7 @@ from gateway.errors import (
     GatewayError,
     InsufficientScope,
     InvalidApiKey,
+    RateLimited,
 )
 from gateway.settings import Settings
 from gateway.storage import Database
@@ -50,6 +52,7 @@ class AppState:
     authenticators: Sequence[Authenticator]
     key_cache: KeyCache
     clock: Callable[[], datetime]
+    login_throttle: LoginThrottle
     schema: Any = None  # the strawberry schema, for REST routes that run stored operations
     audit: AuditLog | None = None
     key_usage: KeyUsage | None = None
@@ -80,6 +83,13 @@ class Context:
 
     def now(self) -> datetime:
         return self.state.clock()
+
+    @property
+    def client_host(self) -> str | None:
+        """The client's address as the server saw it (behind a proxy: what the server's
+        proxy-header handling made of X-Forwarded-For); None on a Unix socket."""
+        client = self.request.client
+        return client.host if client else None
 
     @property
     def principal(self) -> Principal | None:
@@ -122,7 +132,10 @@ class Context:
 
     def note_error(self, error: GatewayError) -> None:
         """Audit a refused scope or pixel check (surfaces call this for every error they
-        render; authentication failures were recorded when they happened)."""
+        render; authentication failures were recorded when they happened). On GraphQL, a
+        RateLimited error also sets `Retry-After` on the HTTP response."""
+        if isinstance(error, RateLimited) and self.response is not None:
+            self.response.headers["Retry-After"] = str(error.retry_after)
         if error is self._auth_error:
             return
         if isinstance(error, InsufficientScope | AccessDenied | CsrfFailed):

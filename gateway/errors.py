@@ -194,6 +194,9 @@ class StaleVersion(Conflict):
 
 
 class RateLimited(GatewayError):
+    """Try again in `retry_after` whole seconds: REST sends it as the `Retry-After` header,
+    GraphQL as `extensions.retryAfter` (and the header on the HTTP response)."""
+
     code = "RATE_LIMITED"
     status = 429
     default_message = "Too many requests"
@@ -201,6 +204,10 @@ class RateLimited(GatewayError):
     def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {**super().extensions, "retryAfter": self.retry_after}
 
 
 class StorageUnavailable(GatewayError):

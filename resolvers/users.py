@@ -34,7 +34,8 @@ async def resolve_create_user(info: Info, input: CreateUserInput) -> User:
 async def resolve_login(info: Info, email: str, password: str) -> LoginPayload:
     ctx = info.context
     result = await service.log_in(ctx.db, ctx.settings, email=email, password=password,
-                                  now=ctx.now(), audit=ctx.audit)
+                                  now=ctx.now(), throttle=ctx.state.login_throttle,
+                                  client_host=ctx.client_host, audit=ctx.audit)
     ctx.start_session(result.token, result.csrf_token, ctx.settings.session_seconds)
     return LoginPayload(token=result.token, csrf_token=result.csrf_token,
                         expires_at=result.expires_at, user=User.from_row(result.user))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import GatewayError, InvalidInput, all_error_classes
+from gateway.errors import GatewayError, InvalidInput, RateLimited, all_error_classes
 from gateway.rest import upstack
+from gateway.rest.clickstack.surface import surface as clickstack
+from gateway.rest.databuddy.surface import surface as databuddy
 
 
 def _instance(cls: type[GatewayError]) -> GatewayError:
@@ -35,3 +37,14 @@ def test_field_errors_render_with_paths() -> None:
     assert response.status_code == 400
     assert response.body == (b'{"message":"Bad Request","errors":[{"message":"name is required",'
                              b'"key":"name","path":["name"]}]}')
+
+
+def test_rate_limited_carries_retry_after_on_every_surface() -> None:
+    """RATE_LIMITED tells the client when to retry: the Retry-After header (seconds) on every
+    REST surface, `extensions.retryAfter` on GraphQL (issue #10)."""
+    exc = RateLimited(retry_after=7)
+    for surface in (upstack.surface, clickstack, databuddy):
+        response = surface.error_response(exc)
+        assert response.status_code == 429, surface.name
+        assert response.headers["retry-after"] == "7", surface.name
+    assert exc.extensions == {"code": "RATE_LIMITED", "retryAfter": 7}

@@ -25,6 +25,7 @@ import os
 import struct
 from pathlib import Path
 
+from gateway.files import ensure_private
 from gateway.settings import Settings
 
 __all__ = ["RevocationSignal"]
@@ -50,7 +51,11 @@ class RevocationSignal:
     def for_settings(cls, settings: Settings) -> RevocationSignal | None:
         """The signal of the configured database, or None when it has no local file."""
         db = settings.sqlite_path
-        return None if db is None else cls(db.with_name(db.name + ".revocations"))
+        if db is None:
+            return None
+        path = db.with_name(db.name + ".revocations")
+        ensure_private(path)  # created 0600 below; an older, wider one is narrowed
+        return cls(path)
 
     def _open_map(self) -> mmap.mmap:
         if self._map is None:

@@ -28,7 +28,7 @@ import sys
 from collections.abc import Sequence
 
 from gateway.cli import admin, imports, rollups, server
-from gateway.settings import Settings
+from gateway.settings import Settings, SettingsError
 
 __all__ = ["main"]
 
@@ -137,9 +137,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings.from_environ(os.environ)
-    if args.command != "schema":
-        settings = settings.with_secret()  # keys minted here must verify in the server
+    try:
+        settings = Settings.from_environ(os.environ)
+        if args.command != "schema":
+            settings = settings.with_secret()  # keys minted here must verify in the server
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         return int(args.run(settings, args) or 0)
     except admin.CommandError as exc:

@@ -23,9 +23,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.context import Context, DirectInfo, build_context
-from gateway.errors import GatewayError, InvalidInput, PayloadTooLarge
+from gateway.errors import GatewayError, InvalidInput, PayloadTooLarge, RateLimited
 
-__all__ = ["Call", "JSONBody", "Surface", "operation", "read_json", "resolver_info"]
+__all__ = ["Call", "JSONBody", "Surface", "operation", "read_json", "resolver_info",
+           "retry_after_headers"]
 
 log = logging.getLogger("gateway.rest")
 
@@ -37,6 +38,11 @@ class JSONBody(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+def retry_after_headers(exc: GatewayError) -> dict[str, str]:
+    """`Retry-After` (seconds) for a RateLimited error; the same on every surface."""
+    return {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
 
 
 def resolver_info(ctx: Context) -> DirectInfo:
@@ -64,7 +70,9 @@ class Surface:
 
     def error_response(self, exc: GatewayError) -> Response:
         status = self.status_of(exc)
-        headers = dict(self._headers(exc)) if self._headers else {}
+        headers = retry_after_headers(exc)
+        if self._headers:
+            headers.update(self._headers(exc))
         return JSONBody(self._render(exc, status), status_code=status, headers=headers)
 
     def route(self, method: str, path: str, call: Call, *, status: int = 200) -> Route:

@@ -6,6 +6,9 @@ Rules:
   holding every scope of it, and only an owner (or the local operator) makes owners.
 - Passwords are hashed with argon2 off the event loop; a wrong email and a wrong password
   answer the same error after the same work.
+- Logins are throttled before any argon2 work (gateway/auth/throttle.py): per account, per
+  client address and per process. A throttled attempt answers RATE_LIMITED whatever the
+  password (no oracle), and is audited as `user.login` / `denied`.
 - Login issues a short-lived JWT whose `jti` is a session row; logout revokes that row, which
   ends the token in every process on its next request.
 """
@@ -30,7 +33,14 @@ from gateway.auth.policy import require_authenticated, require_scope
 from gateway.auth.principal import Principal
 from gateway.auth.scopes import ROLES
 from gateway.auth.sessions import TokenClaims, encode_token
-from gateway.errors import Conflict, InsufficientScope, InvalidCredentials, InvalidInput
+from gateway.auth.throttle import LoginThrottle
+from gateway.errors import (
+    Conflict,
+    InsufficientScope,
+    InvalidCredentials,
+    InvalidInput,
+    RateLimited,
+)
 from gateway.settings import Settings
 from gateway.storage import Database
 from gateway.storage.models import SessionRow, UserRow
@@ -98,19 +108,39 @@ async def list_org_users(db: Database, actor: Principal | None) -> list[UserRow]
 
 
 async def log_in(db: Database, settings: Settings, *, email: str, password: str, now: datetime,
+                 throttle: LoginThrottle, client_host: str | None,
                  audit: AuditTrail | None = None) -> LoginResult:
-    """Check the password and open a session; InvalidCredentials for any mismatch."""
+    """Check the password and open a session; InvalidCredentials for any mismatch,
+    RateLimited (before any password work) when the account, the client address or the
+    process has had too many attempts.
+
+    >>> await log_in(db, settings, email="ada@example.com", password="...", now=ctx.now(),
+    ...              throttle=state.login_throttle, client_host="203.0.113.7", audit=trail)
+    """
     address = email.strip().lower()
-    async with db.session() as session:
-        user = await find_user_by_email(session, address)
-    ok = await verify_password(password[:MAX_PASSWORD_LENGTH],
-                               None if user is None else user.password_hash)
+    label = address[:320]  # what the audit log keeps of an unchecked email
+    try:
+        attempt = throttle.admit(address, client_host, now)
+    except RateLimited as exc:
+        # One indexed read (no password work), so the organization's admins see the entry.
+        _audit_throttled(audit, label, await _find_user(db, address), exc)
+        raise
+    user = await _find_user(db, address)
+    try:
+        async with throttle.verification():
+            ok = await verify_password(password[:MAX_PASSWORD_LENGTH],
+                                       None if user is None else user.password_hash)
+    except RateLimited as exc:
+        attempt.cancel()  # the password was not checked: the attempt does not count
+        _audit_throttled(audit, label, user, exc)
+        raise
     if user is None or not ok:
         if audit is not None:
-            audit.record("user.login", "failure", label=address,
+            audit.record("user.login", "failure", label=label,
                          organization_id=None if user is None else user.organization_id,
                          detail="wrong email or password")
         raise InvalidCredentials()
+    attempt.succeeded()
     expires = now + timedelta(seconds=settings.session_seconds)
     row = SessionRow(id=str(uuid.uuid4()), user_id=user.id, created_at=now, expires_at=expires)
     async with db.session() as session:
@@ -126,6 +156,21 @@ async def log_in(db: Database, settings: Settings, *, email: str, password: str,
                      target=user.email)
     return LoginResult(token=token, csrf_token=secrets.token_urlsafe(32), expires_at=expires,
                        user=user)
+
+
+async def _find_user(db: Database, address: str) -> UserRow | None:
+    if len(address) > 320:  # no account has a longer address (create_user refuses them)
+        return None
+    async with db.session() as session:
+        return await find_user_by_email(session, address)
+
+
+def _audit_throttled(audit: AuditTrail | None, label: str, user: UserRow | None,
+                     exc: RateLimited) -> None:
+    if audit is not None:
+        audit.record("user.login", "denied", label=label,
+                     organization_id=None if user is None else user.organization_id,
+                     detail=f"{exc.code}: {exc.message}")
 
 
 async def log_out(db: Database, actor: Principal | None, *, now: datetime,

@@ -2,6 +2,9 @@
 
 SQLite (the embedded default) runs in WAL mode with a busy timeout, so concurrent readers never
 block the writer and concurrent writers wait instead of failing with "database is locked".
+Its file is created with mode 0600 before SQLite opens it (SQLite gives `-wal` and `-shm`
+the database file's mode), and existing files readable by others are narrowed to 0600
+(gateway/files.py).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from gateway.files import create_private, ensure_private
 from gateway.storage.event_writer import EventWriter, sqlite_write_lock
 from gateway.storage.rollups import ConnectionExecutor, SqliteExecutor, fold, lag
 
@@ -37,6 +41,22 @@ def alembic_config(connection: Connection | None = None) -> Config:
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for `:memory:` and URI file names."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _make_private(path: Path) -> None:
+    """Create the database file 0600 (before SQLite does, with 0644) and narrow the
+    database, WAL and shared-memory files if other users can read them."""
+    create_private(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        ensure_private(path.with_name(path.name + suffix))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -69,6 +89,9 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            path = _sqlite_file(url)
+            if path is not None:
+                _make_private(path)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Every event ingestion path writes through this one queue (group commit).
         self.event_writer = EventWriter(self.engine, sqlite_fast_path=self.is_sqlite)

@@ -33,6 +33,4 @@ def _render(exc: GatewayError, status: int) -> dict[str, Any]:
 
 
 surface = Surface("databuddy", render=_render,
-                  statuses={ours: status for ours, (_, status) in CODES.items()},
-                  headers=lambda exc: ({"Retry-After": str(getattr(exc, "retry_after", 1))}
-                                       if exc.code == "RATE_LIMITED" else {}))
+                  statuses={ours: status for ours, (_, status) in CODES.items()})

@@ -1,0 +1,66 @@
+"""Settings the gateway refuses to start with, and the login limits' variables (issue #10)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.app import create_app
+from gateway.settings import MIN_SECRET_BYTES, Settings, SettingsError
+
+
+@pytest.mark.parametrize("secret", ["x", "s" * 31, "é" * 15, " " * 20])
+def test_a_secret_shorter_than_32_bytes_is_refused(secret: str) -> None:
+    """GATEWAY_SECRET under 32 bytes (not characters) is refused, wherever Settings are
+    built: from the environment, directly, and so by create_app (issue #10)."""
+    with pytest.raises(SettingsError, match="GATEWAY_SECRET is .* bytes; it must be at least 32"):
+        Settings.from_environ({"GATEWAY_SECRET": secret})
+    with pytest.raises(SettingsError):
+        create_app(Settings(database_url="sqlite+aiosqlite:///:memory:", secret=secret))
+
+
+@pytest.mark.parametrize("secret", ["s" * 32, "é" * 16])
+def test_a_secret_of_32_bytes_is_accepted(secret: str) -> None:
+    assert len(secret.encode()) == MIN_SECRET_BYTES
+    assert Settings.from_environ({"GATEWAY_SECRET": secret}).secret == secret
+
+
+def test_unset_secret_is_generated_long_and_a_short_secret_file_is_refused(
+        tmp_path: Path) -> None:
+    """No GATEWAY_SECRET: the generated one is long; a secret file someone shortened is
+    refused, naming the file (issue #10)."""
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
+    assert len(settings.with_secret().secret.encode()) >= 48
+    (tmp_path / "g.db.secret").write_text("short\n")
+    with pytest.raises(SettingsError, match=r"the secret in .*g\.db\.secret is 5 bytes"):
+        settings.with_secret()
+
+
+def test_cli_refuses_a_short_secret_with_exit_2_and_no_traceback(tmp_path: Path) -> None:
+    """`gateway` prints the refusal as `error: ...` and exits 2 (issue #10)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(GATEWAY_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'g.db'}",
+               GATEWAY_SECRET="x")
+    result = subprocess.run([sys.executable, "-m", "gateway", "migrate"], check=False, env=env,
+                            text=True, capture_output=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: GATEWAY_SECRET is 1 bytes; it must be at least 32")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "g.db").exists()  # refused before touching anything
+
+
+def test_login_limits_come_from_the_environment() -> None:
+    settings = Settings.from_environ({
+        "GATEWAY_LOGIN_ACCOUNT_BURST": "5", "GATEWAY_LOGIN_ACCOUNT_INTERVAL": "120",
+        "GATEWAY_LOGIN_ADDRESS_BURST": "50", "GATEWAY_LOGIN_ADDRESS_INTERVAL": "2.5",
+        "GATEWAY_LOGIN_CONCURRENCY": "3", "GATEWAY_LOGIN_QUEUE_SECONDS": "0.5"})
+    assert (settings.login_account_burst, settings.login_account_interval_seconds,
+            settings.login_address_burst, settings.login_address_interval_seconds,
+            settings.login_concurrency, settings.login_queue_seconds) == (5, 120.0, 50, 2.5,
+                                                                          3, 0.5)
+    defaults = Settings.from_environ({})
+    assert defaults.login_account_burst == Settings().login_account_burst == 10
