@@ -25,6 +25,7 @@ from gateway.auth.authenticate import (
 from gateway.auth.csrf import CSRF_COOKIE, check_csrf
 from gateway.auth.principal import Principal
 from gateway.auth.usage import KeyUsage
+from gateway.egress import EgressGuard
 from gateway.errors import (
     AccessDenied,
     CsrfFailed,
@@ -32,6 +33,7 @@ from gateway.errors import (
     InsufficientScope,
     InvalidApiKey,
 )
+from gateway.secret_box import SecretBox
 from gateway.settings import Settings
 from gateway.storage import Database
 
@@ -50,6 +52,9 @@ class AppState:
     authenticators: Sequence[Authenticator]
     key_cache: KeyCache
     clock: Callable[[], datetime]
+    # Checks every outbound target (webhook URLs) and seals webhook secrets.
+    egress: EgressGuard
+    webhook_secrets: SecretBox
     schema: Any = None  # the strawberry schema, for REST routes that run stored operations
     audit: AuditLog | None = None
     key_usage: KeyUsage | None = None

@@ -18,6 +18,8 @@ tests build a `Settings(...)` directly and never patch globals.
     GATEWAY_EVENTS_MAX_BATCH            1000      events per ingestion request
     GATEWAY_EVENTS_MAX_BODY_BYTES       4194304   body of POST /tr/api/events (413 past it)
     GATEWAY_EVENTS_MAX_PROPERTIES_BYTES 8192      one event's `properties`, as compact JSON
+    GATEWAY_WEBHOOK_ALLOW_PRIVATE       0  (1: webhooks may target private addresses)
+    GATEWAY_WEBHOOK_ALLOW_NETWORKS      "" (comma-separated CIDRs webhooks may target)
 """
 
 from __future__ import annotations
@@ -65,6 +67,12 @@ class Settings:
     webhook_attempts: int = 3
     webhook_backoff_seconds: float = 1.0
     webhook_timeout_seconds: float = 10.0
+    # Webhook targets (gateway/egress.py): public addresses only, unless the operator allows
+    # private ones for on-premise receivers: all of them (loopback, RFC 1918, ULA, CGNAT,
+    # link-local), or just the listed networks (CIDRs). Metadata, multicast and unspecified
+    # addresses stay refused either way.
+    webhook_allow_private: bool = False
+    webhook_allow_networks: tuple[str, ...] = ()
     # Lifetime of a login token (JWT) and its session row; short, as tokens are bearer tokens.
     session_seconds: int = 1800
     # How often the background writers flush the audit log and keys' lastUsedAt.
@@ -101,6 +109,11 @@ class Settings:
                                                   defaults.events_max_body_bytes)),
             events_max_properties_bytes=int(environ.get(
                 "GATEWAY_EVENTS_MAX_PROPERTIES_BYTES", defaults.events_max_properties_bytes)),
+            webhook_allow_private=environ.get("GATEWAY_WEBHOOK_ALLOW_PRIVATE", "0").lower()
+            in _TRUE,
+            webhook_allow_networks=tuple(
+                n.strip() for n in environ.get("GATEWAY_WEBHOOK_ALLOW_NETWORKS", "").split(",")
+                if n.strip()),
         )
 
     def with_secret(self) -> Settings:
