@@ -266,21 +266,17 @@ class EgressGuard:
             raise EgressRefused("url host is not valid", kind="url")
         return Target(parsed.scheme, host, name, port, literal)
 
-    def refuse_name(self, target: Target) -> None:
-        """Names refused without asking DNS (RFC 6761 localhost, metadata services)."""
-        if target.name in _METADATA_NAMES:
-            raise EgressRefused(f"{target.name}: cloud metadata name")
-        if (target.name == "localhost" or target.name.endswith(".localhost")) and not (
-                self.policy.allow_private or self.policy.allow_networks):
-            raise EgressRefused(f"{target.name}: loopback name")
-
     async def addresses(self, target: Target) -> tuple[IPAddress, ...]:
         """The checked addresses of `target`, in the resolver's order. Raises EgressRefused
-        when any address is refused, UnresolvedHost when there is none."""
+        when any address is refused, UnresolvedHost when there is none. Metadata service
+        names are refused and `localhost` names are loopback (RFC 6761) without asking."""
+        if target.name in _METADATA_NAMES:
+            raise EgressRefused(f"{target.name}: cloud metadata name")
         if target.literal is not None:
             found: tuple[IPAddress, ...] = (target.literal,)
+        elif target.name == "localhost" or target.name.endswith(".localhost"):
+            found = (ipaddress.IPv4Address("127.0.0.1"),)
         else:
-            self.refuse_name(target)
             try:
                 async with asyncio.timeout(self._resolve_timeout):
                     answers = await self._resolver(target.host, target.port)

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, select
-
 from gateway.auth.policy import require_owned, require_pixel, require_scope
 from gateway.auth.principal import Principal
 from gateway.egress import EgressGuard, EgressRefused, UnresolvedHost
@@ -148,17 +146,13 @@ async def seal_legacy_secrets(db: Database, box: SecretBox) -> int:
     """Seal the clear-text secrets of rows written before sealing; returns how many. Run on
     start by every process (idempotent: a sealed row has no clear text left)."""
     async with db.session() as session:
-        result = await session.execute(
-            select(WebhookRow).where(col(WebhookRow.secret).is_not(None)))
-        rows = list(result.scalars())
-        for row in rows:
-            if row.secret:
-                row.sealed_secret = box.seal(row.secret, context=row.id)
-            row.secret = None
+        count = await store.seal_clear_secrets(
+            session, lambda webhook_id, clear: box.seal(clear, context=webhook_id))
         await session.commit()
-    if rows:
-        log.info("sealed %d webhook secret(s) stored in clear text", len(rows))
-    return len(rows)
+    if count:
+        await db.checkpoint()
+        log.info("sealed %d webhook secret(s) stored in clear text", count)
+    return count
 
 
 def _owned(row: WebhookRow | None, pixel_id: str) -> WebhookRow:
