@@ -70,9 +70,10 @@ async def delete_webhook(session: AsyncSession, webhook_id: str) -> None:
 
 async def seal_clear_secrets(session: AsyncSession, seal: Callable[[str, str], str]) -> int:
     """Replace every clear-text `secret` by `seal(webhook_id, secret)` in `sealed_secret`;
-    returns how many rows changed. The caller commits. On SQLite the bytes freed by the
-    rewrite are zeroed (secure_delete), so the clear text does not linger in free space;
-    `Database.checkpoint()` afterwards leaves no older page copy in the WAL either."""
+    returns how many rows changed. The caller commits. On SQLite the bytes the rewrite frees
+    (a cell moved within its page, an overflow page) are zeroed (secure_delete), so the
+    clear text does not linger in free space; `Database.checkpoint()` after the commit
+    leaves no older page copy in the WAL either."""
     sqlite = session.get_bind().dialect.name == "sqlite"
     result = await session.execute(select(WebhookRow).where(col(WebhookRow.secret).is_not(None)))
     rows = list(result.scalars())
