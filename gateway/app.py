@@ -26,12 +26,14 @@ from gateway.auth.sessions import SessionAuthenticator
 from gateway.auth.throttle import LoginThrottle
 from gateway.auth.usage import KeyUsage
 from gateway.context import AppState
+from gateway.egress import EgressGuard, Resolver, resolve_system
 from gateway.graphql_view import GatewayGraphQL
 from gateway.middleware import BodyLimitMiddleware
 from gateway.rest import clickstack, upstack
 from gateway.rest.base import JSONBody
 from gateway.schema import build_schema
 from gateway.services.alert_evaluator import AlertEvaluator
+from gateway.services.webhooks import seal_legacy_secrets, webhook_secret_box
 from gateway.settings import Settings
 from gateway.storage import Database
 
@@ -87,15 +89,20 @@ async def _fold_rollups(db: Database, *, idle: float = 1.0, batch: int = 2_000,
         await asyncio.sleep((loop.time() - started) * (1 - share) / share if busy else 0)
 
 
-def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Starlette:
-    """Build the app. `clock` is the time source for expiry and defaults; tests pass their own."""
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
+               resolver: Resolver = resolve_system) -> Starlette:
+    """Build the app. `clock` is the time source for expiry and defaults, `resolver` the host
+    name resolver of the egress guard (gateway/egress.py); tests pass their own."""
     settings = settings.with_secret()
+    egress = EgressGuard.for_settings(settings, resolver=resolver)
+    webhook_secrets = webhook_secret_box(settings.secret)
     schema = build_schema(result_cache=settings.graphql_result_cache)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database(settings.database_url)
         await db.migrate()
+        await seal_legacy_secrets(db, webhook_secrets)  # rows written before sealing
         signal = RevocationSignal.for_settings(settings)
         cache = KeyCache(settings.key_cache_seconds, signal=signal)
         pixels = PixelTargets(db)
@@ -119,6 +126,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                 address_interval=settings.login_address_interval_seconds,
                 concurrency=settings.login_concurrency,
                 queue_seconds=settings.login_queue_seconds),
+            egress=egress,
+            webhook_secrets=webhook_secrets,
             schema=schema,
             audit=audit,
             key_usage=usage,
@@ -128,7 +137,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             _every(settings.usage_flush_seconds, usage.flush, "lastUsedAt"), name="key-usage")
         # The alert evaluator runs in every process; leases in the database keep processes
         # from evaluating the same window twice.
-        evaluator = AlertEvaluator(db, settings) if settings.alerts_enabled else None
+        evaluator = (AlertEvaluator(db, settings, egress=egress)
+                     if settings.alerts_enabled else None)
         alert_task = None if evaluator is None else asyncio.create_task(evaluator.run(clock))
         rollup_task = asyncio.create_task(_fold_rollups(db), name="rollups")
         try:

@@ -26,6 +26,7 @@ from gateway.auth.csrf import CSRF_COOKIE, check_csrf
 from gateway.auth.principal import Principal
 from gateway.auth.throttle import LoginThrottle
 from gateway.auth.usage import KeyUsage
+from gateway.egress import EgressGuard
 from gateway.errors import (
     AccessDenied,
     CsrfFailed,
@@ -34,6 +35,7 @@ from gateway.errors import (
     InvalidApiKey,
     RateLimited,
 )
+from gateway.secret_box import SecretBox
 from gateway.settings import Settings
 from gateway.storage import Database
 
@@ -53,6 +55,9 @@ class AppState:
     key_cache: KeyCache
     clock: Callable[[], datetime]
     login_throttle: LoginThrottle
+    # Checks every outbound target (webhook URLs) and seals webhook secrets.
+    egress: EgressGuard
+    webhook_secrets: SecretBox
     schema: Any = None  # the strawberry schema, for REST routes that run stored operations
     audit: AuditLog | None = None
     key_usage: KeyUsage | None = None

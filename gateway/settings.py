@@ -23,6 +23,8 @@ tests build a `Settings(...)` directly and never patch globals.
     GATEWAY_LOGIN_ADDRESS_BURST / _INTERVAL   20 / 6    per client address, then 1 per 6 s
     GATEWAY_LOGIN_CONCURRENCY                 0         password checks at once (0: one per core)
     GATEWAY_LOGIN_QUEUE_SECONDS               2         wait for a free check before 429
+    GATEWAY_WEBHOOK_ALLOW_PRIVATE       0  (1: webhooks may target private addresses)
+    GATEWAY_WEBHOOK_ALLOW_NETWORKS      "" (comma-separated CIDRs webhooks may target)
 """
 
 from __future__ import annotations
@@ -87,6 +89,12 @@ class Settings:
     webhook_attempts: int = 3
     webhook_backoff_seconds: float = 1.0
     webhook_timeout_seconds: float = 10.0
+    # Webhook targets (gateway/egress.py): public addresses only, unless the operator allows
+    # private ones for on-premise receivers: all of them (loopback, RFC 1918, ULA, CGNAT,
+    # link-local), or just the listed networks (CIDRs). Metadata, multicast and unspecified
+    # addresses stay refused either way.
+    webhook_allow_private: bool = False
+    webhook_allow_networks: tuple[str, ...] = ()
     # Lifetime of a login token (JWT) and its session row; short, as tokens are bearer tokens.
     session_seconds: int = 1800
     # How often the background writers flush the audit log and keys' lastUsedAt.
@@ -150,6 +158,11 @@ class Settings:
                                               defaults.login_concurrency)),
             login_queue_seconds=float(environ.get("GATEWAY_LOGIN_QUEUE_SECONDS",
                                                   defaults.login_queue_seconds)),
+            webhook_allow_private=environ.get("GATEWAY_WEBHOOK_ALLOW_PRIVATE", "0").lower()
+            in _TRUE,
+            webhook_allow_networks=tuple(
+                n.strip() for n in environ.get("GATEWAY_WEBHOOK_ALLOW_NETWORKS", "").split(",")
+                if n.strip()),
         )
 
     def with_secret(self) -> Settings:

@@ -101,13 +101,13 @@ async def resolve_alert_history(info: Info, alert: Alert, limit: int) -> list[Al
 async def resolve_create_alert_draft(info: Info, draft: AlertDraft) -> Alert:
     ctx = info.context
     return Alert.from_row(await service.create_alert(ctx.db, ctx.principal, draft,
-                                                     now=ctx.now()))
+                                                     now=ctx.now(), guard=ctx.state.egress))
 
 
 async def resolve_replace_alert_draft(info: Info, alert_id: str, draft: AlertDraft) -> Alert:
     ctx = info.context
     return Alert.from_row(await service.replace_alert(ctx.db, ctx.principal, alert_id, draft,
-                                                      now=ctx.now()))
+                                                      now=ctx.now(), guard=ctx.state.egress))
 
 
 async def resolve_create_alert(info: Info, input: AlertInput) -> Alert:
@@ -136,15 +136,17 @@ async def resolve_webhooks(info: Info) -> list[Webhook]:
 
 async def resolve_create_webhook_draft(info: Info, draft: WebhookDraft) -> Webhook:
     ctx = info.context
-    return Webhook.from_row(await webhook_service.create_webhook(ctx.db, ctx.principal, draft,
-                                                                 now=ctx.now()))
+    return Webhook.from_row(await webhook_service.create_webhook(
+        ctx.db, ctx.principal, draft, now=ctx.now(), guard=ctx.state.egress,
+        box=ctx.state.webhook_secrets))
 
 
 async def resolve_replace_webhook_draft(info: Info, webhook_id: str,
                                         draft: WebhookDraft) -> Webhook:
     ctx = info.context
     return Webhook.from_row(await webhook_service.replace_webhook(
-        ctx.db, ctx.principal, webhook_id, draft, now=ctx.now()))
+        ctx.db, ctx.principal, webhook_id, draft, now=ctx.now(), guard=ctx.state.egress,
+        box=ctx.state.webhook_secrets))
 
 
 async def resolve_create_webhook(info: Info, input: WebhookInput) -> Webhook:

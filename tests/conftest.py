@@ -3,12 +3,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from gateway.app import create_app
 from gateway.settings import Settings
-from tests.support import Clock, Harness
+from tests.support import Clock, Harness, open_harness
+from tests.support_alerts import Dns
 
 
 @pytest.fixture
@@ -23,13 +22,15 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def harness(settings: Settings, clock: Clock) -> AsyncIterator[Harness]:
+def dns() -> Dns:
+    """The names the app's egress guard can resolve (none until a test adds them)."""
+    return Dns()
+
+
+@pytest.fixture
+async def harness(settings: Settings, clock: Clock, dns: Dns) -> AsyncIterator[Harness]:
     """A fresh app on its own SQLite file, with one organization and one pixel."""
-    app = create_app(settings, clock=clock)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            h = Harness(client=client, state=app.state.gateway, clock=clock)
-            h.organization_id = await h.create_organization()
-            h.pixel_id = await h.create_pixel()
-            yield h
+    async with open_harness(settings, clock, resolver=dns) as h:
+        h.organization_id = await h.create_organization()
+        h.pixel_id = await h.create_pixel()
+        yield h

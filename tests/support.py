@@ -7,18 +7,23 @@ services the CLI uses, and one-line GraphQL/REST calls.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from gateway.app import create_app
 from gateway.auth.principal import system_principal
 from gateway.context import AppState
+from gateway.egress import Resolver
 from gateway.services import keys as key_service
 from gateway.services import tenancy
+from gateway.settings import Settings
 
-__all__ = ["Clock", "Harness", "assert_graphql_error", "assert_upstack_error"]
+__all__ = ["Clock", "Harness", "assert_graphql_error", "assert_upstack_error", "open_harness"]
 
 
 @dataclass
@@ -81,6 +86,18 @@ class Harness:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+
+@asynccontextmanager
+async def open_harness(settings: Settings, clock: Clock, *,
+                       resolver: Resolver) -> AsyncIterator[Harness]:
+    """The app of `settings` with its lifespan entered, behind a client (no organization or
+    pixel made: the `harness` fixture adds them; a second app on the same file reuses them)."""
+    app = create_app(settings, clock=clock, resolver=resolver)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Harness(client=client, state=app.state.gateway, clock=clock)
 
 
 def assert_upstack_error(response: httpx.Response, status: int, *,

@@ -1,5 +1,6 @@
 """A real HTTP receiver on loopback for webhook tests (issue #6): records each request and
-answers with scripted statuses (then 200)."""
+answers with scripted statuses (then 200). `Dns`: the name resolver the app's egress guard
+asks (issue #10), so no test depends on the machine's DNS."""
 
 from __future__ import annotations
 
@@ -11,7 +12,27 @@ from typing import Any, Self
 
 import orjson
 
-__all__ = ["Received", "Receiver", "valid_signature"]
+__all__ = ["Dns", "Received", "Receiver", "valid_signature"]
+
+
+@dataclass
+class Dns:
+    """A resolver for `create_app(resolver=...)`: `names` maps a host to its addresses, or
+    to a list of answers given in turn (the last one repeats) to play a name that changes.
+    Unknown names do not resolve. `asked` records every lookup."""
+
+    names: dict[str, list[str] | list[list[str]]] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.asked.append(host)
+        answer = self.names.get(host.rstrip("."))
+        if answer is None:
+            raise OSError(f"unknown host {host}")
+        if answer and isinstance(answer[0], list):
+            turn = sum(1 for h in self.asked if h == host) - 1
+            return list(answer[min(turn, len(answer) - 1)])
+        return [str(a) for a in answer]
 
 
 @dataclass

@@ -13,8 +13,14 @@ Each pass (`evaluate_due(now)`), for every enabled alert:
    when value < threshold. No value (no data, or a ratio with a zero denominator) breaches
    nothing. New state ALERT or OK, recorded with a history entry.
 5. On a state change (OK -> ALERT fires, ALERT -> OK resolves) POST the notification to the
-   alert's channel (see `webhook_delivery`); the outcome goes into the history entry, and a
-   failed delivery into executionErrors (WEBHOOK_ERROR).
+   alert's channel (see `webhook_delivery`) through the egress guard (`gateway/egress.py`:
+   the target is resolved, checked and connected to by address at every attempt), signed
+   with the webhook's secret, opened just for that. The outcome goes into the history
+   entry, and a failed delivery into executionErrors (WEBHOOK_ERROR). Clients see only
+   `delivered` or `failed`: a refused target, an unknown host, a refused connection, a
+   timeout and a non-2xx answer all read the same (`DELIVERY_FAILED`, and the full retry
+   budget as `attempts`), so the history is no probe of what the gateway's network can
+   reach; the detail goes to the server log.
 
 `run(clock)` repeats passes every `alert_tick_seconds`; an exception in a pass is logged and
 the loop goes on. Alerts are evaluated one after another within a pass.
@@ -33,19 +39,24 @@ from typing import Any
 
 import httpx
 
+from gateway.egress import EgressGuard
 from gateway.engine import EngineQuery, TimeRange, run_query
+from gateway.secret_box import SealedSecretError
 from gateway.services.alerts import INTERVALS
 from gateway.services.webhook_delivery import Delivery, deliver
+from gateway.services.webhooks import open_secret, webhook_secret_box
 from gateway.settings import Settings
 from gateway.storage import Database
 from gateway.storage import alerts as store
 from gateway.storage.dashboard_tables import AlertHistoryRow, AlertRow
 
-__all__ = ["AlertEvaluator", "Evaluation", "window_of"]
+__all__ = ["DELIVERY_FAILED", "AlertEvaluator", "Evaluation", "window_of"]
 
 log = logging.getLogger("gateway.alerts")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LEASE_RETENTION = timedelta(days=2)  # longer than the longest interval (1d)
+# What clients read about any failed delivery (history `error`, executionErrors `message`).
+DELIVERY_FAILED = "webhook delivery failed"
 
 
 def window_of(interval: str, now: datetime) -> tuple[datetime, datetime]:
@@ -70,18 +81,23 @@ class Evaluation:
 
 class AlertEvaluator:
     """Evaluates due alerts against one database. Several instances (processes) may share
-    the database; leases keep their work disjoint.
+    the database; leases keep their work disjoint. `egress` defaults to the guard of
+    `settings`; `transport` is the network edge under it (tests pass a MockTransport: every
+    request still goes through the guard first).
 
     >>> evaluator = AlertEvaluator(db, settings)
     >>> await evaluator.evaluate_due(datetime.now(UTC))
     """
 
     def __init__(self, db: Database, settings: Settings, *, owner: str | None = None,
+                 egress: EgressGuard | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.db = db
         self.settings = settings
         self.owner = owner or uuid.uuid4().hex
+        self._egress = egress or EgressGuard.for_settings(settings)
+        self._secrets = webhook_secret_box(settings.secret)
         self._transport = transport
         self._sleep = sleep
 
@@ -93,7 +109,9 @@ class AlertEvaluator:
             await store.prune_leases(session, now - LEASE_RETENTION)
             await session.commit()
         done: list[Evaluation] = []
-        async with httpx.AsyncClient(transport=self._transport) as client:
+        # trust_env off: no proxy or .netrc credentials from the environment.
+        async with httpx.AsyncClient(transport=self._egress.transport(self._transport),
+                                     trust_env=False) as client:
             for alert in alerts:
                 try:
                     result = await self._evaluate(client, alert, now)
@@ -134,16 +152,19 @@ class AlertEvaluator:
         delivery = None
         if state != previous:
             delivery = await self._notify(client, alert, state, previous, value, start, end)
-        errors = [] if delivery is None or delivery.ok else [
-            {"timestamp": now.isoformat(), "type": "WEBHOOK_ERROR", "message": delivery.error}]
+        failed = delivery is not None and not delivery.ok
+        errors = [{"timestamp": now.isoformat(), "type": "WEBHOOK_ERROR",
+                   "message": DELIVERY_FAILED}] if failed else []
+        attempts = 0 if delivery is None else delivery.attempts
         async with self.db.session() as session:
             await store.insert_history(session, AlertHistoryRow(
                 alert_id=alert.id, window_start=start, window_end=end, state=state, value=value,
                 notified=delivery is not None,
                 delivery_status=None if delivery is None else
-                ("delivered" if delivery.ok else "failed"),
-                attempts=0 if delivery is None else delivery.attempts,
-                error=None if delivery is None else delivery.error, created_at=now))
+                ("failed" if failed else "delivered"),
+                # A failed delivery shows its full retry budget, whatever stopped it.
+                attempts=max(1, self.settings.webhook_attempts) if failed else attempts,
+                error=DELIVERY_FAILED if failed else None, created_at=now))
             await store.update_alert_state(session, alert.id, state=state, value=value,
                                            window_end=end, errors=errors)
             await session.commit()
@@ -174,13 +195,27 @@ class AlertEvaluator:
     async def _notify(self, client: httpx.AsyncClient, alert: AlertRow, state: str,
                       previous: str, value: float | None, start: datetime,
                       end: datetime) -> Delivery:
+        delivery = await self._deliver(client, alert, state, previous, value, start, end)
+        if not delivery.ok:  # the detail stays here: clients see DELIVERY_FAILED
+            log.warning("alert %s: delivery to %s failed after %d attempt(s): %s", alert.id,
+                        f"webhook {alert.webhook_id}" if alert.webhook_id else "inline url",
+                        delivery.attempts, delivery.error)
+        return delivery
+
+    async def _deliver(self, client: httpx.AsyncClient, alert: AlertRow, state: str,
+                       previous: str, value: float | None, start: datetime,
+                       end: datetime) -> Delivery:
         url, secret = alert.url, None
         if alert.webhook_id is not None:
             async with self.db.session() as session:
                 hook = await store.find_webhook(session, alert.webhook_id)
             if hook is None:
                 return Delivery(ok=False, attempts=0, error="webhook no longer exists")
-            url, secret = hook.url, hook.secret
+            try:
+                url, secret = hook.url, open_secret(self._secrets, hook)
+            except SealedSecretError:  # never sent unsigned to a receiver that checks
+                return Delivery(ok=False, attempts=0, error="the webhook's sealed secret "
+                                "does not open (GATEWAY_SECRET changed?); set a new secret")
         assert url is not None
         payload = notification_payload(alert, state, previous, value, start, end)
         key = hashlib.sha256(f"{payload['eventId']}:{start.isoformat()}:{state}".encode())

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.auth.policy import require_owned, require_pixel, require_scope
 from gateway.auth.principal import Principal
 from gateway.catalog import CATALOG
+from gateway.egress import EgressGuard
 from gateway.errors import FieldError, NotFound
 from gateway.services.dashboard_config import raise_if
 from gateway.services.measures import suggest_measures
@@ -79,7 +80,14 @@ def _text(raw: Any, field: str, limit: int, errors: list[FieldError]) -> str | N
     return raw
 
 
-async def _validate(session: AsyncSession, pixel_id: str, d: AlertDraft) -> dict[str, Any]:
+# Identifiers longer than any stored one are refused before they reach a lookup (or the
+# measure suggester, whose work grows with the length of what it is given).
+MAX_MEASURE = 128
+MAX_ID = 64
+
+
+async def _validate(session: AsyncSession, pixel_id: str, d: AlertDraft,
+                    guard: EgressGuard) -> dict[str, Any]:
     errors: list[FieldError] = []
     values: dict[str, Any] = {
         "name": _text(d.name, "name", 512, errors),
@@ -105,7 +113,10 @@ async def _validate(session: AsyncSession, pixel_id: str, d: AlertDraft) -> dict
     values.update(source=source, dashboard_id=None, tile_id=None, measure=None)
     if source == "measure":
         found = CATALOG.resolve(d.measure) if isinstance(d.measure, str) else None
-        if found is None:
+        if isinstance(d.measure, str) and len(d.measure) > MAX_MEASURE:
+            errors.append(FieldError(f"measure must be at most {MAX_MEASURE} characters",
+                                     ("measure",)))
+        elif found is None:
             hint = suggest_measures(str(d.measure or ""))
             extra = f"; did you mean {', '.join(hint)}?" if hint else ""
             errors.append(FieldError(f"unknown measure {d.measure!r}{extra}", ("measure",)))
@@ -113,7 +124,7 @@ async def _validate(session: AsyncSession, pixel_id: str, d: AlertDraft) -> dict
             values["measure"] = found.key
     elif source == "tile":
         values.update(await _tile(session, pixel_id, d, errors))
-    values.update(await _channel(session, pixel_id, d.channel, errors))
+    values.update(await _channel(session, pixel_id, d.channel, errors, guard))
     raise_if(errors)
     return values
 
@@ -124,7 +135,10 @@ async def _tile(session: AsyncSession, pixel_id: str, d: AlertDraft,
         errors.append(FieldError("dashboardId and tileId are required for a tile alert",
                                  ("dashboardId",)))
         return {}
-    view = await find_view(session, d.dashboard_id)
+    if len(d.tile_id) > MAX_ID:
+        errors.append(FieldError(f"tileId must be at most {MAX_ID} characters", ("tileId",)))
+        return {}
+    view = None if len(d.dashboard_id) > MAX_ID else await find_view(session, d.dashboard_id)
     if view is None or view.pixel_id != pixel_id:
         errors.append(FieldError("Dashboard view not found", ("dashboardId",)))
         return {}
@@ -137,18 +151,19 @@ async def _tile(session: AsyncSession, pixel_id: str, d: AlertDraft,
 
 
 async def _channel(session: AsyncSession, pixel_id: str, raw: Any,
-                   errors: list[FieldError]) -> dict[str, Any]:
+                   errors: list[FieldError], guard: EgressGuard) -> dict[str, Any]:
     if not isinstance(raw, Mapping) or raw.get("type") != "webhook":
         errors.append(FieldError('channel must be {"type": "webhook", "webhookId"} or '
                                  '{"type": "webhook", "url"}', ("channel",)))
         return {}
     if raw.get("webhookId") is not None:
-        hook = await store.find_webhook(session, str(raw["webhookId"]))
+        wanted = str(raw["webhookId"])
+        hook = None if len(wanted) > MAX_ID else await store.find_webhook(session, wanted)
         if hook is None or hook.pixel_id != pixel_id:
             errors.append(FieldError("Webhook not found", ("channel", "webhookId")))
             return {}
         return {"webhook_id": hook.id, "url": None}
-    url = check_url(raw.get("url"), ("channel", "url"), errors)
+    url = await check_url(guard, raw.get("url"), ("channel", "url"), errors)
     return {"webhook_id": None, "url": url}
 
 
@@ -157,13 +172,14 @@ def _owned(row: AlertRow | None, pixel_id: str) -> AlertRow:
 
 
 async def create_alert(db: Database, principal: Principal | None, draft: AlertDraft, *,
-                       now: datetime) -> AlertRow:
+                       now: datetime, guard: EgressGuard) -> AlertRow:
     """Validate and store an alert (state OK until its first evaluation). Raises InvalidInput
-    with every problem at its path (`thresholdType`, `channel.webhookId`, …)."""
+    with every problem at its path (`thresholdType`, `channel.webhookId`, …). An inline
+    channel URL is checked by `guard` (as a webhook's is)."""
     found = require_scope(principal, "alerts:write")
     pixel_id = require_pixel(found)
     async with db.session() as session:
-        values = await _validate(session, pixel_id, draft)
+        values = await _validate(session, pixel_id, draft, guard)
         row = AlertRow(pixel_id=pixel_id, state="OK", created_at=now, updated_at=now,
                        created_by=found.user_id, **values)
         session.add(row)
@@ -187,13 +203,13 @@ async def get_alert(db: Database, principal: Principal | None, alert_id: str) ->
 
 
 async def replace_alert(db: Database, principal: Principal | None, alert_id: str,
-                        draft: AlertDraft, *, now: datetime) -> AlertRow:
+                        draft: AlertDraft, *, now: datetime, guard: EgressGuard) -> AlertRow:
     """Full replace (ClickStack PUT). State and history are kept unless the condition
     changed (measure, threshold, type or interval), which starts over at OK."""
     pixel_id = require_pixel(require_scope(principal, "alerts:write"))
     async with db.session() as session:
         row = _owned(await store.find_alert(session, alert_id), pixel_id)
-        values = await _validate(session, pixel_id, draft)
+        values = await _validate(session, pixel_id, draft, guard)
         condition = ("measure", "threshold", "threshold_type", "interval")
         if any(getattr(row, k) != values[k] for k in condition):
             row.state, row.last_value, row.execution_errors = "OK", None, []

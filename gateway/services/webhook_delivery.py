@@ -7,8 +7,14 @@ bytes it received and compares in constant time. `Idempotency-Key` is the same f
 attempt of one notification, so a receiver can drop the duplicates retries may cause
 (delivery is at-least-once).
 
-Retried: connection errors, timeouts, 5xx and 429. Not retried: other 4xx and redirects
-(redirects are refused, so a webhook cannot bounce the gateway to another host).
+Retried: connection errors, timeouts, 5xx and 429, and refusals by the egress guard (the
+client's transport, `gateway/egress.py`: it checks the target again on every attempt, so a
+name that rebinds to a private address is refused like a host that is down). Not retried:
+other 4xx and redirects (redirects are not followed, so a webhook cannot bounce the gateway
+to another host).
+
+The outcome's `error` is detail for the server log (status, exception class and message),
+never for clients: the evaluator shows them only `failed`.
 """
 
 from __future__ import annotations
@@ -50,8 +56,9 @@ async def deliver(client: httpx.AsyncClient, url: str, payload: Mapping[str, Any
                   secret: str | None, idempotency_key: str, attempts: int = 3,
                   backoff: float = 1.0, timeout: float = 10.0,
                   sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> Delivery:
-    """POST `payload` to `url` up to `attempts` times. The error text never contains the
-    secret (only statuses and exception class names)."""
+    """POST `payload` to `url` up to `attempts` times with `client` (whose transport must
+    be the egress guard's). The error text never contains the secret (only statuses,
+    exception classes and their messages, which name at most a host and an address)."""
     body = orjson.dumps(dict(payload))
     headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key,
                "User-Agent": "gateway-alerts/1"}
@@ -64,7 +71,7 @@ async def deliver(client: httpx.AsyncClient, url: str, payload: Mapping[str, Any
             response = await client.post(url, content=body, headers=headers, timeout=timeout,
                                          follow_redirects=False)
         except httpx.HTTPError as exc:
-            error, status = f"{type(exc).__name__} on attempt {attempt}", None
+            error, status = f"{type(exc).__name__} on attempt {attempt}: {exc}"[:500], None
         else:
             status = response.status_code
             if 200 <= status < 300:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import delete, func, insert, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -29,6 +29,7 @@ __all__ = [
     "list_webhooks",
     "prune_leases",
     "release_window",
+    "seal_clear_secrets",
     "sync_tile_alerts",
     "update_alert_state",
     "webhook_in_use",
@@ -65,6 +66,29 @@ async def webhook_in_use(session: AsyncSession, webhook_id: str) -> bool:
 
 async def delete_webhook(session: AsyncSession, webhook_id: str) -> None:
     await session.execute(delete(WebhookRow).where(col(WebhookRow.id) == webhook_id))
+
+
+async def seal_clear_secrets(session: AsyncSession, seal: Callable[[str, str], str]) -> int:
+    """Replace every clear-text `secret` by `seal(webhook_id, secret)` in `sealed_secret`;
+    returns how many rows changed. The caller commits. On SQLite the bytes the rewrite frees
+    (a cell moved within its page, an overflow page) are zeroed (secure_delete), so the
+    clear text does not linger in free space; `Database.checkpoint()` after the commit
+    leaves no older page copy in the WAL either."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    result = await session.execute(select(WebhookRow).where(col(WebhookRow.secret).is_not(None)))
+    rows = list(result.scalars())
+    if not rows:
+        return 0
+    if sqlite:
+        await session.execute(text("PRAGMA secure_delete=ON"))
+    for row in rows:
+        if row.secret:
+            row.sealed_secret = seal(row.id, row.secret)
+        row.secret = None
+    await session.flush()
+    if sqlite:  # the pages are zeroed already; the pooled connection goes back as it was
+        await session.execute(text("PRAGMA secure_delete=OFF"))
+    return len(rows)
 
 
 # --- alerts -------------------------------------------------------------------------------

@@ -48,8 +48,11 @@ class DashboardViewRow(SQLModel, table=True):
 
 
 class WebhookRow(SQLModel, table=True):
-    """A notification target. `secret` signs deliveries (HMAC-SHA256); it must be readable
-    to sign, so it is kept as given and never returned or logged after creation."""
+    """A notification target. Its signing secret (HMAC-SHA256) must be readable to sign, so
+    it is kept sealed (AES-GCM under a key derived from GATEWAY_SECRET, see
+    `gateway/secret_box.py`) in `sealed_secret`, and never returned or logged. `secret` is
+    the clear-text column of databases written before issue #10: the gateway seals what it
+    holds on start and empties it; nothing writes it any more."""
 
     __tablename__ = "webhook"
 
@@ -60,6 +63,8 @@ class WebhookRow(SQLModel, table=True):
     url: str = Field(max_length=2048)
     description: str | None = Field(default=None, max_length=2000)
     secret: str | None = Field(default=None, max_length=256)
+    # "v1:" + base64(nonce + ciphertext + tag); longer than the clear text it replaces.
+    sealed_secret: str | None = Field(default=None, max_length=2048)
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 

@@ -107,6 +107,15 @@ class Database:
         async with self.engine.begin() as conn:
             await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "heads"))
 
+    async def checkpoint(self) -> None:
+        """SQLite: copy the WAL into the database file and truncate it, so pages rewritten
+        since leave no older copy behind (best effort: readers in other processes may hold
+        it back). Nothing on other backends."""
+        if not self.is_sqlite:
+            return
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     async def fold_rollups(self, limit: int = 20_000) -> int:
         """Fold up to `limit` new events into the rollups (SQLite only); returns how many
         were folded."""

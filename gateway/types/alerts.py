@@ -42,9 +42,12 @@ class AlertHistoryEntry:
     state: str = strawberry.field(description="OK, ALERT, or ERROR when the query failed.")
     value: float | None
     notified: bool = strawberry.field(description="The state changed, so a notification was due.")
-    delivery_status: str | None = strawberry.field(description="delivered or failed.")
-    attempts: int
-    error: str | None
+    delivery_status: str | None = strawberry.field(description="delivered or failed (the "
+                                                   "same for every cause of failure).")
+    attempts: int = strawberry.field(description="Attempts until delivered; for a failed "
+                                     "delivery, the retry budget it had.")
+    error: str | None = strawberry.field(description="Why the query failed (state ERROR), or "
+                                         "\"webhook delivery failed\".")
     created_at: datetime
 
     @classmethod
@@ -115,5 +118,6 @@ class Webhook:
     @classmethod
     def from_row(cls, row: WebhookRow) -> Webhook:
         return cls(id=strawberry.ID(row.id), name=row.name, service=row.service, url=row.url,
-                   description=row.description, has_secret=bool(row.secret),
+                   description=row.description,
+                   has_secret=bool(row.sealed_secret or row.secret),
                    created_at=row.created_at, updated_at=row.updated_at)

@@ -226,3 +226,41 @@ def test_every_error_renders_on_clickstack(cls: type[GatewayError]) -> None:
     response = clickstack.surface.error_response(exc)
     assert response.status_code == cls.status
     assert set(orjson.loads(response.body)) == {"message"}
+
+
+async def test_text_fields_are_bounded(harness: Harness) -> None:
+    """issue #10: a 1 MB webhook description (or any over-long webhook or alert text) is a
+    400 on that field, on both surfaces, without echoing the value; within the bound the
+    description comes back as the string sent (and null when not sent)."""
+    key = await harness.mint("alerts:write")
+    big = "d" * 1_000_000
+    for change, field in (({"name": "n" * 201}, "name"), ({"description": "d" * 2001},
+                          "description"), ({"description": big}, "description"),
+                          ({"description": 42}, "description"),
+                          ({"url": "https://e.test/" + "u" * 2040}, "url"),
+                          ({"secret": "s" * 257}, "secret")):
+        response = await harness.client.post(HOOKS, json={
+            "name": "ops", "url": "https://example.test/hook", **change}, headers=_bearer(key))
+        assert_clickstack_error(response, 400, f"{field}: ")
+        assert len(response.text) < 300, response.text[:300]
+    kept = await _hook(harness, key, description="d" * 2000)
+    assert kept["description"] == "d" * 2000
+    assert (await _hook(harness, key))["description"] is None
+    gql = await harness.graphql("""mutation($d: String) { createWebhook(input: {name: "w",
+        url: "https://example.test/h", description: $d}) { id } }""", {"d": "d" * 2001},
+                                key=key)
+    assert gql["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    assert gql["errors"][0]["extensions"]["details"][0]["path"] == ["description"]
+
+    for change, field in (({"name": "n" * 513}, "name"), ({"message": "m" * 4097}, "message"),
+                          ({"measure": "m" * 1_000_000}, "measure"),
+                          ({"channel": {"type": "webhook", "webhookId": "w" * 100_000}},
+                           "channel.webhookId"),
+                          ({"source": "tile", "measure": None, "dashboardId": "v" * 100_000,
+                            "tileId": "t"}, "dashboardId"),
+                          ({"source": "tile", "measure": None, "dashboardId": "v",
+                            "tileId": "t" * 100_000}, "tileId")):
+        response = await harness.client.post(ALERTS, json={**_measure_alert(kept["id"]),
+                                                           **change}, headers=_bearer(key))
+        assert_clickstack_error(response, 400, f"{field}: ")
+        assert len(response.text) < 300, response.text[:300]

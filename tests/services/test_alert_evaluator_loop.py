@@ -18,7 +18,8 @@ from tests.support_alerts import Receiver, valid_signature
 def settings(tmp_path: Path) -> Settings:
     return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.sqlite3'}",
                     secret="test-secret-" + "x" * 32, webhook_backoff_seconds=0.01,
-                    alert_tick_seconds=0.05)
+                    alert_tick_seconds=0.05,
+                    webhook_allow_private=True)  # the receiver is on loopback (issue #10)
 
 
 async def test_the_running_loop_notifies(harness: Harness) -> None:
