@@ -89,7 +89,7 @@ async def _fold_rollups(db: Database, *, idle: float = 1.0, batch: int = 2_000,
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Starlette:
     """Build the app. `clock` is the time source for expiry and defaults; tests pass their own."""
     settings = settings.with_secret()
-    schema = build_schema(result_cache=settings.graphql_result_cache)
+    schema = build_schema(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
