@@ -96,7 +96,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     settings = settings.with_secret()
     egress = EgressGuard.for_settings(settings, resolver=resolver)
     webhook_secrets = webhook_secret_box(settings.secret)
-    schema = build_schema(result_cache=settings.graphql_result_cache)
+    schema = build_schema(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -12,7 +12,8 @@
       NotFound                                NOT_FOUND            404  also another tenant's object
       InvalidInput                            INVALID_INPUT        400  carries field-level `details`
         PayloadTooLarge                       PAYLOAD_TOO_LARGE    413
-        QueryTooLarge                         QUERY_TOO_LARGE      400  buckets x groups past the bound
+        QueryTooLarge                         QUERY_TOO_LARGE      400  buckets x groups, or a GraphQL
+                                                                    document's shape, past a bound
       Conflict                                CONFLICT             409
         StaleVersion                          STALE_VERSION        409  a write named an old version
       RateLimited                             RATE_LIMITED         429
@@ -173,7 +174,8 @@ class PayloadTooLarge(InvalidInput):
 
 
 class QueryTooLarge(InvalidInput):
-    """An analytics query past its size bound (buckets x groups, percentile inputs)."""
+    """An analytics query past its size bound (buckets x groups, percentile inputs), or a
+    GraphQL document past its shape bounds (depth, aliases, fragment nesting, tokens)."""
 
     code = "QUERY_TOO_LARGE"
     status = 400

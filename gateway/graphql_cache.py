@@ -5,7 +5,9 @@ authenticated caller (the immutable, ungated measures catalog). Mark it with
 `strawberry.field(..., metadata={PURE: True})`. An operation whose root selections are all pure
 fields (or `__typename`) is answered from a bounded per-process LRU keyed by (query text,
 operation name, variables), skipping execution: graphql-core costs ~3 µs per field, and the
-55-measure catalog is ~800 fields.
+55-measure catalog is ~800 fields. The LRU is bounded in bytes, not entries: each entry is
+charged its query text, its variables and four times its result's JSON size (what the Python
+objects of a result take, measured on the catalog), and the total stays within `max_bytes`.
 
 Safety: only query operations; only error-free results are stored; a hit is served only when
 the request carries a valid credential (otherwise execution runs and produces the auth error),
@@ -14,6 +16,7 @@ so caching never changes who may read what. Pixel-scoped data must not be marked
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -23,40 +26,60 @@ from graphql import ExecutionResult, FieldNode, OperationType
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
-from gateway.errors import GatewayError
+from gateway.graphql_documents import has_valid_credential
 
 __all__ = ["PURE", "ResultCache", "ResultStore"]
 
 PURE = "gateway.pure"
 
+ENTRY_OVERHEAD = 1024
+PYTHON_PER_JSON_BYTE = 4
+
+Key = tuple[str, str | None, bytes]
+
 
 class ResultStore:
-    """A bounded LRU of execution results, shared by the extension instances of one schema."""
+    """An LRU of execution results, at most `max_bytes` (estimated), shared by the extension
+    instances of one schema."""
 
-    def __init__(self, pure_fields: frozenset[str], maxsize: int = 256) -> None:
+    def __init__(self, pure_fields: frozenset[str], max_bytes: int = 8 * 1024 * 1024) -> None:
         self.pure_fields = pure_fields
-        self.maxsize = maxsize
-        self._items: OrderedDict[tuple[str, str | None, bytes], ExecutionResult] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._items: OrderedDict[Key, tuple[ExecutionResult, int]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: tuple[str, str | None, bytes]) -> ExecutionResult | None:
-        found = self._items.get(key)
-        if found is not None:
-            self._items.move_to_end(key)
-        return found
+    def __len__(self) -> int:
+        return len(self._items)
 
-    def put(self, key: tuple[str, str | None, bytes], result: ExecutionResult) -> None:
-        self._items[key] = result
-        if len(self._items) > self.maxsize:
-            self._items.popitem(last=False)
+    def get(self, key: Key) -> ExecutionResult | None:
+        found = self._items.get(key)
+        if found is None:
+            return None
+        self._items.move_to_end(key)
+        return found[0]
+
+    def put(self, key: Key, result: ExecutionResult) -> None:
+        cost = (ENTRY_OVERHEAD + sys.getsizeof(key[0]) + len(key[2])
+                + PYTHON_PER_JSON_BYTE * len(orjson.dumps(result.data)))
+        if cost > self.max_bytes:
+            return
+        previous = self._items.pop(key, None)
+        if previous is not None:
+            self.size -= previous[1]
+        self._items[key] = (result, cost)
+        self.size += cost
+        while self.size > self.max_bytes:
+            _, (_, evicted) = self._items.popitem(last=False)
+            self.size -= evicted
 
 
 class ResultCache(SchemaExtension):
     def __init__(self, store: ResultStore) -> None:
         self.store = store
 
-    def _key(self) -> tuple[str, str | None, bytes] | None:
+    def _key(self) -> Key | None:
         ec = self.execution_context
         if ec.graphql_document is None or ec.query is None:
             return None
@@ -72,15 +95,9 @@ class ResultCache(SchemaExtension):
         variables = orjson.dumps(ec.variables or {}, option=orjson.OPT_SORT_KEYS)
         return (ec.query, ec.operation_name, variables)
 
-    def _authenticated(self) -> bool:
-        try:
-            return getattr(self.execution_context.context, "principal", None) is not None
-        except GatewayError:
-            return False
-
     def on_execute(self) -> Iterator[None]:
         key = self._key()
-        usable = key is not None and self._authenticated()
+        usable = key is not None and has_valid_credential(self.execution_context.context)
         if usable:
             assert key is not None
             hit = self.store.get(key)

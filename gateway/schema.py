@@ -1,41 +1,43 @@
 """The GraphQL schema: root types merged from the resolver modules, federation-ready.
 
-Speed rules (see shared notes on Strawberry 0.341):
+Speed and safety rules (see shared notes on Strawberry 0.341):
 - extensions are passed as classes/factories (instances leak state across requests);
-- ParserCache + ValidationCache, with the depth/alias rules built once here: limiters built
-  per request make every validation a cache miss (strawberry #4635);
-- no per-field async extension: MaskErrors only post-processes the result;
+- documents are size-checked before parsing, then parsed and validated through one cache
+  bounded in bytes (gateway/graphql_documents.py), with the shape limits built once here
+  (gateway/graphql_limits.py: linear in the document, unlike Strawberry's limiters; rules
+  built per request would make every validation a cache miss, strawberry #4635);
+- no per-field async extension; errors are masked once, on the way out of `execute`, so an
+  exception escaping an extension hook is masked too (MaskErrors only sees results produced
+  inside the operation);
 - operations selecting only pure root fields (the immutable catalog) are served from a
-  bounded result cache (gateway/graphql_cache.py).
+  result cache bounded in bytes (gateway/graphql_cache.py).
 
 `schema.graphql` at the repository root is `build_schema().as_str()`; a test fails on drift.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
-from strawberry.extensions.max_aliases import create_validator as alias_rule
-from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.utils.str_converters import to_camel_case
-from strawberry.types import ExecutionContext
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, QueryTooLarge
 from gateway.graphql_cache import PURE, ResultCache, ResultStore
+from gateway.graphql_documents import DocumentGuard, DocumentStore
+from gateway.graphql_limits import code_core_limit_error, limits_rule
+from gateway.settings import Settings
 from resolvers.alerts import AlertsMutation, AlertsQuery
 from resolvers.analytics import AnalyticsQuery
-from resolvers.dashboards import DashboardsMutation, DashboardsQuery
 from resolvers.audit import AuditQuery
+from resolvers.dashboards import DashboardsMutation, DashboardsQuery
 from resolvers.events import EventsMutation, EventsQuery
 from resolvers.keys import KeysMutation, KeysQuery
 from resolvers.measures import MeasuresQuery
@@ -44,22 +46,22 @@ from resolvers.viewer import ViewerQuery
 
 __all__ = ["build_schema", "export_sdl"]
 
+log = logging.getLogger("gateway.graphql")
+
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 5000
+# Spread chains (`...A` whose body spreads `...B` ...): real clients nest a handful. Past
+# this, a coded error naming the bound (graphql-core itself gives up at 200, uncoded).
+MAX_FRAGMENT_NESTING = 50
 
 # Built once: a rule class per request would defeat the validation cache.
-_RULES = [depth_rule(MAX_DEPTH, None, None), alias_rule(MAX_ALIASES)]
+_RULES = (limits_rule(MAX_DEPTH, MAX_ALIASES, MAX_FRAGMENT_NESTING),)
 
 Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery, UsersQuery, AuditQuery,
                               EventsQuery, AnalyticsQuery, DashboardsQuery, AlertsQuery))
 Mutation = merge_types("Mutation", (KeysMutation, UsersMutation, EventsMutation,
                                     DashboardsMutation, AlertsMutation))
-
-
-class _Limits(AddValidationRules):
-    def __init__(self) -> None:
-        super().__init__(_RULES)
 
 
 def _should_mask(error: GraphQLError) -> bool:
@@ -68,8 +70,41 @@ def _should_mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GatewayError)
 
 
+def _mask(error: GraphQLError) -> GraphQLError:
+    """What the client sees of an error: coded errors and GraphQL's own messages as they are
+    (graphql-core's size and nesting bounds coded QUERY_TOO_LARGE); a RecursionError (input
+    nested past what the interpreter can walk) as QUERY_TOO_LARGE; anything else as
+    "Unexpected error." without detail."""
+    if not _should_mask(error):
+        return code_core_limit_error(error)
+    if isinstance(error.original_error, RecursionError):
+        return GraphQLError("Input is nested too deeply", error.nodes, error.source,
+                            error.positions, error.path,
+                            original_error=QueryTooLarge("Input is nested too deeply"))
+    return GraphQLError("Unexpected error.", error.nodes, error.source, error.positions,
+                        error.path)
+
+
 class GatewaySchema(strawberry.federation.Schema):
     result_store: ResultStore
+    document_store: DocumentStore
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        result = await super().execute(
+            query, variable_values, context_value, root_value, operation_name,
+            allowed_operation_types, operation_extensions)
+        if result.errors:
+            result.errors = [_mask(e) for e in result.errors]
+        return result
 
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
@@ -82,6 +117,10 @@ class GatewaySchema(strawberry.federation.Schema):
                 if isinstance(error.original_error, GatewayError):
                     note(error.original_error)
         unexpected = [e for e in errors if _should_mask(e)]
+        for error in unexpected:  # client input, not a bug; its traceback is 1,000 frames
+            if isinstance(error.original_error, RecursionError):
+                log.warning("GraphQL input nested too deeply: %s", error.message)
+        unexpected = [e for e in unexpected if not isinstance(e.original_error, RecursionError)]
         if unexpected:
             super().process_errors(unexpected, execution_context)
 
@@ -92,8 +131,12 @@ def _pure_root_fields() -> frozenset[str]:
                      for f in definition.fields if f.metadata.get(PURE))
 
 
-def build_schema(*, result_cache: bool = True) -> GatewaySchema:
-    store = ResultStore(_pure_root_fields() if result_cache else frozenset())
+def build_schema(settings: Settings | None = None) -> GatewaySchema:
+    """The schema with the GraphQL settings of `settings` (defaults when None)."""
+    settings = settings or Settings()
+    store = ResultStore(_pure_root_fields() if settings.graphql_result_cache else frozenset(),
+                        max_bytes=settings.graphql_result_cache_bytes)
+    documents = DocumentStore(settings.graphql_document_cache_bytes)
     schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
@@ -101,15 +144,15 @@ def build_schema(*, result_cache: bool = True) -> GatewaySchema:
         # union then rejects our own objects (identity check in strawberry/types/union.py).
         # Printing order is already deterministic (definition order).
         extensions=[
+            lambda: DocumentGuard(
+                documents, max_document_bytes=settings.graphql_max_document_bytes,
+                rules=_RULES, anonymous_introspection=settings.anonymous_introspection),
             lambda: MaxTokensLimiter(MAX_TOKENS),
-            ParserCache,
-            ValidationCache,
-            _Limits,
-            lambda: MaskErrors(should_mask_error=_should_mask),
             lambda: ResultCache(store),
         ],
     )
     schema.result_store = store
+    schema.document_store = documents
     return schema
 
 

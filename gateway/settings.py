@@ -13,6 +13,10 @@ tests build a `Settings(...)` directly and never patch globals.
     GATEWAY_GRAPHIQL         1 (serve GraphiQL on GET /graphql from a browser)
     GATEWAY_LOG_LEVEL        info
     GATEWAY_GRAPHQL_RESULT_CACHE  1 (cache results of catalog-only operations)
+    GATEWAY_ANONYMOUS_INTROSPECTION     0         introspection without a credential
+    GATEWAY_GRAPHQL_MAX_DOCUMENT_BYTES  102400    a GraphQL document, refused before parsing
+    GATEWAY_GRAPHQL_DOCUMENT_CACHE_BYTES 8388608  parsed + validated documents (estimated)
+    GATEWAY_GRAPHQL_RESULT_CACHE_BYTES  8388608   cached catalog results (estimated)
     GATEWAY_ALERTS           1 (run the alert evaluator in this process; 0 turns it off)
     GATEWAY_ALERT_TICK       30 (seconds between evaluator passes)
     GATEWAY_SESSION_SECONDS  1800 (lifetime of a login token)
@@ -80,6 +84,15 @@ class Settings:
     key_cache_seconds: float = 30.0
     # Serve operations that select only pure root fields (the catalog) from a bounded cache.
     graphql_result_cache: bool = True
+    # Schema introspection (`__schema`, `__type`) for callers without a valid credential.
+    # Off: anonymous requests then cost only a bounded parse and validation; a credentialed
+    # caller always may, and federation's `_service { sdl }` stays open either way.
+    anonymous_introspection: bool = False
+    # A GraphQL document (query text) past this many UTF-8 bytes is refused unparsed.
+    graphql_max_document_bytes: int = 100 * 1024
+    # Byte budgets (estimated memory) of the parsed-document and catalog-result caches.
+    graphql_document_cache_bytes: int = 8 * 1024 * 1024
+    graphql_result_cache_bytes: int = 8 * 1024 * 1024
     # The alert evaluator: an asyncio task in each gateway process; leases in the database
     # make sure only one process evaluates an alert's window.
     alerts_enabled: bool = True
@@ -135,6 +148,14 @@ class Settings:
             log_level=environ.get("GATEWAY_LOG_LEVEL", defaults.log_level),
             graphql_result_cache=environ.get("GATEWAY_GRAPHQL_RESULT_CACHE", "1").lower()
             in _TRUE,
+            anonymous_introspection=environ.get("GATEWAY_ANONYMOUS_INTROSPECTION", "0").lower()
+            in _TRUE,
+            graphql_max_document_bytes=int(environ.get(
+                "GATEWAY_GRAPHQL_MAX_DOCUMENT_BYTES", defaults.graphql_max_document_bytes)),
+            graphql_document_cache_bytes=int(environ.get(
+                "GATEWAY_GRAPHQL_DOCUMENT_CACHE_BYTES", defaults.graphql_document_cache_bytes)),
+            graphql_result_cache_bytes=int(environ.get(
+                "GATEWAY_GRAPHQL_RESULT_CACHE_BYTES", defaults.graphql_result_cache_bytes)),
             alerts_enabled=environ.get("GATEWAY_ALERTS", "1").lower() in _TRUE,
             alert_tick_seconds=float(environ.get("GATEWAY_ALERT_TICK",
                                                  defaults.alert_tick_seconds)),
