@@ -29,8 +29,7 @@ from gateway.errors import InsufficientScope, InvalidInput, NotFound
 from gateway.storage import Database
 from gateway.storage.tenancy import find_pixels
 
-__all__ = ["grantable_pixels", "grantable_role", "grantable_scopes", "holds", "reaches",
-           "require_holds"]
+__all__ = ["grantable_pixels", "grantable_role", "grantable_scopes", "reaches", "require_holds"]
 
 
 def reaches(actor: Principal, pixel_ids: Collection[str] | None) -> bool:
@@ -41,14 +40,10 @@ def reaches(actor: Principal, pixel_ids: Collection[str] | None) -> bool:
     return pixel_ids is not None and set(pixel_ids) <= actor.pixel_ids
 
 
-def holds(actor: Principal, scopes: Iterable[str], pixel_ids: Collection[str] | None) -> bool:
-    """Whether the actor holds every power of a grant: its scopes (expanded) and its reach."""
-    return expand_scopes(scopes) <= actor.scopes and reaches(actor, pixel_ids)
-
-
 def require_holds(actor: Principal, scopes: Iterable[str],
                   pixel_ids: Collection[str] | None, what: str = "This key") -> None:
-    """InsufficientScope unless `holds(actor, scopes, pixel_ids)`."""
+    """InsufficientScope unless the actor holds every power of a grant: its scopes
+    (implications expanded) and its pixel reach."""
     beyond = expand_scopes(scopes) - actor.scopes
     if beyond or not reaches(actor, pixel_ids):
         raise InsufficientScope(min(beyond) if beyond else "pixel access",
