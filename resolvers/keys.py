@@ -93,9 +93,11 @@ async def resolve_update_api_key(info: Info, id: strawberry.ID,
 @strawberry.type
 class KeysQuery:
     api_keys: list[ApiKey] = strawberry.field(
-        resolver=resolve_api_keys, description="Keys of your organization (scope keys:read).")
+        resolver=resolve_api_keys,
+        description="Keys of your organization within your pixel reach (scope keys:read).")
     api_key: ApiKey = strawberry.field(
-        resolver=resolve_api_key, description="One key of your organization (scope keys:read).")
+        resolver=resolve_api_key,
+        description="One key of your organization within your pixel reach (scope keys:read).")
 
 
 @strawberry.type
@@ -109,7 +111,8 @@ class KeysMutation:
         "working at once. The new secret is in this response only.")
     revoke_api_key: ApiKey = strawberry.field(
         resolver=resolve_revoke_api_key,
-        description="Revoke a key at once and for good (scope keys:admin).")
+        description="Revoke a key within your pixel reach at once and for good (scope "
+        "keys:admin).")
     update_api_key: ApiKey = strawberry.field(
         resolver=resolve_update_api_key,
         description="Change name, scopes, pixel access, expiry or rate tier (scope "

@@ -16,6 +16,9 @@ class CreateUserInput:
     email: str
     password: str
     role: str = strawberry.field(description="owner, admin, member or viewer.")
+    pixel_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Restrict the user to these pixels; omit for every pixel "
+        "(only a caller reaching every pixel may).")
 
 
 async def resolve_users(info: Info) -> list[User]:
@@ -27,6 +30,8 @@ async def resolve_create_user(info: Info, input: CreateUserInput) -> User:
     ctx = info.context
     row = await service.create_user(ctx.db, ctx.principal, email=input.email,
                                     password=input.password, role=input.role, now=ctx.now(),
+                                    pixel_ids=None if input.pixel_ids is None else [
+                                        str(p) for p in input.pixel_ids],
                                     audit=ctx.audit)
     return User.from_row(row)
 
@@ -51,7 +56,8 @@ async def resolve_logout(info: Info) -> bool:
 @strawberry.type
 class UsersQuery:
     users: list[User] = strawberry.field(
-        resolver=resolve_users, description="Users of your organization (scope users:admin).")
+        resolver=resolve_users,
+        description="Users of your organization within your pixel reach (scope users:admin).")
 
 
 @strawberry.type
@@ -59,7 +65,7 @@ class UsersMutation:
     create_user: User = strawberry.field(
         resolver=resolve_create_user,
         description="Add a user to your organization (scope users:admin); never with a role "
-        "above your own.")
+        "above your own or pixels beyond your own.")
     login: LoginPayload = strawberry.field(
         resolver=resolve_login,
         description="Log in (no credential needed). Returns a short-lived token and sets it "

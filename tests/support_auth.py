@@ -20,11 +20,13 @@ PASSWORD = "correct horse battery"
 
 
 async def add_user(h: Harness, email: str, role: str, *, password: str = PASSWORD,
-                   organization_id: str | None = None) -> str:
-    """A user made by the users service as the operator; returns its id."""
+                   organization_id: str | None = None,
+                   pixel_ids: list[str] | None = None) -> str:
+    """A user made by the users service as the operator (reaching `pixel_ids`, None: every
+    pixel); returns its id."""
     row = await user_service.create_user(
         h.state.db, system_principal(organization_id or h.organization_id), email=email,
-        password=password, role=role, now=h.clock())
+        password=password, role=role, pixel_ids=pixel_ids, now=h.clock())
     return row.id
 
 

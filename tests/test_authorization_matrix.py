@@ -108,7 +108,10 @@ async def _new_key(w: World) -> dict[str, Any]:
 
 
 async def _new_user(w: World) -> dict[str, Any]:
-    return {"email": "new@example.com", "password": PASSWORD, "role": "viewer"}
+    # Within the (one-pixel) caller's reach: a restricted key makes only restricted users
+    # (issue #10; tests/test_grants.py enumerates the rest).
+    return {"email": "new@example.com", "password": PASSWORD, "role": "viewer",
+            "pixelIds": [w.pixel]}
 
 
 async def _login(w: World) -> dict[str, Any]:

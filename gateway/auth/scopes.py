@@ -57,8 +57,9 @@ SCOPES: dict[str, tuple[str, frozenset[str]]] = {
     "audit:read": ("Read the audit log", frozenset()),
 }
 
-# role -> canonical scopes it grants, highest rank first. Users reach every pixel of their
-# organization. Only an owner may create or promote owners (see gateway/services/users.py).
+# role -> canonical scopes it grants, highest rank first. A user reaches every pixel of its
+# organization unless restricted to some (`UserRow.pixel_ids`). Only an owner may create or
+# promote owners (see gateway/auth/grants.py).
 ROLES: dict[str, frozenset[str]] = {
     "owner": frozenset(SCOPES),
     "admin": frozenset(SCOPES),

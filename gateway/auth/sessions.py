@@ -104,9 +104,13 @@ class SessionAuthenticator:
         if row.expires_at <= now:
             raise tag_failure(InvalidSession("Session has expired; log in again"),
                           user.organization_id)
-        pixel_id = await self._pixels.target(user.organization_id, None, credentials.pixel_id)
+        # A pixel-restricted user's session is confined exactly like a restricted key.
+        pixel_ids = None if user.pixel_ids is None else frozenset(user.pixel_ids)
+        pixel_id = await self._pixels.target(user.organization_id, pixel_ids,
+                                             credentials.pixel_id)
         return Principal(
             kind="user", organization_id=user.organization_id,
-            scopes=expand_scopes(ROLES.get(user.role, ())), pixel_ids=None, pixel_id=pixel_id,
+            scopes=expand_scopes(ROLES.get(user.role, ())), pixel_ids=pixel_ids,
+            pixel_id=pixel_id,
             user_id=user.id, session_id=row.id, role=user.role, label=user.email,
         )

@@ -11,7 +11,8 @@
     gateway keys show|rotate|revoke ID [--json]
     gateway keys update ID [--name N] [--scope S ...] [--pixel ID ... | --all-pixels]
                            [--expires DATE | --no-expiry] [--rate-tier T] [--json]
-    gateway users create --email E --role R [--json]   password from stdin, else prompted
+    gateway users create --email E --role R [--pixel ID ...] [--json]
+                                      password from stdin, else prompted
     gateway users list [--json]
     gateway schema                    print the GraphQL SDL
     gateway import events FILE [--pixel ID] [--format auto|jsonl|csv] [--json]
@@ -112,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     uc = users.add_parser("create", help="add a user; password from stdin or prompted")
     uc.add_argument("--email", required=True)
     uc.add_argument("--role", required=True, choices=["owner", "admin", "member", "viewer"])
+    uc.add_argument("--pixel", action="append", dest="pixels",
+                    help="restrict to this pixel (repeatable); default: every pixel")
     uc.add_argument("--org")
     uc.add_argument("--json", action="store_true")
     uc.set_defaults(run=admin.create_user)

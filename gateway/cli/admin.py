@@ -95,9 +95,13 @@ def _key_json(row: ApiKeyRow) -> dict[str, Any]:
 
 
 def _user_json(row: UserRow) -> dict[str, Any]:
-    return {"id": row.id, "email": row.email, "role": row.role,
+    return {"id": row.id, "email": row.email, "role": row.role, "pixel_ids": row.pixel_ids,
             "organization_id": row.organization_id, "created_at": row.created_at.isoformat(),
             "last_login_at": _iso(row.last_login_at)}
+
+
+def _user_pixels(row: UserRow) -> str:
+    return "every pixel" if row.pixel_ids is None else "pixels " + ", ".join(row.pixel_ids)
 
 
 def _print_key(row: ApiKeyRow) -> None:
@@ -301,13 +305,13 @@ def create_user(settings: Settings, args: argparse.Namespace) -> int:
         org = await _org_id(db, args.org)
         return await _audited(db, lambda trail: user_service.create_user(
             db, system_principal(org), email=args.email, password=password, role=args.role,
-            now=datetime.now(UTC), audit=trail))
+            pixel_ids=args.pixels, now=datetime.now(UTC), audit=trail))
 
     row = run_db(settings, work)
     if args.json:
         print(json.dumps(_user_json(row)))
     else:
-        print(f"created user {row.id}  {row.email}  ({row.role})")
+        print(f"created user {row.id}  {row.email}  ({row.role}; {_user_pixels(row)})")
     return 0
 
 
@@ -321,5 +325,5 @@ def list_users(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps([_user_json(r) for r in rows]))
     else:
         for r in rows:
-            print(f"{r.id}  {r.email}  ({r.role})")
+            print(f"{r.id}  {r.email}  ({r.role}; {_user_pixels(r)})")
     return 0

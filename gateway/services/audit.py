@@ -1,5 +1,10 @@
 """Reading the audit log (writing is `gateway.audit`). Scope `audit:read` (implied by
-`users:admin`); an organization sees only its own entries."""
+`users:admin`); an organization sees only its own entries.
+
+Entries carry no pixel, but they name the principal that acted. A pixel-restricted reader
+sees only entries whose principal is a key or user within its pixel reach (the ones it could
+list, `gateway/auth/grants.py`): what happened under other pixels' credentials, org-wide
+credentials' and the CLI's included, stays hidden (issue #10)."""
 
 from __future__ import annotations
 
@@ -7,12 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.audit import AuditLog
+from gateway.auth.grants import reaches
 from gateway.auth.policy import require_scope
 from gateway.auth.principal import Principal
 from gateway.errors import InvalidInput
 from gateway.storage import Database
 from gateway.storage.audit import query_audit
+from gateway.storage.keys import list_keys
 from gateway.storage.models import AuditRow
+from gateway.storage.users import list_users
 
 __all__ = ["MAX_PAGE", "AuditPage", "read_audit_log"]
 
@@ -45,9 +53,15 @@ async def read_audit_log(db: Database, actor: Principal | None, *,
     if pending is not None:
         await pending.flush()
     async with db.session() as session:
+        actors = None
+        if found.pixel_ids is not None:
+            keys = await list_keys(session, found.organization_id)
+            users = await list_users(session, found.organization_id)
+            actors = ({k.id for k in keys if reaches(found, k.pixel_ids)}
+                      | {u.id for u in users if reaches(found, u.pixel_ids)})
         rows = await query_audit(session, found.organization_id, since=since, until=until,
                                  principal=principal, action=action, before_id=before_id,
-                                 limit=first + 1)
+                                 principal_ids=actors, limit=first + 1)
     more = len(rows) > first
     rows = rows[:first]
     return AuditPage(entries=rows, next_cursor=str(rows[-1].id) if more and rows else None)

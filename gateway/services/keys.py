@@ -3,12 +3,13 @@
 Rules:
 - The secret is returned once, by `create_key` and `rotate_key`, and never stored: only its
   HMAC. Afterwards a key shows its prefix and `start`.
-- No privilege escalation through key management: nobody grants scopes or pixels they do not
-  hold themselves, and nobody rotates or edits a key that holds more than they do (rotation
-  would hand them its powers). Revoking is allowed on any key of the organization: it only
-  ever takes power away.
-- Pixel restrictions must name pixels of the caller's organization (else NotFound); another
-  organization's key is NotFound.
+- No privilege escalation through key management (the rule is `gateway/auth/grants.py`):
+  nobody grants scopes or pixels they do not hold themselves, and nobody rotates or edits a
+  key that holds more than they do (rotation would hand them its powers).
+- A caller sees only keys within its pixel reach: a pixel-restricted caller sees the keys
+  restricted to a subset of its pixels, and every other key is absent from its list and
+  NotFound by id, for revocation too. Another organization's key is NotFound.
+- Pixel restrictions must name pixels of the caller's organization (else NotFound).
 - Revocation is final: a revoked key is never rotated, updated or re-activated (Conflict).
 - Every change that can end or narrow a key bumps the cross-process revocation signal after
   the commit, so every process's key cache forgets the old state before its next request.
@@ -24,17 +25,16 @@ from datetime import datetime
 from enum import Enum
 
 from gateway.audit import AuditTrail
+from gateway.auth.grants import grantable_pixels, grantable_scopes, reaches, require_holds
 from gateway.auth.keys import mint_key
 from gateway.auth.policy import require_scope
 from gateway.auth.principal import Principal
 from gateway.auth.revocation import RevocationSignal
-from gateway.auth.scopes import canonical_scopes, expand_scopes
-from gateway.errors import Conflict, InsufficientScope, InvalidInput, NotFound
+from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.settings import Settings
 from gateway.storage import Database
 from gateway.storage.keys import find_key, insert_key, list_keys, update_key
 from gateway.storage.models import ApiKeyRow
-from gateway.storage.tenancy import find_pixels
 
 __all__ = ["RATE_TIERS", "UNSET", "CreatedKey", "Unset", "create_key", "get_key",
            "list_org_keys", "revoke_key", "rotate_key", "update_key_settings"]
@@ -71,49 +71,10 @@ def _announce_change(settings: Settings) -> None:
         signal.bump()
 
 
-async def _check_pixels(db: Database, actor: Principal, pixel_ids: Sequence[str]) -> list[str]:
-    unique = sorted(set(pixel_ids))
-    async with db.session() as session:
-        rows = await find_pixels(session, unique)
-    for pixel_id in pixel_ids:
-        row = rows.get(pixel_id)
-        if row is None or row.organization_id != actor.organization_id:
-            raise NotFound(f"Pixel {pixel_id} not found")
-        if not actor.can_reach(pixel_id):
-            raise InsufficientScope("pixel access", f"You cannot grant access to pixel {pixel_id}")
-    return unique
-
-
 def _check_scopes(actor: Principal, scopes: Sequence[str]) -> list[str]:
     if not scopes:
         raise InvalidInput.field("at least one scope is required", "scopes")
-    granted = canonical_scopes(scopes)
-    beyond = expand_scopes(granted) - actor.scopes
-    if beyond:
-        raise InsufficientScope(min(beyond),
-                                f"You cannot grant scopes you do not hold: {', '.join(sorted(beyond))}")
-    return granted
-
-
-async def _check_access(db: Database, actor: Principal,
-                        pixel_ids: Sequence[str] | None) -> list[str] | None:
-    if pixel_ids is None:
-        if actor.pixel_ids is not None:
-            raise InsufficientScope("pixel access", "You cannot grant access to every pixel")
-        return None
-    if not pixel_ids:
-        raise InvalidInput.field("pixel list is empty: omit it for every pixel", "pixelIds")
-    return await _check_pixels(db, actor, pixel_ids)
-
-
-def _require_holds(actor: Principal, row: ApiKeyRow) -> None:
-    """The actor holds everything the key holds (else managing it would escalate)."""
-    beyond = expand_scopes(row.scopes) - actor.scopes
-    wider_access = actor.pixel_ids is not None and (
-        row.pixel_ids is None or not set(row.pixel_ids) <= actor.pixel_ids)
-    if beyond or wider_access:
-        raise InsufficientScope(min(beyond) if beyond else "pixel access",
-                                "This key holds scopes or pixels you do not hold")
+    return grantable_scopes(actor, scopes)
 
 
 async def create_key(db: Database, settings: Settings, actor: Principal | None, *, name: str,
@@ -133,7 +94,7 @@ async def create_key(db: Database, settings: Settings, actor: Principal | None, 
         raise InvalidInput.field(f"rate tier must be one of {', '.join(RATE_TIERS)}", "rateTier")
     if expires_at is not None and expires_at <= now:
         raise InvalidInput.field("expiry must be in the future", "expiresAt")
-    stored_pixels = await _check_access(db, found, pixel_ids)
+    stored_pixels = await grantable_pixels(db, found, pixel_ids)
     minted = mint_key(settings.key_prefix, settings.secret)
     row = ApiKeyRow(
         organization_id=found.organization_id,
@@ -157,17 +118,21 @@ async def create_key(db: Database, settings: Settings, actor: Principal | None, 
 
 
 async def list_org_keys(db: Database, actor: Principal | None) -> list[ApiKeyRow]:
+    """Keys of the actor's organization within its pixel reach."""
     found = require_scope(actor, "keys:read")
     async with db.session() as session:
-        return await list_keys(session, found.organization_id)
+        rows = await list_keys(session, found.organization_id)
+    return [r for r in rows if reaches(found, r.pixel_ids)]
 
 
 async def get_key(db: Database, actor: Principal | None, key_id: str) -> ApiKeyRow:
-    """One key of the actor's organization; NotFound otherwise (also another tenant's)."""
+    """One key of the actor's organization within its pixel reach; NotFound otherwise (also
+    another tenant's, and a key reaching pixels the actor does not)."""
     found = require_scope(actor, "keys:read")
     async with db.session() as session:
         row = await find_key(session, key_id)
-    if row is None or row.organization_id != found.organization_id:
+    if (row is None or row.organization_id != found.organization_id
+            or not reaches(found, row.pixel_ids)):
         raise NotFound("API key not found")
     return row
 
@@ -186,7 +151,7 @@ async def rotate_key(db: Database, settings: Settings, actor: Principal | None, 
     """A new secret for the same key (id, scopes, access, expiry kept). The old secret stops
     working on the next request in every process; there is no grace period."""
     found, row = await _load_for_change(db, actor, key_id)
-    _require_holds(found, row)
+    require_holds(found, row.scopes, row.pixel_ids)
     minted = mint_key(settings.key_prefix, settings.secret)
     row.key_hash, row.prefix, row.start = minted.key_hash, minted.prefix, minted.start
     row.updated_at = now
@@ -200,7 +165,9 @@ async def rotate_key(db: Database, settings: Settings, actor: Principal | None, 
 
 async def revoke_key(db: Database, settings: Settings, actor: Principal | None, key_id: str, *,
                      now: datetime, audit: AuditTrail | None = None) -> ApiKeyRow:
-    """Revoke at once and for good. Revoking a revoked key changes nothing."""
+    """Revoke at once and for good, a key within the actor's pixel reach (NotFound otherwise,
+    as for reading it); its scopes may exceed the actor's, since revoking only takes power
+    away. Revoking a revoked key changes nothing."""
     found = require_scope(actor, "keys:admin")
     row = await get_key(db, found, key_id)
     if row.revoked_at is not None:
@@ -224,7 +191,7 @@ async def update_key_settings(
     """Change what is given; `pixel_ids=None` means every pixel, `expires_at=None` means no
     expiry. The result must stay within the actor's own scopes and pixels."""
     found, row = await _load_for_change(db, actor, key_id)
-    _require_holds(found, row)
+    require_holds(found, row.scopes, row.pixel_ids)
     changed: list[str] = []
     if not isinstance(name, Unset):
         if not isinstance(name, str) or not name.strip():
@@ -235,7 +202,7 @@ async def update_key_settings(
         row.scopes = _check_scopes(found, scopes)
         changed.append("scopes")
     if not isinstance(pixel_ids, Unset):
-        row.pixel_ids = await _check_access(db, found, pixel_ids)
+        row.pixel_ids = await grantable_pixels(db, found, pixel_ids)
         changed.append("pixelIds")
     if not isinstance(expires_at, Unset):
         if expires_at is not None and expires_at <= now:

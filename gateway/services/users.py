@@ -2,8 +2,13 @@
 
 Rules:
 - A user belongs to one organization with a role (owner, admin, member, viewer); the role's
-  scopes are in `gateway.auth.scopes.ROLES`. No escalation: a role is granted only by an actor
-  holding every scope of it, and only an owner (or the local operator) makes owners.
+  scopes are in `gateway.auth.scopes.ROLES`. A user may be restricted to some pixels of the
+  organization (`pixel_ids`; None = every pixel), and its login sessions are confined to them
+  exactly like a key.
+- No escalation (the rule is `gateway/auth/grants.py`): a role is granted only by an actor
+  holding every scope of it, only an owner (or the local operator) makes owners, and a
+  pixel-restricted actor makes only users restricted to a subset of its own pixels.
+- A pixel-restricted actor lists only the users within its pixel reach.
 - Passwords are hashed with argon2 off the event loop; a wrong email and a wrong password
   answer the same error after the same work.
 - Logins are throttled before any argon2 work (gateway/auth/throttle.py): per account, per
@@ -17,12 +22,14 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
 from gateway.audit import AuditTrail
+from gateway.auth.grants import grantable_pixels, grantable_role, reaches
 from gateway.auth.passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
@@ -31,16 +38,9 @@ from gateway.auth.passwords import (
 )
 from gateway.auth.policy import require_authenticated, require_scope
 from gateway.auth.principal import Principal
-from gateway.auth.scopes import ROLES
 from gateway.auth.sessions import TokenClaims, encode_token
 from gateway.auth.throttle import LoginThrottle
-from gateway.errors import (
-    Conflict,
-    InsufficientScope,
-    InvalidCredentials,
-    InvalidInput,
-    RateLimited,
-)
+from gateway.errors import Conflict, InvalidCredentials, InvalidInput, RateLimited
 from gateway.settings import Settings
 from gateway.storage import Database
 from gateway.storage.models import SessionRow, UserRow
@@ -72,24 +72,22 @@ def _normalize_email(email: str) -> str:
 
 
 async def create_user(db: Database, actor: Principal | None, *, email: str, password: str,
-                      role: str, now: datetime, audit: AuditTrail | None = None) -> UserRow:
-    """A user in the actor's organization. Raises InsufficientScope when the role would give
-    more than the actor holds, Conflict when the email is taken."""
+                      role: str, now: datetime, pixel_ids: Sequence[str] | None = None,
+                      audit: AuditTrail | None = None) -> UserRow:
+    """A user in the actor's organization, reaching `pixel_ids` (None: every pixel). Raises
+    InsufficientScope when the role or the pixels would give more than the actor holds,
+    NotFound for a pixel of another organization, Conflict when the email is taken."""
     found = require_scope(actor, "users:admin")
-    if role not in ROLES:
-        raise InvalidInput.field(f"role must be one of {', '.join(ROLES)}", "role")
-    beyond = ROLES[role] - found.scopes
-    if beyond:
-        raise InsufficientScope(min(beyond), f"You cannot grant the {role} role")
-    if role == "owner" and not (found.kind == "system" or found.role == "owner"):
-        raise InsufficientScope("users:admin", "Only an owner can make owners")
+    grantable_role(found, role)
+    stored_pixels = await grantable_pixels(db, found, pixel_ids)
     address = _normalize_email(email)
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise InvalidInput.field(
             f"password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
             "password")
     row = UserRow(organization_id=found.organization_id, email=address,
-                  password_hash=await hash_password(password), role=role, created_at=now)
+                  password_hash=await hash_password(password), role=role,
+                  pixel_ids=stored_pixels, created_at=now)
     try:
         async with db.session() as session:
             await insert_user(session, row)
@@ -97,14 +95,18 @@ async def create_user(db: Database, actor: Principal | None, *, email: str, pass
     except IntegrityError as exc:
         raise Conflict(f"A user with email {address} already exists") from exc
     if audit is not None:
-        audit.record("user.create", principal=found, target=address, detail=f"role: {role}")
+        pixels = "every pixel" if stored_pixels is None else ", ".join(stored_pixels)
+        audit.record("user.create", principal=found, target=address,
+                     detail=f"role: {role}; pixels: {pixels}")
     return row
 
 
 async def list_org_users(db: Database, actor: Principal | None) -> list[UserRow]:
+    """Users of the actor's organization within its pixel reach."""
     found = require_scope(actor, "users:admin")
     async with db.session() as session:
-        return await list_users(session, found.organization_id)
+        rows = await list_users(session, found.organization_id)
+    return [r for r in rows if reaches(found, r.pixel_ids)]
 
 
 async def log_in(db: Database, settings: Settings, *, email: str, password: str, now: datetime,

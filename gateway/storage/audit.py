@@ -8,7 +8,7 @@ what SQLAlchemy would have sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -54,10 +54,12 @@ async def insert_audit_entries(session: AsyncSession, entries: Sequence[tuple[An
 async def query_audit(session: AsyncSession, organization_id: str, *,
                       since: datetime | None = None, until: datetime | None = None,
                       principal: str | None = None, action: str | None = None,
-                      before_id: int | None = None, limit: int = 50) -> list[AuditRow]:
+                      before_id: int | None = None, principal_ids: Collection[str] | None = None,
+                      limit: int = 50) -> list[AuditRow]:
     """Newest first. `principal` matches the principal's id or label (key prefix+start,
     email); `action` matches exactly, or a family with a trailing `.` ("key." = key.*).
-    `before_id` is the keyset cursor (the last id of the previous page)."""
+    `before_id` is the keyset cursor (the last id of the previous page). `principal_ids`,
+    when given, keeps only entries whose principal id is one of them."""
     stmt = select(AuditRow).where(AuditRow.organization_id == organization_id)
     if since is not None:
         stmt = stmt.where(col(AuditRow.at) >= since)
@@ -66,6 +68,8 @@ async def query_audit(session: AsyncSession, organization_id: str, *,
     if principal is not None:
         stmt = stmt.where((col(AuditRow.principal_id) == principal)
                           | (col(AuditRow.principal_label) == principal))
+    if principal_ids is not None:
+        stmt = stmt.where(col(AuditRow.principal_id).in_(sorted(principal_ids)))
     if action is not None:
         if action.endswith("."):
             stmt = stmt.where(col(AuditRow.action).startswith(action, autoescape=True))

@@ -129,6 +129,9 @@ class UserRow(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     # owner | admin | member | viewer; the scopes of each role are in gateway/auth/scopes.py.
     role: str = Field(max_length=16)
+    # None: every pixel of the organization, now and future. A list: exactly those pixels
+    # (the login session's principal is confined to them, like a restricted key's).
+    pixel_ids: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     last_login_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 

@@ -17,13 +17,19 @@ class User:
     organization_id: strawberry.ID
     email: str
     role: str = strawberry.field(description="owner, admin, member or viewer.")
+    pixel_ids: list[strawberry.ID] | None = strawberry.field(
+        description="Pixels the user's sessions may touch; null means every pixel of the "
+        "organization.")
     created_at: datetime
     last_login_at: datetime | None
 
     @classmethod
     def from_row(cls, row: UserRow) -> User:
         return cls(id=strawberry.ID(row.id), organization_id=strawberry.ID(row.organization_id),
-                   email=row.email, role=row.role, created_at=row.created_at,
+                   email=row.email, role=row.role,
+                   pixel_ids=None if row.pixel_ids is None else [
+                       strawberry.ID(p) for p in row.pixel_ids],
+                   created_at=row.created_at,
                    last_login_at=row.last_login_at)
 
 

@@ -24,12 +24,13 @@ def _json(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
     return value
 
 
-def _create_user_from_stdin(url: str, email: str, role: str) -> subprocess.CompletedProcess[str]:
+def _create_user_from_stdin(url: str, email: str, role: str,
+                            *extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env["GATEWAY_DATABASE_URL"] = url
     return subprocess.run(
         [sys.executable, "-m", "gateway", "users", "create", "--email", email, "--role", role,
-         "--json"], input=PASSWORD + "\n", env=env, text=True, capture_output=True,
+         *extra, "--json"], input=PASSWORD + "\n", env=env, text=True, capture_output=True,
         timeout=120, check=False)
 
 
@@ -88,3 +89,28 @@ async def test_users_create_reads_the_password_from_stdin(tmp_path: Path) -> Non
                                  headers={"authorization": f"Bearer {token}"})
         actions = [e["action"] for e in audit.json()["entries"]]
         assert actions == ["user.login", "user.create"]  # the CLI's action is audited too
+
+
+async def test_users_create_with_pixels_confines_the_user(tmp_path: Path) -> None:
+    """Issue #10: `gateway users create --pixel ID` makes a user whose sessions reach only
+    that pixel; an unknown pixel is refused."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
+    first = _json(gateway_cli(url, "pixels", "create", "--name", "one", "--json"))
+    _json(gateway_cli(url, "pixels", "create", "--name", "two", "--json"))
+    user = _json(_create_user_from_stdin(url, "one@example.com", "admin",
+                                         "--pixel", str(first["id"])))
+    assert user["pixel_ids"] == [first["id"]]
+    listed = gateway_cli(url, "users", "list")
+    assert f"pixels {first['id']}" in listed.stdout
+    unknown = _create_user_from_stdin(url, "x@example.com", "viewer", "--pixel", "nope")
+    assert unknown.returncode == 2 and "not found" in unknown.stderr
+
+    app = create_app(Settings(database_url=url))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        login = await client.post("/accounts/api/auth/login",
+                                  json={"email": "one@example.com", "password": PASSWORD})
+        assert login.json()["user"]["pixelIds"] == [first["id"]]
+        body = await client.post("/graphql", json={"query": "{ pixels { id } }"}, headers={
+            "authorization": f"Bearer {login.json()['token']}"})
+        assert body.json()["data"]["pixels"] == [{"id": first["id"]}]

@@ -145,26 +145,38 @@ async def test_no_escalation_on_create(harness: Harness, query: str,
 
 
 async def test_no_escalation_on_update_or_rotate(harness: Harness) -> None:
-    """Nobody widens a key beyond themselves, nor rotates a key holding more than they do."""
+    """Nobody widens a key beyond themselves, nor rotates a key holding more than they do; a
+    key reaching pixels the caller does not is invisible, for revocation too (issue #10)."""
     other_pixel = await harness.create_pixel(name="second")
     holder = await harness.mint("keys:admin", "analytics:read")
     mine = await _create(harness, holder)
-    wider = await harness.mint("dashboards:write", pixels=None)
-    wider_id = (await harness.graphql("{ apiKeys { id scopes } }", key=holder))["data"]
-    wider_id = next(k["id"] for k in wider_id["apiKeys"] if k["scopes"] == ["dashboards:write"])
-    assert wider
+    await harness.mint("dashboards:write", pixels=None)  # every pixel: beyond the holder
+    await harness.mint("dashboards:write")  # the holder's pixel, scopes beyond the holder
+    operator = await harness.mint("keys:read", pixels=None)
+    listed = (await harness.graphql("{ apiKeys { id scopes pixelIds } }", key=operator))
+    wider_id = next(k["id"] for k in listed["data"]["apiKeys"]
+                    if k["scopes"] == ["dashboards:write"] and k["pixelIds"] is None)
+    richer_id = next(k["id"] for k in listed["data"]["apiKeys"]
+                     if k["scopes"] == ["dashboards:write"] and k["pixelIds"] is not None)
+    seen = (await harness.graphql("{ apiKeys { id } }", key=holder))["data"]["apiKeys"]
+    assert wider_id not in {k["id"] for k in seen} and richer_id in {k["id"] for k in seen}
     refused = [
         (UPDATE, {"id": mine["key"]["id"], "input": {"scopes": ["dashboards:read"]}}),
         (UPDATE, {"id": mine["key"]["id"], "input": {"pixelIds": [other_pixel]}}),
         (UPDATE, {"id": mine["key"]["id"], "input": {"pixelIds": None}}),
-        (ROTATE, {"id": wider_id}),
-        (UPDATE, {"id": wider_id, "input": {"name": "mine now"}}),
+        (ROTATE, {"id": richer_id}),
+        (UPDATE, {"id": richer_id, "input": {"name": "mine now"}}),
     ]
     for query, variables in refused:
         assert_graphql_error(await harness.graphql(query, variables, key=holder),
                              "INSUFFICIENT_SCOPE")
-    # Revoking only takes power away, so it is allowed on any key of the organization.
-    revoked = await harness.graphql(REVOKE, {"id": wider_id}, key=holder)
+    for query, variables in [(GET, {"id": wider_id}), (ROTATE, {"id": wider_id}),
+                             (UPDATE, {"id": wider_id, "input": {"name": "mine now"}}),
+                             (REVOKE, {"id": wider_id})]:
+        assert_graphql_error(await harness.graphql(query, variables, key=holder), "NOT_FOUND")
+    # Revoking only takes power away: allowed on a key within the caller's pixel reach even
+    # when it holds more scopes.
+    revoked = await harness.graphql(REVOKE, {"id": richer_id}, key=holder)
     assert revoked["data"]["revokeApiKey"]["status"] == "REVOKED"
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import strawberry
 from starlette.requests import Request
 from starlette.routing import Route
 
 from gateway.context import Context
 from gateway.rest.base import read_json, resolver_info
 from gateway.rest.upstack.surface import surface
-from gateway.rest.upstack.wire import object_body, string_field
+from gateway.rest.upstack.wire import object_body, string_field, strings_field
 from gateway.types.users import User
 from resolvers.users import (
     CreateUserInput,
@@ -29,7 +30,7 @@ __all__ = ["routes", "user_body"]
 
 def user_body(u: User) -> dict[str, Any]:
     return {"id": u.id, "organizationId": u.organization_id, "email": u.email, "role": u.role,
-            "createdAt": u.created_at.isoformat(),
+            "pixelIds": u.pixel_ids, "createdAt": u.created_at.isoformat(),
             "lastLoginAt": None if u.last_login_at is None else u.last_login_at.isoformat()}
 
 
@@ -39,9 +40,11 @@ async def list_users(ctx: Context, request: Request) -> dict[str, Any]:
 
 async def create_user(ctx: Context, request: Request) -> dict[str, Any]:
     body = object_body(await read_json(request, ctx.settings.max_body_bytes))
+    pixels = strings_field(body, "pixelIds")
     data = CreateUserInput(email=string_field(body, "email", ""),
                            password=string_field(body, "password", ""),
-                           role=string_field(body, "role", ""))
+                           role=string_field(body, "role", ""),
+                           pixel_ids=None if pixels is None else [strawberry.ID(p) for p in pixels])
     return {"user": user_body(await resolve_create_user(resolver_info(ctx), data))}
 
 
