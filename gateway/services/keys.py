@@ -29,7 +29,7 @@ from gateway.auth.policy import require_scope
 from gateway.auth.principal import Principal
 from gateway.auth.revocation import RevocationSignal
 from gateway.auth.scopes import canonical_scopes, expand_scopes
-from gateway.errors import Conflict, InsufficientScope, InvalidInput, NotFound
+from gateway.errors import Conflict, FieldError, InsufficientScope, InvalidInput, NotFound
 from gateway.settings import Settings
 from gateway.storage import Database
 from gateway.storage.keys import find_key, insert_key, list_keys, update_key
@@ -40,6 +40,9 @@ __all__ = ["RATE_TIERS", "UNSET", "CreatedKey", "Unset", "create_key", "get_key"
            "list_org_keys", "revoke_key", "rotate_key", "update_key_settings"]
 
 RATE_TIERS = ("standard", "premium", "enterprise")
+MAX_NAME_CHARS = 200
+MAX_SCOPES = 64  # the scope table has ~20; more is not a key, it is a payload
+MAX_PIXELS = 1000  # also keeps the pixel look-up under SQLite's bound-variable limit
 
 
 class Unset(Enum):
@@ -84,9 +87,19 @@ async def _check_pixels(db: Database, actor: Principal, pixel_ids: Sequence[str]
     return unique
 
 
+def _clean_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput.field("name is required", "name")
+    if len(name.strip()) > MAX_NAME_CHARS:
+        raise InvalidInput.field(f"name is at most {MAX_NAME_CHARS} characters", "name")
+    return name.strip()
+
+
 def _check_scopes(actor: Principal, scopes: Sequence[str]) -> list[str]:
     if not scopes:
         raise InvalidInput.field("at least one scope is required", "scopes")
+    if len(scopes) > MAX_SCOPES:
+        raise InvalidInput.field(f"at most {MAX_SCOPES} scopes", "scopes")
     granted = canonical_scopes(scopes)
     beyond = expand_scopes(granted) - actor.scopes
     if beyond:
@@ -103,6 +116,8 @@ async def _check_access(db: Database, actor: Principal,
         return None
     if not pixel_ids:
         raise InvalidInput.field("pixel list is empty: omit it for every pixel", "pixelIds")
+    if len(pixel_ids) > MAX_PIXELS:
+        raise InvalidInput.field(f"at most {MAX_PIXELS} pixels", "pixelIds")
     return await _check_pixels(db, actor, pixel_ids)
 
 
@@ -119,15 +134,19 @@ def _require_holds(actor: Principal, row: ApiKeyRow) -> None:
 async def create_key(db: Database, settings: Settings, actor: Principal | None, *, name: str,
                      scopes: Sequence[str], pixel_ids: Sequence[str] | None, now: datetime,
                      expires_at: datetime | None = None, rate_tier: str = "standard",
-                     audit: AuditTrail | None = None) -> CreatedKey:
+                     audit: AuditTrail | None = None,
+                     body_errors: Sequence[FieldError] = ()) -> CreatedKey:
     """Mint a key in the actor's organization.
 
     `pixel_ids=None` grants every pixel of the organization (only to an actor that has that
-    itself). Raises InsufficientScope when asking for more than the actor holds.
+    itself). Raises InsufficientScope when asking for more than the actor holds, InvalidInput
+    for a bad field or for `body_errors` (the REST body's shape: unknown fields; reported
+    after the scope check).
     """
     found = require_scope(actor, "keys:admin")
-    if not name.strip():
-        raise InvalidInput.field("name is required", "name")
+    if body_errors:
+        raise InvalidInput("Bad Request", details=body_errors)
+    clean_name = _clean_name(name)
     granted = _check_scopes(found, scopes)
     if rate_tier not in RATE_TIERS:
         raise InvalidInput.field(f"rate tier must be one of {', '.join(RATE_TIERS)}", "rateTier")
@@ -137,7 +156,7 @@ async def create_key(db: Database, settings: Settings, actor: Principal | None, 
     minted = mint_key(settings.key_prefix, settings.secret)
     row = ApiKeyRow(
         organization_id=found.organization_id,
-        name=name.strip(),
+        name=clean_name,
         key_hash=minted.key_hash,
         prefix=minted.prefix,
         start=minted.start,
@@ -220,16 +239,16 @@ async def update_key_settings(
         now: datetime, name: str | Unset = UNSET, scopes: Sequence[str] | Unset = UNSET,
         pixel_ids: Sequence[str] | None | Unset = UNSET,
         expires_at: datetime | None | Unset = UNSET, rate_tier: str | Unset = UNSET,
-        audit: AuditTrail | None = None) -> ApiKeyRow:
+        audit: AuditTrail | None = None, body_errors: Sequence[FieldError] = ()) -> ApiKeyRow:
     """Change what is given; `pixel_ids=None` means every pixel, `expires_at=None` means no
     expiry. The result must stay within the actor's own scopes and pixels."""
     found, row = await _load_for_change(db, actor, key_id)
     _require_holds(found, row)
+    if body_errors:
+        raise InvalidInput("Bad Request", details=body_errors)
     changed: list[str] = []
     if not isinstance(name, Unset):
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidInput.field("name is required", "name")
-        row.name = name.strip()
+        row.name = _clean_name(name)
         changed.append("name")
     if not isinstance(scopes, Unset):
         row.scopes = _check_scopes(found, scopes)

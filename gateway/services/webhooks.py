@@ -46,6 +46,9 @@ class WebhookDraft:
     description: Any = None
     secret: Any = None
     keep_secret: bool = False
+    # Problems the REST adapter found in the body's shape (unknown fields): reported with
+    # the draft's own field errors, after the scope check.
+    body_errors: tuple[FieldError, ...] = ()
 
 
 def check_url(raw: Any, path: tuple[str | int, ...], errors: list[FieldError]) -> str | None:
@@ -61,15 +64,18 @@ def check_url(raw: Any, path: tuple[str | int, ...], errors: list[FieldError]) -
 
 
 def _validate(draft: WebhookDraft) -> dict[str, Any]:
-    errors: list[FieldError] = []
+    errors: list[FieldError] = list(draft.body_errors)
     if not isinstance(draft.name, str) or not draft.name.strip() or len(draft.name) > 200:
         errors.append(FieldError("name is required (at most 200 characters)", ("name",)))
     url = check_url(draft.url, ("url",), errors)
     if draft.service not in WEBHOOK_SERVICES:
         errors.append(FieldError(f"service must be one of {', '.join(WEBHOOK_SERVICES)}",
                                  ("service",)))
-    if draft.description is not None and not isinstance(draft.description, str):
-        errors.append(FieldError("description must be a string", ("description",)))
+    if draft.description is not None and (not isinstance(draft.description, str)
+                                          or len(draft.description) > 2048):
+        # 2,048: ClickStack's WebhookInput.description maxLength
+        errors.append(FieldError("description must be a string of at most 2048 characters",
+                                 ("description",)))
     if draft.secret is not None and (not isinstance(draft.secret, str)
                                      or not 8 <= len(draft.secret) <= 256):
         # The message never echoes the value.
