@@ -17,12 +17,12 @@ Two code paths, same contract (tests run both on SQLite):
   through SQLAlchemy; what is not returned was a duplicate.
 
 One bad row is one rejected row: when the database refuses a row for a reason that is about
-the row (a constraint, a value the driver cannot bind: `_is_row_error`), the batch is rolled
-back to a savepoint and its rows are inserted one at a time inside the same transaction; the
+the row (a constraint, a value the driver cannot bind: `_is_row_error`), the batch's
+transaction is rolled back and its rows are inserted again one at a time in a new one; the
 good rows are stored, each refused row is reported by position with the driver's reason
-(`WriteOutcome.rejected`; the caller logs it). Any other
-failure (locked past the busy timeout, disk full, I/O, connection lost) is a `StorageError`
-and nothing of the transaction is kept: the caller answers "retry".
+(`WriteOutcome.rejected`; the caller logs it). The happy path costs nothing more (no
+savepoint). Any other failure (locked past the busy timeout, disk full, I/O, connection lost)
+is a `StorageError` and nothing of the transaction is kept: the caller answers "retry".
 
 If a group fails that way, each call in it is retried alone, so one call cannot fail its
 neighbours; the failing call gets the exception.
@@ -236,7 +236,6 @@ class EventWriter:
         the database refused (index in `rows` -> reason)."""
         # The write lock first: nothing can insert between our look-up and our insert.
         async with sqlite_write_lock(self._engine) as db:
-            await db.execute("SAVEPOINT event_batch")
             try:
                 cursor = await db.execute("SELECT max(id) FROM event")
                 before = (await cursor.fetchone())[0] or 0
@@ -248,17 +247,15 @@ class EventWriter:
                     if len(existing) != skipped:
                         raise RuntimeError(f"event insert skipped {skipped} rows but "
                                            f"{len(existing)} were already stored")
+                return existing, {}
             except Exception as exc:
                 if not _is_row_error(exc):
                     raise
-                # executemany stops at the bad row with the rows before it inserted.
-                await db.execute("ROLLBACK TO event_batch")
-            else:
-                await db.execute("RELEASE event_batch")
-                return existing, {}
-            await db.execute("RELEASE event_batch")
-            # One row at a time: a refused statement undoes only itself (SQLite statements
-            # are atomic), the transaction and the rows before it stay.
+            # executemany stopped at the bad row with the rows before it inserted: start
+            # over (the happy path pays for no savepoint), one row at a time. A refused
+            # statement undoes only itself (SQLite statements are atomic).
+            await db.rollback()
+            await db.execute("BEGIN IMMEDIATE")
             existing, refused = set(), {}
             for index, row in enumerate(rows):
                 try:
@@ -278,32 +275,32 @@ class EventWriter:
         stmt = (insert(_EVENT).on_conflict_do_nothing(index_elements=["pixel_id", "event_id"])
                 .returning(_EVENT.c.pixel_id, _EVENT.c.event_id))
         params = [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in rows]
-        async with self._engine.begin() as conn:
+        async with self._engine.connect() as conn:
             try:
-                async with conn.begin_nested():
+                async with conn.begin():  # rolled back as a whole if a row is refused
                     result = await conn.execute(stmt, params)
                     stored = {(p, e) for p, e in result.all() if e is not None}
+                return {(r[PIXEL_ID], r[EVENT_ID]) for r in rows
+                        if r[EVENT_ID] is not None} - stored, {}
             except Exception as exc:
                 if not _is_row_error(exc):
                     raise
-            else:
-                return {(r[PIXEL_ID], r[EVENT_ID]) for r in rows
-                        if r[EVENT_ID] is not None} - stored, {}
             # One row at a time, each in its own savepoint (PostgreSQL aborts the whole
             # transaction on an error otherwise).
             existing: set[Key] = set()
             refused: dict[int, str] = {}
-            for index, (row, values) in enumerate(zip(rows, params, strict=True)):
-                try:
-                    async with conn.begin_nested():
-                        returned = (await conn.execute(stmt, [values])).all()
-                except Exception as exc:
-                    if not _is_row_error(exc):
-                        raise
-                    refused[index] = _describe(exc)
-                    continue
-                if not returned:
-                    existing.add((row[PIXEL_ID], row[EVENT_ID]))
+            async with conn.begin():
+                for index, (row, values) in enumerate(zip(rows, params, strict=True)):
+                    try:
+                        async with conn.begin_nested():
+                            returned = (await conn.execute(stmt, [values])).all()
+                    except Exception as exc:
+                        if not _is_row_error(exc):
+                            raise
+                        refused[index] = _describe(exc)
+                        continue
+                    if not returned:
+                        existing.add((row[PIXEL_ID], row[EVENT_ID]))
         return existing, refused
 
 
