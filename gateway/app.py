@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 
@@ -16,7 +16,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 from gateway import __version__
 from gateway.audit import AuditLog
@@ -27,10 +28,11 @@ from gateway.auth.throttle import LoginThrottle
 from gateway.auth.usage import KeyUsage
 from gateway.context import AppState
 from gateway.egress import EgressGuard, Resolver, resolve_system
-from gateway.graphql_view import GatewayGraphQL
-from gateway.middleware import BodyLimitMiddleware
+from gateway.errors import GatewayError
+from gateway.graphql_view import GatewayGraphQL, graphql_error_response
+from gateway.middleware import BodyLimitMiddleware, plain_error_response
 from gateway.rest import clickstack, upstack
-from gateway.rest.base import JSONBody
+from gateway.rest.base import JSONBody, SurfaceRoute
 from gateway.schema import build_schema
 from gateway.services.alert_evaluator import AlertEvaluator
 from gateway.services.webhooks import seal_legacy_secrets, webhook_secret_box
@@ -87,6 +89,26 @@ async def _fold_rollups(db: Database, *, idle: float = 1.0, batch: int = 2_000,
             continue
         busy = db.event_writer.seconds_since_write() < 1.0
         await asyncio.sleep((loop.time() - started) * (1 - share) / share if busy else 0)
+
+
+def _error_responder(routes: Sequence[BaseRoute],
+                     graphql: GatewayGraphQL) -> Callable[[Scope, GatewayError], Response]:
+    """An error raised before routing (a body the middleware refuses), answered in the
+    dialect of the route the request addressed: its REST surface's body, GraphQL's
+    `{"errors": [...]}`, else `{"message", "code"}`."""
+
+    def respond(scope: Scope, exc: GatewayError) -> Response:
+        for route in routes:
+            if route.matches(scope)[0] is Match.NONE:
+                continue
+            if isinstance(route, SurfaceRoute):
+                return route.surface.error_response(exc)
+            if isinstance(route, Route) and route.endpoint is graphql:
+                return graphql_error_response(exc)
+            break
+        return plain_error_response(scope, exc)
+
+    return respond
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
@@ -173,6 +195,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)],
+        middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                               respond=_error_responder(routes, graphql))],
         lifespan=lifespan,
     )

@@ -12,6 +12,7 @@
       NotFound                                NOT_FOUND            404  also another tenant's object
       InvalidInput                            INVALID_INPUT        400  carries field-level `details`
         PayloadTooLarge                       PAYLOAD_TOO_LARGE    413
+        UnsupportedMediaType                  UNSUPPORTED_MEDIA_TYPE 415  a JSON body not sent as JSON
         QueryTooLarge                         QUERY_TOO_LARGE      400  buckets x groups, or a GraphQL
                                                                     document's shape, past a bound
       Conflict                                CONFLICT             409
@@ -50,6 +51,7 @@ __all__ = [
     "RateLimited",
     "StaleVersion",
     "StorageUnavailable",
+    "UnsupportedMediaType",
     "all_error_classes",
 ]
 
@@ -171,6 +173,14 @@ class PayloadTooLarge(InvalidInput):
     code = "PAYLOAD_TOO_LARGE"
     status = 413
     default_message = "Request body too large"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """A body that must be JSON was sent with another (or no) Content-Type."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+    default_message = "Content-Type must be application/json"
 
 
 class QueryTooLarge(InvalidInput):

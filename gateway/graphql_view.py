@@ -10,8 +10,16 @@ from starlette.responses import Response
 from strawberry.asgi import GraphQL
 
 from gateway.context import Context, build_context
+from gateway.errors import GatewayError
 
-__all__ = ["GatewayGraphQL"]
+__all__ = ["GatewayGraphQL", "graphql_error_response"]
+
+
+def graphql_error_response(exc: GatewayError) -> Response:
+    """An error met before execution (the body refused) as a GraphQL response: `errors`
+    with `extensions.code`, no `data` (GraphQL over HTTP: the request was not executed)."""
+    body = {"errors": [{"message": exc.message, "extensions": exc.extensions}]}
+    return Response(orjson.dumps(body), status_code=exc.status, media_type="application/json")
 
 
 class GatewayGraphQL(GraphQL[Context, None]):

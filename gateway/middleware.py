@@ -1,56 +1,144 @@
-"""ASGI middleware (pure ASGI: BaseHTTPMiddleware would add a task per request)."""
+"""ASGI middleware (pure ASGI: BaseHTTPMiddleware would add a task per request).
+
+`BodyLimitMiddleware` bounds the request body and makes its refusal readable:
+
+- a `Content-Length` past the limit is refused before the app runs, with the error response
+  of the route the request addressed (`respond`, built by `create_app` from the route table,
+  so Upstack, ClickStack and GraphQL each answer in their own body);
+- a chunked body is counted as the app reads it; past the limit `receive` raises
+  `PayloadTooLarge`, a `GatewayError`, so a REST route renders it as its own 413 (never a
+  500), and one that escapes the app (GraphQL reads the body itself) is answered here;
+- lingering close: a response that starts while the client is still sending its body first
+  drains the rest, bounded (`drain_bytes`, `drain_seconds`), as nginx's lingering close does.
+  A server that closes a connection with unread input makes the kernel reset it, and the
+  client loses the 413 it was sent (seen with `Connection: close` clients). Not drained: a
+  body the client was never invited to send (`Expect: 100-continue`, nothing read yet), and
+  a declared body longer than the drain budget;
+- a client that disconnects while sending its body is logged on one line (info), not as an
+  unhandled error with a traceback.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
+
+import orjson
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimitMiddleware"]
+from gateway.errors import GatewayError, PayloadTooLarge
+
+__all__ = ["BodyLimitMiddleware", "plain_error_response"]
+
+log = logging.getLogger("gateway.http")
+
+Respond = Callable[[Scope, GatewayError], Response]
+
+
+def plain_error_response(scope: Scope, exc: GatewayError) -> Response:
+    """`{"message", "code"}`: the answer where no surface's dialect applies."""
+    return Response(orjson.dumps({"message": exc.message, "code": exc.code}),
+                    status_code=exc.status, media_type="application/json")
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over `max_bytes` with 413 before the app reads them.
+    """Refuse bodies over `max_bytes` with 413, readable by the client (module docstring).
 
-    Strawberry has no body limit of its own; REST routes also check in `read_json` so they
-    can answer in their product's error shape.
+    >>> Middleware(BodyLimitMiddleware, max_bytes=5 << 20, respond=plain_error_response)
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, *, respond: Respond = plain_error_response,
+                 drain_bytes: int | None = None, drain_seconds: float = 5.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.respond = respond
+        # Twice the limit: a client sending a 10 MB body to a 5 MB limit still reads its 413.
+        self.drain_bytes = 2 * max_bytes if drain_bytes is None else drain_bytes
+        self.drain_seconds = drain_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _too_large(send)
-                return
-        seen = 0
-        limit = self.max_bytes
+        body = _Body(scope, receive, self.max_bytes)
+        started = False
 
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _TooLarge
-            return message
+        async def send_after_drain(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                await body.drain(self.drain_bytes, self.drain_seconds)
+            await send(message)
 
+        if body.declared is not None and body.declared > self.max_bytes:
+            await self._refuse(scope, body, send_after_drain)
+            return
         try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _too_large(send)
+            await self.app(scope, body.receive, send_after_drain)
+        except PayloadTooLarge:
+            if started:
+                raise
+            await self._refuse(scope, body, send_after_drain)
+        except ClientDisconnect:
+            log.info("client disconnected while sending the body of %s %s (%d bytes read)",
+                     scope.get("method"), scope.get("path"), body.seen)
+
+    async def _refuse(self, scope: Scope, body: _Body, send: Send) -> None:
+        exc = PayloadTooLarge(f"Request body exceeds {self.max_bytes} bytes")
+        await self.respond(scope, exc)(scope, body.receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _Body:
+    """The request body as the app reads it: counted, limited, and drained on demand."""
 
+    def __init__(self, scope: Scope, receive: Receive, limit: int) -> None:
+        self._receive = receive
+        self.limit = limit
+        self.declared: int | None = None
+        chunked = expects_continue = False
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit():
+                self.declared = int(value)
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+            elif name == b"expect" and value.lower() == b"100-continue":
+                expects_continue = True
+        self.expects_continue = expects_continue
+        self.pending = chunked or bool(self.declared)  # the client has body left to send
+        self.asked = False  # the app (or a drain) called receive: any 100 Continue was sent
+        self.seen = 0
 
-async def _too_large(send: Send) -> None:
-    body = b'{"message":"Request body too large","code":"PAYLOAD_TOO_LARGE"}'
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+    def _note(self, message: Message) -> int:
+        if message["type"] != "http.request":  # http.disconnect
+            self.pending = False
+            return 0
+        if not message.get("more_body", False):
+            self.pending = False
+        return len(message.get("body", b""))
+
+    async def receive(self) -> Message:
+        self.asked = True
+        message = await self._receive()
+        self.seen += self._note(message)
+        if self.seen > self.limit:
+            raise PayloadTooLarge(f"Request body exceeds {self.limit} bytes")
+        return message
+
+    async def drain(self, budget: int, seconds: float) -> None:
+        """Read and discard what the client still sends: at most `budget` bytes, `seconds`."""
+        if not self.pending or (self.expects_continue and not self.asked):
+            return
+        if self.declared is not None and self.declared - self.seen > budget:
+            return  # it would be cut off anyway; answer now
+        drained = 0
+        try:
+            async with asyncio.timeout(seconds):
+                while self.pending and drained <= budget:
+                    drained += self._note(await self._receive())
+        except TimeoutError:
+            log.info("stopped draining an unread request body after %.0f s (%d bytes)",
+                     seconds, drained)
+        self.seen += drained

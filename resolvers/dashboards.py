@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -9,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from gateway.context import Info
+from gateway.errors import FieldError
 from gateway.services import dashboards as service
 from gateway.services import widget_data
 from gateway.types.dashboards import (
@@ -24,6 +26,7 @@ __all__ = [
     "DashboardsMutation",
     "DashboardsQuery",
     "resolve_copy_view",
+    "resolve_copy_view_from_body",
     "resolve_create_view",
     "resolve_create_view_from_body",
     "resolve_create_view_from_preset",
@@ -221,12 +224,21 @@ async def resolve_create_view_from_preset(info: Info,
 
 async def resolve_create_view_from_body(info: Info, *, name: Any, configuration: Any,
                                         view_type: Any, description: Any, order: Any,
-                                        body_pixel: Any = None) -> DashboardView:
+                                        body_pixel: Any = None,
+                                        body_errors: Sequence[FieldError] = ()) -> DashboardView:
     ctx = info.context
     row = await service.create_view(
         ctx.db, ctx.principal, name=name, configuration=configuration, view_type=view_type,
-        description=description, order=order, body_pixel=body_pixel, now=ctx.now())
+        description=description, order=order, body_pixel=body_pixel, body_errors=body_errors,
+        now=ctx.now())
     return DashboardView.from_row(row)
+
+
+async def resolve_copy_view_from_body(info: Info, view_id: str, *, name: Any,
+                                      body_errors: Sequence[FieldError] = ()) -> DashboardView:
+    ctx = info.context
+    return DashboardView.from_row(await service.copy_view(
+        ctx.db, ctx.principal, view_id, name=name, body_errors=body_errors, now=ctx.now()))
 
 
 async def resolve_update_view_from_body(info: Info, view_id: str, changes: dict[str, Any], *,
@@ -240,13 +252,14 @@ async def resolve_update_view_from_body(info: Info, view_id: str, changes: dict[
 async def resolve_create_view_from_preset_body(
         info: Info, *, name: Any, widgets: Any, chart_types: Any, view_type: Any,
         granularity: Any, date_range: Any, attribution_model: Any,
-        attribution_window: Any, body_pixel: Any = None) -> DashboardView:
+        attribution_window: Any, body_pixel: Any = None,
+        body_errors: Sequence[FieldError] = ()) -> DashboardView:
     ctx = info.context
     row = await service.create_view_from_preset(
         ctx.db, ctx.principal, name=name, widgets=widgets, chart_types=chart_types,
         view_type=view_type, granularity=granularity, date_range=date_range,
         attribution_model=attribution_model, attribution_window=attribution_window,
-        body_pixel=body_pixel, now=ctx.now())
+        body_pixel=body_pixel, body_errors=body_errors, now=ctx.now())
     return DashboardView.from_row(row)
 
 

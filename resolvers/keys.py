@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import strawberry
 
 from gateway.context import Info
+from gateway.errors import FieldError
 from gateway.services import keys as service
 from gateway.types.keys import ApiKey, CreatedApiKey
 
-__all__ = ["CreateApiKeyInput", "KeysMutation", "KeysQuery", "UpdateApiKeyInput"]
+__all__ = ["CreateApiKeyInput", "KeysMutation", "KeysQuery", "UpdateApiKeyInput",
+           "create_api_key_from_body", "update_api_key_from_body"]
 
 
 @strawberry.input
@@ -51,11 +54,19 @@ async def resolve_api_key(info: Info, id: strawberry.ID) -> ApiKey:
 
 
 async def resolve_create_api_key(info: Info, input: CreateApiKeyInput) -> CreatedApiKey:
+    return await create_api_key_from_body(info, input)
+
+
+async def create_api_key_from_body(info: Info, input: CreateApiKeyInput,
+                                   body_errors: Sequence[FieldError] = ()) -> CreatedApiKey:
+    """`createApiKey`, plus what the REST adapter found wrong in the body's shape (reported
+    by the service after its scope check)."""
     ctx = info.context
     created = await service.create_key(
         ctx.db, ctx.settings, ctx.principal, name=input.name, scopes=input.scopes,
         pixel_ids=None if input.pixel_ids is None else [str(p) for p in input.pixel_ids],
         expires_at=input.expires_at, rate_tier=input.rate_tier, now=ctx.now(), audit=ctx.audit,
+        body_errors=body_errors,
     )
     return CreatedApiKey(key=ApiKey.from_row(created.row, ctx.now()), secret=created.secret)
 
@@ -76,10 +87,17 @@ async def resolve_revoke_api_key(info: Info, id: strawberry.ID) -> ApiKey:
 
 async def resolve_update_api_key(info: Info, id: strawberry.ID,
                                  input: UpdateApiKeyInput) -> ApiKey:
+    return await update_api_key_from_body(info, id, input)
+
+
+async def update_api_key_from_body(info: Info, id: strawberry.ID, input: UpdateApiKeyInput,
+                                   body_errors: Sequence[FieldError] = ()) -> ApiKey:
+    """`updateApiKey`, plus the REST adapter's body-shape errors (as for create)."""
     ctx = info.context
     pixels = input.pixel_ids
     row = await service.update_key_settings(
         ctx.db, ctx.settings, ctx.principal, str(id), now=ctx.now(), audit=ctx.audit,
+        body_errors=body_errors,
         name=_given(input.name),  # type: ignore[arg-type]  # UNSET or the given value
         scopes=_given(input.scopes),  # type: ignore[arg-type]
         pixel_ids=(service.UNSET if pixels is strawberry.UNSET else

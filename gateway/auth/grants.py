@@ -29,7 +29,12 @@ from gateway.errors import InsufficientScope, InvalidInput, NotFound
 from gateway.storage import Database
 from gateway.storage.tenancy import find_pixels
 
-__all__ = ["grantable_pixels", "grantable_role", "grantable_scopes", "reaches", "require_holds"]
+# More pixels than any organization has is a payload, not a grant; it also keeps the pixel
+# look-up under SQLite's bound-variable limit.
+MAX_GRANTED_PIXELS = 1000
+
+__all__ = ["MAX_GRANTED_PIXELS", "grantable_pixels", "grantable_role", "grantable_scopes",
+           "reaches", "require_holds"]
 
 
 def reaches(actor: Principal, pixel_ids: Collection[str] | None) -> bool:
@@ -84,6 +89,8 @@ async def grantable_pixels(db: Database, actor: Principal,
         return None
     if not pixel_ids:
         raise InvalidInput.field("pixel list is empty: omit it for every pixel", "pixelIds")
+    if len(pixel_ids) > MAX_GRANTED_PIXELS:
+        raise InvalidInput.field(f"at most {MAX_GRANTED_PIXELS} pixels", "pixelIds")
     unique = sorted(set(pixel_ids))
     async with db.session() as session:
         rows = await find_pixels(session, unique)

@@ -6,6 +6,12 @@ and returns the product's JSON body. Errors are `GatewayError`s rendered by the 
 `render` function with the status from its table, so a surface is a table, not a branch per
 handler.
 
+Bodies: `read_json` takes JSON sent as JSON (`application/json` or `application/*+json`, any
+parameters), else 415 UNSUPPORTED_MEDIA_TYPE. `unknown_fields` lists the fields a body may
+not carry, each as a field error naming it; the adapter hands them to the service, which
+reports them after its scope check (a caller without the scope gets 403, not a lesson in
+our field names), with its own field errors.
+
 Direct resolver calls are the default: on the measures route they serve ~2x the requests of
 executing the equivalent stored operation, with the same resolver, service, checks and errors
 (benchmarks/catalog.py measures both; tests/rest/test_mechanism.py proves identical output).
@@ -14,19 +20,26 @@ executing the equivalent stored operation, with the same resolver, service, chec
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.context import Context, DirectInfo, build_context
-from gateway.errors import GatewayError, InvalidInput, PayloadTooLarge, RateLimited
+from gateway.errors import (
+    FieldError,
+    GatewayError,
+    InvalidInput,
+    PayloadTooLarge,
+    RateLimited,
+    UnsupportedMediaType,
+)
 
-__all__ = ["Call", "JSONBody", "Surface", "operation", "read_json", "resolver_info",
-           "retry_after_headers"]
+__all__ = ["Call", "JSONBody", "Surface", "SurfaceRoute", "is_json_media_type", "operation",
+           "read_json", "resolver_info", "retry_after_headers", "unknown_fields"]
 
 log = logging.getLogger("gateway.rest")
 
@@ -75,7 +88,7 @@ class Surface:
             headers.update(self._headers(exc))
         return JSONBody(self._render(exc, status), status_code=status, headers=headers)
 
-    def route(self, method: str, path: str, call: Call, *, status: int = 200) -> Route:
+    def route(self, method: str, path: str, call: Call, *, status: int = 200) -> SurfaceRoute:
         surface = self
 
         async def endpoint(request: Request) -> Response:
@@ -87,6 +100,8 @@ class Surface:
                 if ctx is not None:
                     ctx.note_error(exc)
                 return surface.error_response(exc)
+            except ClientDisconnect:
+                raise  # nobody to answer; BodyLimitMiddleware logs it on one line
             except Exception:
                 log.exception("unhandled error on %s %s", method, path)
                 return surface.error_response(GatewayError())
@@ -95,14 +110,40 @@ class Surface:
             return response
 
         endpoint.__name__ = f"{self.name}_{method.lower()}_{path.strip('/').replace('/', '_')}"
-        return Route(path, endpoint, methods=[method])
+        return SurfaceRoute(path, endpoint, methods=[method], surface=self)
+
+
+class SurfaceRoute(Route):
+    """A route that knows its surface, so an error raised before routing (a body refused by
+    the middleware) can still answer in the dialect of the route addressed."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], *, methods: list[str],
+                 surface: Surface) -> None:
+        super().__init__(path, endpoint, methods=methods)
+        self.surface = surface
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """`application/json` or `application/<anything>+json`, with any parameters (charset)."""
+    if content_type is None:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json"))
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:
-    """The request body as JSON; PayloadTooLarge past `max_bytes`, InvalidInput when malformed."""
+    """The request body as JSON. Raises PayloadTooLarge past `max_bytes`,
+    UnsupportedMediaType unless the Content-Type says JSON (a missing one included: every
+    documented example sends it, and a typeless or text/plain body is what a browser can send
+    cross-site without a preflight), InvalidInput when missing or malformed."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"Request body exceeds {max_bytes} bytes")
+    content_type = request.headers.get("content-type")
+    if not is_json_media_type(content_type):
+        sent = "none was sent" if content_type is None else f"got {content_type[:100]!r}"
+        raise UnsupportedMediaType(f"Content-Type must be application/json ({sent})")
     chunks = []
     size = 0
     async for chunk in request.stream():
@@ -117,6 +158,17 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput.field(f"malformed JSON: {exc}", "body") from exc
+
+
+def unknown_fields(body: Mapping[str, Any], allowed: Collection[str], *,
+                   ignored: Collection[str] = (),
+                   where: tuple[str | int, ...] = ()) -> list[FieldError]:
+    """One field error per key of `body` that is neither `allowed` nor `ignored` (documented
+    fields a client may send back, e.g. the read-only `createdAt` of an echoed response; the
+    caller does not read them). Paths are `where + (key,)`; long keys are cut to 100."""
+    names = ", ".join(sorted(allowed))
+    return [FieldError(f"unknown field {k[:100]!r} (allowed: {names})", (*where, k[:100]))
+            for k in body if k not in allowed and k not in ignored]
 
 
 def operation(document: str, variables: Callable[[Request], dict[str, Any]],

@@ -68,6 +68,9 @@ class AlertDraft:
     name: Any = None
     message: Any = None
     enabled: Any = True
+    # Problems the REST adapter found in the body's shape (unknown fields): reported with
+    # the draft's own field errors, after the scope check.
+    body_errors: tuple[FieldError, ...] = ()
 
 
 def _text(raw: Any, field: str, limit: int, errors: list[FieldError]) -> str | None:
@@ -88,7 +91,7 @@ MAX_ID = 64
 
 async def _validate(session: AsyncSession, pixel_id: str, d: AlertDraft,
                     guard: EgressGuard) -> dict[str, Any]:
-    errors: list[FieldError] = []
+    errors: list[FieldError] = list(d.body_errors)
     values: dict[str, Any] = {
         "name": _text(d.name, "name", 512, errors),
         "message": _text(d.message, "message", 4096, errors),

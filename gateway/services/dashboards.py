@@ -13,7 +13,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -117,14 +117,16 @@ async def find_view_reference(loader: DataLoader[str, DashboardViewRow | None],
 async def create_view(db: Database, principal: Principal | None, *, name: Any,
                       configuration: Any = None, view_type: Any = "view",
                       description: Any = None, order: Any = None, body_pixel: Any = None,
+                      body_errors: Sequence[FieldError] = (),
                       now: datetime) -> DashboardViewRow:
     """Validate and store a view. Raises InvalidInput listing every problem with its path
-    (`name`, `configuration.widgets.2.measure`, …), PixelMismatch when `body_pixel` (a
-    `pixelId` sent in the body) is not the request's pixel."""
+    (`name`, `configuration.widgets.2.measure`, …, and `body_errors`: what the REST adapter
+    found in the body's shape, reported after the scope check), PixelMismatch when
+    `body_pixel` (a `pixelId` sent in the body) is not the request's pixel."""
     found = require_scope(principal, "dashboards:write")
     pixel_id = require_pixel(found)
     _check_body_pixel(pixel_id, body_pixel)
-    errors: list[FieldError] = []
+    errors: list[FieldError] = list(body_errors)
     clean_name = _name(name, errors)
     if view_type not in VIEW_TYPES:
         errors.append(FieldError(f"type must be one of {', '.join(VIEW_TYPES)}", ("type",)))
@@ -202,14 +204,15 @@ async def delete_view(db: Database, principal: Principal | None, view_id: str) -
 
 
 async def copy_view(db: Database, principal: Principal | None, view_id: str, *,
-                    name: Any = None, now: datetime) -> DashboardViewRow:
+                    name: Any = None, body_errors: Sequence[FieldError] = (),
+                    now: datetime) -> DashboardViewRow:
     """A new view (version 1) with the source's type, description, order and configuration;
     named `name`, or "<source name> (copy)"."""
     found = require_scope(principal, "dashboards:write")
     pixel_id = require_pixel(found)
     async with db.session() as session:
         source = _owned(await store.find_view(session, view_id), pixel_id)
-        errors: list[FieldError] = []
+        errors: list[FieldError] = list(body_errors)
         new_name = _name(name, errors) if name is not None else f"{source.name} (copy)"[:200]
         raise_if(errors)
         row = DashboardViewRow(
@@ -227,12 +230,13 @@ async def create_view_from_preset(db: Database, principal: Principal | None, *, 
                                   view_type: Any = "view", granularity: Any = "day",
                                   date_range: Any = None, attribution_model: Any = "first_click",
                                   attribution_window: Any = 30, body_pixel: Any = None,
+                                  body_errors: Sequence[FieldError] = (),
                                   now: datetime) -> DashboardViewRow:
     """A kpi-grid view from `[{"measure", "title"}]`: one sparkline tile per measure (or the
     chart type at the same position in `chart_types`), 3 columns x 2 rows, four per row, in
     reading order. Measures may be keys or titles; errors point at `widgets.<i>.measure`."""
     _check_body_pixel(require_pixel(require_scope(principal, "dashboards:write")), body_pixel)
-    errors: list[FieldError] = []
+    errors: list[FieldError] = list(body_errors)
     clean_name = _name(name, errors)
     if not isinstance(widgets, list) or not widgets:
         errors.append(FieldError("widgets must be a non-empty list", ("widgets",)))

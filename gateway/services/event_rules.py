@@ -13,7 +13,10 @@ Field names are the Python names, which are also the REST wire names (snake_case
 Rules (README "Events"): null counts as absent and "" as absent for text; unknown fields are
 errors (custom data belongs in `properties`); `timestamp` is ISO 8601 (no offset = UTC) or
 epoch milliseconds, at most a day ahead and not before 2000; `date` (YYYY-MM-DD) is midnight
-in the pixel's time zone; neither means the time of receipt. Per name:
+in the pixel's time zone; neither means the time of receipt. Numbers are range-checked here,
+so the database never sees a value it cannot store (`BOUNDS` is the one table):
+`impressions`/`clicks` whole numbers 0..2^53-1, amounts (`revenue`/`value`/`amount`,
+`spend`) finite, 0 <= x < 10^15, `timestamp` text at most 64 characters. Per name:
 
     page_view   url or path (path is derived from url when absent)
     purchase    order_id and revenue (or value)
@@ -37,7 +40,8 @@ import orjson
 from gateway.errors import FieldError
 from gateway.storage.events import EVENT_COLUMNS
 
-__all__ = ["EVENT_FIELDS", "Row", "RuleContext", "check_event"]
+__all__ = ["BOUNDS", "EVENT_FIELDS", "MAX_AMOUNT", "MAX_COUNT", "Row", "RuleContext",
+           "check_event"]
 
 Row = tuple[Any, ...]
 _N = len(EVENT_COLUMNS)
@@ -50,6 +54,25 @@ _SPEND, _PROPS = _SLOT["spend"], _SLOT["properties"]
 
 MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 _FUTURE_MS = 86_400_000  # clock skew tolerated: one day
+
+# The numeric bounds, one home. Counts: below 2^53 they are exact as JSON numbers in every
+# client (IEEE doubles) and fit SQLite's and PostgreSQL's 64-bit integers with room for sums.
+# Amounts: a quadrillion in any currency is not a purchase; below it a million of them
+# still sum to a finite double. Timestamps: epoch ms have 13 digits and ISO 8601 text ~35
+# characters; longer text is refused before it is parsed (a 400-digit string was an
+# OverflowError).
+MAX_COUNT = 2**53 - 1
+MAX_AMOUNT = 1e15
+MAX_TIMESTAMP_CHARS = 64
+BOUNDS: dict[str, str] = {
+    "impressions": f"a whole number from 0 to {MAX_COUNT:,}",
+    "clicks": f"a whole number from 0 to {MAX_COUNT:,}",
+    "revenue": f"a number ≥ 0 and < {MAX_AMOUNT:,.0f}",
+    "value": f"a number ≥ 0 and < {MAX_AMOUNT:,.0f}",
+    "amount": f"a number ≥ 0 and < {MAX_AMOUNT:,.0f}",
+    "spend": f"a number ≥ 0 and < {MAX_AMOUNT:,.0f}",
+    "timestamp": f"ISO 8601 or epoch milliseconds, at most {MAX_TIMESTAMP_CHARS} characters",
+}
 _AMOUNTS = frozenset({"revenue", "value", "amount"})
 
 # Text fields stored in the column of the same name, with the column's length limit.
@@ -80,23 +103,26 @@ class _Invalid(Exception):
     """One field's problem inside a handler (message only; the caller adds the path)."""
 
 
-def _number(value: Any, *, minimum: float | None = 0.0) -> float:
+def _number(value: Any) -> float:
+    """An amount: finite, 0 <= x < MAX_AMOUNT (ints are compared before conversion, so a
+    huge one is a field error, not an OverflowError)."""
     if type(value) is float or type(value) is int:
-        number = float(value)
-        if not math.isfinite(number):
+        if type(value) is float and not math.isfinite(value):
             raise _Invalid("must be a finite number")
-        if minimum is not None and number < minimum:
-            raise _Invalid(f"must be ≥ {minimum:g}")
-        return number
+        if value < 0:
+            raise _Invalid("must be ≥ 0")
+        if value >= MAX_AMOUNT:
+            raise _Invalid(f"must be {BOUNDS['revenue']}")
+        return float(value)
     raise _Invalid("must be a number")
 
 
 def _count(value: Any) -> int:
-    if type(value) is int and value >= 0:
+    if type(value) is float and value.is_integer():  # 31.0 is 31; inf and nan are not
+        value = int(value)
+    if type(value) is int and 0 <= value <= MAX_COUNT:
         return value
-    if type(value) is float and value.is_integer() and value >= 0:
-        return int(value)
-    raise _Invalid("must be a non-negative integer")
+    raise _Invalid(f"must be {BOUNDS['clicks']}")
 
 
 def _code(value: Any, length: int, what: str) -> str:
@@ -106,11 +132,14 @@ def _code(value: Any, length: int, what: str) -> str:
 
 
 def parse_timestamp(value: Any, received_ms: int) -> int:
-    """Epoch ms from ISO 8601 text or epoch ms (integer, or digits as text)."""
-    if type(value) is str and value.isdigit():
-        value = int(value)
+    """Epoch ms from ISO 8601 text or epoch ms (integer, or ASCII digits as text)."""
+    if type(value) is str:
+        if len(value) > MAX_TIMESTAMP_CHARS:
+            raise _Invalid(f"must be {BOUNDS['timestamp']}")
+        if value.isascii() and value.isdigit():  # not "²": str.isdigit takes any digit
+            value = int(value)
     if type(value) is int or type(value) is float:
-        if not math.isfinite(value):
+        if type(value) is float and not math.isfinite(value):
             raise _Invalid("must be ISO 8601 or epoch milliseconds")
         ms = int(value)
         if ms < MIN_TS_MS:

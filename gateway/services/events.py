@@ -9,12 +9,17 @@ mutation and `gateway import`. Its contract:
   ones come back with their index and field path; InvalidInput only when no item is valid;
 - an item whose `event_id` is already stored for the pixel (or repeated earlier in the
   request) is a duplicate: reported, not stored again, not an error;
+- an item the database refuses (a constraint, a value it cannot store) is rejected alone,
+  like an invalid one, with the error at `("events", index)`; the others are stored. The
+  refusal is logged (pixel, index, the driver's reason; never the event's values);
 - the response is built only after the transaction committed, so every item reported as
-  accepted is durable; a storage failure acknowledges nothing (StorageUnavailable).
+  accepted is durable; a storage failure (the database cannot take the write at all)
+  acknowledges nothing (StorageUnavailable), and is logged.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +44,10 @@ __all__ = [
     "event_stats",
     "track_events",
 ]
+
+log = logging.getLogger("gateway.events")
+
+REFUSED_BY_STORAGE = "the database refused this event; it was not stored"
 
 
 @dataclass(frozen=True)
@@ -117,8 +126,18 @@ async def track_events(db: Database, principal: Principal | None, events: Sequen
     try:
         outcome = await db.event_writer.write(rows)
     except StorageError as exc:
+        log.error("event write failed for pixel %s (%d events, nothing stored): %s",
+                  pixel_id, len(rows), exc)
         raise StorageUnavailable() from exc
+    for position, reason in sorted(outcome.rejected.items()):
+        index = indexes[position]
+        log.warning("event %d of a batch for pixel %s refused by the database, not stored: "
+                    "%s", index, pixel_id, reason)
+        errors.append(ItemError(index, FieldError(REFUSED_BY_STORAGE, ("events", index))))
+    errors.sort(key=lambda e: e.index)  # refusals interleave with validation errors
     duplicates = [DuplicateEvent(indexes[p], rows[p][EVENT_ID]) for p in sorted(outcome.duplicates)]
+    if outcome.rejected and not outcome.inserted and not duplicates:
+        raise InvalidInput("No valid events in the request", details=[e.error for e in errors])
     return TrackResult(received=len(events), accepted=outcome.inserted,
                        duplicates=duplicates, errors=errors)
 

@@ -30,7 +30,7 @@ from gateway.auth.keys import mint_key
 from gateway.auth.policy import require_scope
 from gateway.auth.principal import Principal
 from gateway.auth.revocation import RevocationSignal
-from gateway.errors import Conflict, InvalidInput, NotFound
+from gateway.errors import Conflict, FieldError, InvalidInput, NotFound
 from gateway.settings import Settings
 from gateway.storage import Database
 from gateway.storage.keys import find_key, insert_key, list_keys, update_key
@@ -40,6 +40,8 @@ __all__ = ["RATE_TIERS", "UNSET", "CreatedKey", "Unset", "create_key", "get_key"
            "list_org_keys", "revoke_key", "rotate_key", "update_key_settings"]
 
 RATE_TIERS = ("standard", "premium", "enterprise")
+MAX_NAME_CHARS = 200
+MAX_SCOPES = 64  # the scope table has ~20; more is not a key, it is a payload
 
 
 class Unset(Enum):
@@ -71,24 +73,38 @@ def _announce_change(settings: Settings) -> None:
         signal.bump()
 
 
+def _clean_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput.field("name is required", "name")
+    if len(name.strip()) > MAX_NAME_CHARS:
+        raise InvalidInput.field(f"name is at most {MAX_NAME_CHARS} characters", "name")
+    return name.strip()
+
+
 def _check_scopes(actor: Principal, scopes: Sequence[str]) -> list[str]:
     if not scopes:
         raise InvalidInput.field("at least one scope is required", "scopes")
+    if len(scopes) > MAX_SCOPES:
+        raise InvalidInput.field(f"at most {MAX_SCOPES} scopes", "scopes")
     return grantable_scopes(actor, scopes)
 
 
 async def create_key(db: Database, settings: Settings, actor: Principal | None, *, name: str,
                      scopes: Sequence[str], pixel_ids: Sequence[str] | None, now: datetime,
                      expires_at: datetime | None = None, rate_tier: str = "standard",
-                     audit: AuditTrail | None = None) -> CreatedKey:
+                     audit: AuditTrail | None = None,
+                     body_errors: Sequence[FieldError] = ()) -> CreatedKey:
     """Mint a key in the actor's organization.
 
     `pixel_ids=None` grants every pixel of the organization (only to an actor that has that
-    itself). Raises InsufficientScope when asking for more than the actor holds.
+    itself). Raises InsufficientScope when asking for more than the actor holds, InvalidInput
+    for a bad field or for `body_errors` (the REST body's shape: unknown fields; reported
+    after the scope check).
     """
     found = require_scope(actor, "keys:admin")
-    if not name.strip():
-        raise InvalidInput.field("name is required", "name")
+    if body_errors:
+        raise InvalidInput("Bad Request", details=body_errors)
+    clean_name = _clean_name(name)
     granted = _check_scopes(found, scopes)
     if rate_tier not in RATE_TIERS:
         raise InvalidInput.field(f"rate tier must be one of {', '.join(RATE_TIERS)}", "rateTier")
@@ -98,7 +114,7 @@ async def create_key(db: Database, settings: Settings, actor: Principal | None, 
     minted = mint_key(settings.key_prefix, settings.secret)
     row = ApiKeyRow(
         organization_id=found.organization_id,
-        name=name.strip(),
+        name=clean_name,
         key_hash=minted.key_hash,
         prefix=minted.prefix,
         start=minted.start,
@@ -187,16 +203,16 @@ async def update_key_settings(
         now: datetime, name: str | Unset = UNSET, scopes: Sequence[str] | Unset = UNSET,
         pixel_ids: Sequence[str] | None | Unset = UNSET,
         expires_at: datetime | None | Unset = UNSET, rate_tier: str | Unset = UNSET,
-        audit: AuditTrail | None = None) -> ApiKeyRow:
+        audit: AuditTrail | None = None, body_errors: Sequence[FieldError] = ()) -> ApiKeyRow:
     """Change what is given; `pixel_ids=None` means every pixel, `expires_at=None` means no
     expiry. The result must stay within the actor's own scopes and pixels."""
     found, row = await _load_for_change(db, actor, key_id)
     require_holds(found, row.scopes, row.pixel_ids)
+    if body_errors:
+        raise InvalidInput("Bad Request", details=body_errors)
     changed: list[str] = []
     if not isinstance(name, Unset):
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidInput.field("name is required", "name")
-        row.name = name.strip()
+        row.name = _clean_name(name)
         changed.append("name")
     if not isinstance(scopes, Unset):
         row.scopes = _check_scopes(found, scopes)

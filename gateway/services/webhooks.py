@@ -50,7 +50,7 @@ log = logging.getLogger("gateway.webhooks")
 WEBHOOK_SERVICES = ("generic", "slack", "incidentio")
 NOT_FOUND = "Webhook not found"
 MAX_NAME = 200
-MAX_DESCRIPTION = 2000
+MAX_DESCRIPTION = 2048  # ClickStack WebhookInput.description maxLength
 MAX_URL = 2048
 REFUSED_TARGET = ("url must not point to a loopback, private, link-local, multicast or "
                   "cloud metadata address")
@@ -72,6 +72,9 @@ class WebhookDraft:
     description: Any = None
     secret: Any = None
     keep_secret: bool = False
+    # Problems the REST adapter found in the body's shape (unknown fields): reported with
+    # the draft's own field errors, after the scope check.
+    body_errors: tuple[FieldError, ...] = ()
 
 
 async def check_url(guard: EgressGuard, raw: Any, path: tuple[str | int, ...],
@@ -102,7 +105,7 @@ def _text(raw: Any, field: str, limit: int, errors: list[FieldError]) -> str | N
 
 
 async def _validate(guard: EgressGuard, draft: WebhookDraft) -> dict[str, Any]:
-    errors: list[FieldError] = []
+    errors: list[FieldError] = list(draft.body_errors)
     if (not isinstance(draft.name, str) or not draft.name.strip()
             or len(draft.name) > MAX_NAME):
         errors.append(FieldError(f"name is required (at most {MAX_NAME} characters)",

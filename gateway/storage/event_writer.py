@@ -16,20 +16,30 @@ Two code paths, same contract (tests run both on SQLite):
 - any other backend: `INSERT ... ON CONFLICT DO NOTHING RETURNING pixel_id, event_id`
   through SQLAlchemy; what is not returned was a duplicate.
 
-If a group fails, each call in it is retried alone, so one bad call cannot fail its
+One bad row is one rejected row: when the database refuses a row for a reason that is about
+the row (a constraint, a value the driver cannot bind: `_is_row_error`), the batch's
+transaction is rolled back and its rows are inserted again one at a time in a new one; the
+good rows are stored, each refused row is reported by position with the driver's reason
+(`WriteOutcome.rejected`; the caller logs it). The happy path costs nothing more (no
+savepoint). Any other failure (locked past the busy timeout, disk full, I/O, connection lost)
+is a `StorageError` and nothing of the transaction is kept: the caller answers "retry".
+
+If a group fails that way, each call in it is retried alone, so one call cannot fail its
 neighbours; the failing call gets the exception.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import column, table
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -56,16 +66,46 @@ Key = tuple[str, str]
 
 
 class StorageError(Exception):
-    """The database refused or failed the write (any driver error, on either path)."""
+    """The database could not take the write (not a problem of one row); nothing was kept."""
 
 
 @dataclass(frozen=True)
 class WriteOutcome:
-    """What happened to one call's rows: how many were stored, and which positions were
-    duplicates (already stored, or repeated earlier in the same group)."""
+    """What happened to one call's rows: how many were stored, which positions were
+    duplicates (already stored, or repeated earlier in the same group), and which the
+    database refused (position -> the driver's reason, for logs; not stored)."""
 
     inserted: int
     duplicates: frozenset[int]
+    rejected: Mapping[int, str] = field(default_factory=dict)
+
+
+def _is_row_error(exc: BaseException) -> bool:
+    """True when the database refused a value of the row rather than the write itself:
+    constraint violations (CHECK, NOT NULL, foreign key, a unique index other than the
+    duplicate rule, a trigger's RAISE), values out of the column's range or type. False for
+    "database is locked", "disk is full", I/O and connection errors, and anything unknown
+    (those stay StorageError: retry)."""
+    if isinstance(exc, sa_exc.DBAPIError):  # the portable path wraps the driver's error
+        if isinstance(exc, sa_exc.IntegrityError | sa_exc.DataError):
+            return True
+        return exc.orig is not None and _is_row_error(exc.orig)
+    if isinstance(exc, sa_exc.StatementError) and exc.orig is not None:
+        return _is_row_error(exc.orig)
+    if isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError | OverflowError):
+        return True
+    # sqlite3 reports an unbindable value (a dict, an int past 64 bits in some versions) as
+    # ProgrammingError, the same class as "closed database"; only the former is the row's.
+    return isinstance(exc, sqlite3.ProgrammingError) and str(exc).startswith(
+        "Error binding parameter")
+
+
+def _describe(exc: BaseException) -> str:
+    """The driver's reason, first line only: SQLAlchemy's own text carries the statement
+    and its parameters (event values), and PostgreSQL's DETAIL line quotes the key."""
+    orig = getattr(exc, "orig", None) or exc
+    first = str(orig).splitlines()[0] if str(orig) else ""
+    return f"{type(orig).__name__}: {first}"[:300]
 
 
 @dataclass
@@ -73,6 +113,7 @@ class _Call:
     rows: Sequence[Row]
     future: asyncio.Future[WriteOutcome]
     duplicates: set[int] = field(default_factory=set)
+    rejected: dict[int, str] = field(default_factory=dict)
     sent: list[tuple[int, Key | None]] = field(default_factory=list)  # (position, key)
 
 
@@ -158,6 +199,7 @@ class EventWriter:
         rows: list[Row] = []
         for call in group:
             call.duplicates.clear()
+            call.rejected.clear()
             call.sent.clear()
             for position, row in enumerate(call.rows):
                 event_id = row[EVENT_ID]
@@ -175,41 +217,91 @@ class EventWriter:
         rows = self._plan(group)
         try:
             if self._fast:
-                existing = await self._commit_sqlite(rows)
+                existing, refused = await self._commit_sqlite(rows)
             else:
-                existing = await self._commit_generic(rows)
+                existing, refused = await self._commit_generic(rows)
         except Exception as exc:
-            raise StorageError(f"{type(exc).__name__}: {exc}") from exc
+            raise StorageError(_describe(exc)) from exc
+        sent = 0
         for call in group:
-            call.duplicates.update(pos for pos, key in call.sent if key in existing)
+            for pos, key in call.sent:
+                if sent in refused:
+                    call.rejected[pos] = refused[sent]
+                elif key in existing:
+                    call.duplicates.add(pos)
+                sent += 1
 
-    async def _commit_sqlite(self, rows: list[Row]) -> set[Key]:
-        """Returns the keys that were already stored (their rows were skipped)."""
+    async def _commit_sqlite(self, rows: list[Row]) -> tuple[set[Key], dict[int, str]]:
+        """Returns the keys that were already stored (their rows were skipped) and the rows
+        the database refused (index in `rows` -> reason)."""
         # The write lock first: nothing can insert between our look-up and our insert.
         async with sqlite_write_lock(self._engine) as db:
-            cursor = await db.execute("SELECT max(id) FROM event")
-            before = (await cursor.fetchone())[0] or 0
-            cursor = await db.executemany(_INSERT_SQL, rows)
-            skipped = len(rows) - cursor.rowcount
-            existing: set[Key] = set()
-            if skipped:
-                existing = await _stored_before(db, rows, before)
-                if len(existing) != skipped:
-                    raise RuntimeError(f"event insert skipped {skipped} rows but "
-                                       f"{len(existing)} were already stored")
-        return existing
+            try:
+                cursor = await db.execute("SELECT max(id) FROM event")
+                before = (await cursor.fetchone())[0] or 0
+                cursor = await db.executemany(_INSERT_SQL, rows)
+                skipped = len(rows) - cursor.rowcount
+                existing: set[Key] = set()
+                if skipped:
+                    existing = await _stored_before(db, rows, before)
+                    if len(existing) != skipped:
+                        raise RuntimeError(f"event insert skipped {skipped} rows but "
+                                           f"{len(existing)} were already stored")
+                return existing, {}
+            except Exception as exc:
+                if not _is_row_error(exc):
+                    raise
+            # executemany stopped at the bad row with the rows before it inserted: start
+            # over (the happy path pays for no savepoint), one row at a time. A refused
+            # statement undoes only itself (SQLite statements are atomic).
+            await db.rollback()
+            await db.execute("BEGIN IMMEDIATE")
+            existing, refused = set(), {}
+            for index, row in enumerate(rows):
+                try:
+                    cursor = await db.execute(_INSERT_SQL, row)
+                except Exception as exc:
+                    if not _is_row_error(exc):
+                        raise
+                    refused[index] = _describe(exc)
+                    continue
+                if cursor.rowcount == 0:
+                    existing.add((row[PIXEL_ID], row[EVENT_ID]))
+        return existing, refused
 
-    async def _commit_generic(self, rows: list[Row]) -> set[Key]:
+    async def _commit_generic(self, rows: list[Row]) -> tuple[set[Key], dict[int, str]]:
         dialect = self._engine.dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = (insert(_EVENT).on_conflict_do_nothing(index_elements=["pixel_id", "event_id"])
                 .returning(_EVENT.c.pixel_id, _EVENT.c.event_id))
         params = [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in rows]
-        async with self._engine.begin() as conn:
-            result = await conn.execute(stmt, params)
-            stored = {(p, e) for p, e in result.all() if e is not None}
-        return {(r[PIXEL_ID], r[EVENT_ID]) for r in rows
-                if r[EVENT_ID] is not None} - stored
+        async with self._engine.connect() as conn:
+            try:
+                async with conn.begin():  # rolled back as a whole if a row is refused
+                    result = await conn.execute(stmt, params)
+                    stored = {(p, e) for p, e in result.all() if e is not None}
+                return {(r[PIXEL_ID], r[EVENT_ID]) for r in rows
+                        if r[EVENT_ID] is not None} - stored, {}
+            except Exception as exc:
+                if not _is_row_error(exc):
+                    raise
+            # One row at a time, each in its own savepoint (PostgreSQL aborts the whole
+            # transaction on an error otherwise).
+            existing: set[Key] = set()
+            refused: dict[int, str] = {}
+            async with conn.begin():
+                for index, (row, values) in enumerate(zip(rows, params, strict=True)):
+                    try:
+                        async with conn.begin_nested():
+                            returned = (await conn.execute(stmt, [values])).all()
+                    except Exception as exc:
+                        if not _is_row_error(exc):
+                            raise
+                        refused[index] = _describe(exc)
+                        continue
+                    if not returned:
+                        existing.add((row[PIXEL_ID], row[EVENT_ID]))
+        return existing, refused
 
 
 @asynccontextmanager
@@ -251,5 +343,6 @@ def _settle(call: _Call, *, error: BaseException | None = None) -> None:
     if error is not None:
         call.future.set_exception(error)
     else:
-        call.future.set_result(WriteOutcome(len(call.rows) - len(call.duplicates),
-                                            frozenset(call.duplicates)))
+        call.future.set_result(WriteOutcome(
+            len(call.rows) - len(call.duplicates) - len(call.rejected),
+            frozenset(call.duplicates), dict(call.rejected)))

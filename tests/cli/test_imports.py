@@ -94,3 +94,24 @@ def test_import_reports_unknown_columns_and_missing_pixel(tmp_path: Path) -> Non
     pixel = json.loads(gateway_cli(url, "pixels", "list", "--json").stdout)[0]["id"]
     unknown = gateway_cli(url, "import", "events", str(tmp_path / "bad.csv"), "--pixel", pixel)
     assert unknown.returncode == 2 and "utm_soruce" in unknown.stderr
+
+
+def test_a_row_the_database_refuses_is_one_bad_row(tmp_path: Path) -> None:
+    """Rule (issue #10): through `gateway import` too, a row the database refuses (a trigger
+    made in the file, the outside edge) is reported by its line; the other rows are stored
+    instead of the whole batch failing."""
+    import sqlite3
+
+    path = tmp_path / "poison.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    gateway_cli(url, "pixels", "create", "--name", "shop", "--json")
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TRIGGER poison BEFORE INSERT ON event WHEN NEW.campaign = "
+                     "'poison' BEGIN SELECT RAISE(ABORT, 'poison row'); END")
+    lines = [json.dumps({"name": "signup", "anonymous_id": f"a{i}", "event_id": f"s{i}",
+                         **({"campaign": "poison"} if i == 2 else {})}) for i in range(5)]
+    (tmp_path / "p.jsonl").write_text("\n".join(lines) + "\n")
+    first = run_import(url, "events", str(tmp_path / "p.jsonl"))
+    assert (first["rows"], first["accepted"]) == (5, 4)
+    assert first["bad_rows"] == [
+        {"line": 3, "reason": "the database refused this event; it was not stored"}]

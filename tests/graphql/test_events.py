@@ -105,3 +105,42 @@ async def test_rest_and_graphql_store_the_same_row(harness: Harness) -> None:
         rows = (await session.execute(select(EventRow).order_by(EventRow.id))).scalars().all()
     a, b = (r.model_dump(exclude={"id", "event_id"}) for r in rows)
     assert a == b
+
+
+async def test_out_of_range_values_in_the_document_are_field_errors(harness: Harness) -> None:
+    """Rule (issue #10): a 400-digit timestamp or a revenue of 1e300 written into the document
+    (where JSON's 64-bit limit does not apply) is a field error for that event, not a 500."""
+    key = await harness.mint("events:write")
+    ok = '{name: "signup", anonymousId: "a"}'
+    huge = "9" * 400
+    query = f"""mutation {{ trackEvents(events: [{ok},
+        {{name: "signup", anonymousId: "a", timestamp: {huge}}},
+        {{name: "signup", anonymousId: "a", timestamp: "{huge}"}},
+        {{name: "purchase", userId: "u", orderId: "1", revenue: 1e300}}]) {{
+        accepted rejected errors {{ index path }} }} }}"""
+    body = await harness.graphql(query, key=key, pixel=harness.pixel_id)
+    assert "errors" not in body, body
+    result = body["data"]["trackEvents"]
+    assert (result["accepted"], result["rejected"]) == (1, 3)
+    assert [e["path"] for e in result["errors"]] == [
+        ["events", "1", "timestamp"], ["events", "2", "timestamp"], ["events", "3", "revenue"]]
+
+
+async def test_a_row_the_database_refuses_is_rejected_alone(harness: Harness,
+                                                            settings: Any) -> None:
+    """Rule (issue #10): same isolation as REST (one service): the refused event is an
+    error at ["events", "<i>"], the others are stored."""
+    import sqlite3
+
+    with sqlite3.connect(settings.database_url.removeprefix("sqlite+aiosqlite:///")) as conn:
+        conn.execute("CREATE TRIGGER poison BEFORE INSERT ON event WHEN NEW.campaign = "
+                     "'poison' BEGIN SELECT RAISE(ABORT, 'poison row'); END")
+    key = await harness.mint("events:write")
+    events = [gql_event(page_view(i)) for i in range(3)]
+    events.insert(1, gql_event(page_view(9, campaign="poison")))
+    body = await harness.graphql(TRACK, {"events": events}, key=key, pixel=harness.pixel_id)
+    result = body["data"]["trackEvents"]
+    assert (result["accepted"], result["rejected"]) == (3, 1)
+    assert result["errors"] == [{"index": 1, "path": ["events", "1"],
+                                 "message": "the database refused this event; it was not stored"}]
+    assert (await count_events(harness))["*"] == 3

@@ -186,3 +186,16 @@ async def test_unknown_scope_is_a_field_error(harness: Harness) -> None:
                                  key=admin)
     assert_graphql_error(body, "INVALID_INPUT")
     assert body["errors"][0]["extensions"]["details"][0]["key"] == "scopes.0"
+
+
+async def test_key_name_is_bounded_on_graphql_too(harness: Harness) -> None:
+    """Rule (issue #10): one bound, in the service: at most 200 characters, and at most 64
+    scopes and 1,000 pixels (a huge pixel list was a database error)."""
+    admin = await harness.mint("keys:admin", "analytics:read")
+    base = {"name": "ci", "scopes": ["analytics:read"], "pixelIds": [harness.pixel_id]}
+    for bad, field in (({"name": "n" * 201}, "name"), ({"scopes": ["analytics:read"] * 65},
+                                                       "scopes"),
+                       ({"pixelIds": [harness.pixel_id] * 1001}, "pixelIds")):
+        body = await harness.graphql(CREATE, {"input": {**base, **bad}}, key=admin)
+        assert_graphql_error(body, "INVALID_INPUT")
+        assert body["errors"][0]["extensions"]["details"][0]["path"] == [field]

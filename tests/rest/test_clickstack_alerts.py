@@ -234,7 +234,7 @@ async def test_text_fields_are_bounded(harness: Harness) -> None:
     description comes back as the string sent (and null when not sent)."""
     key = await harness.mint("alerts:write")
     big = "d" * 1_000_000
-    for change, field in (({"name": "n" * 201}, "name"), ({"description": "d" * 2001},
+    for change, field in (({"name": "n" * 201}, "name"), ({"description": "d" * 2049},
                           "description"), ({"description": big}, "description"),
                           ({"description": 42}, "description"),
                           ({"url": "https://e.test/" + "u" * 2040}, "url"),
@@ -243,11 +243,11 @@ async def test_text_fields_are_bounded(harness: Harness) -> None:
             "name": "ops", "url": "https://example.test/hook", **change}, headers=_bearer(key))
         assert_clickstack_error(response, 400, f"{field}: ")
         assert len(response.text) < 300, response.text[:300]
-    kept = await _hook(harness, key, description="d" * 2000)
-    assert kept["description"] == "d" * 2000
+    kept = await _hook(harness, key, description="d" * 2048)
+    assert kept["description"] == "d" * 2048
     assert (await _hook(harness, key))["description"] is None
     gql = await harness.graphql("""mutation($d: String) { createWebhook(input: {name: "w",
-        url: "https://example.test/h", description: $d}) { id } }""", {"d": "d" * 2001},
+        url: "https://example.test/h", description: $d}) { id } }""", {"d": "d" * 2049},
                                 key=key)
     assert gql["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
     assert gql["errors"][0]["extensions"]["details"][0]["path"] == ["description"]
@@ -264,3 +264,58 @@ async def test_text_fields_are_bounded(harness: Harness) -> None:
                                                            **change}, headers=_bearer(key))
         assert_clickstack_error(response, 400, f"{field}: ")
         assert len(response.text) < 300, response.text[:300]
+async def test_alert_bodies_refuse_unknown_fields_and_take_their_own_echo(
+        harness: Harness) -> None:
+    """Rule (issue #10): an alert body refuses fields the spec does not define; a GET body
+    PUT back unchanged is accepted (the spec's stated intent for channel/channels); spec
+    fields we do not implement pass only with the value that means what we do."""
+    key = await harness.mint("alerts:write")
+    hook = await _hook(harness, key)
+    assert_clickstack_error(await harness.client.post(
+        ALERTS, json=_measure_alert(hook["id"], treshold=5), headers=_bearer(key)),
+        400, "treshold: unknown field")
+    alert = (await harness.client.post(ALERTS, json=_measure_alert(
+        hook["id"], note=None, numConsecutiveWindows=1, scheduleOffsetMinutes=0),
+        headers=_bearer(key))).json()["data"]
+    echoed = await harness.client.put(f"{ALERTS}/{alert['id']}", json=alert,
+                                      headers=_bearer(key))
+    assert echoed.status_code == 200, echoed.text
+    assert {k: v for k, v in echoed.json()["data"].items() if k != "updatedAt"} == {
+        k: v for k, v in alert.items() if k != "updatedAt"}
+    for extra, message in (
+            ({"thresholdMax": 200}, "thresholdMax is not supported"),
+            ({"numConsecutiveWindows": 3}, "numConsecutiveWindows is not supported"),
+            ({"note": "runbook: …"}, "note is not supported"),
+            ({"channels": [alert["channel"], {"type": "webhook", "webhookId": "other"}]},
+             "one channel per alert"),
+            ({"channels": [{"type": "webhook", "webhookId": "other"}]},
+             "channel must equal channels[0]"),
+            ({"channel": {**alert["channel"], "priority": "high"}},
+             "channel.priority: unknown field")):
+        response = await harness.client.put(f"{ALERTS}/{alert['id']}",
+                                            json={**alert, **extra}, headers=_bearer(key))
+        assert_clickstack_error(response, 400, message)
+    reader = await harness.mint("alerts:read")
+    assert_clickstack_error(await harness.client.put(
+        f"{ALERTS}/{alert['id']}", json={**alert, "bogus": 1}, headers=_bearer(reader)), 403)
+
+
+async def test_webhook_bodies_refuse_unknown_fields_and_take_their_own_echo(
+        harness: Harness) -> None:
+    """Rule (issue #10): as for alerts; the spec's templated request (body, headers,
+    queryParams) is refused unless empty, and a description is at most 2,048 characters."""
+    key = await harness.mint("alerts:write")
+    hook = await _hook(harness, key, secret="s3cret-value-xyz", description="ops")
+    assert_clickstack_error(await harness.client.post(
+        HOOKS, json={"name": "x", "url": "https://e.test", "sevice": "slack"},
+        headers=_bearer(key)), 400, "sevice: unknown field")
+    echoed = await harness.client.put(f"{HOOKS}/{hook['id']}", json={**hook, "headers": {}},
+                                      headers=_bearer(key))
+    assert echoed.status_code == 200, echoed.text
+    assert echoed.json()["data"]["hasSecret"] is True  # no `secret` sent: kept
+    for extra, message in (({"headers": {"Authorization": "Bearer t"}}, "headers"),
+                           ({"body": "{{title}}"}, "body"),
+                           ({"description": "d" * 2049}, "description")):
+        assert_clickstack_error(await harness.client.put(
+            f"{HOOKS}/{hook['id']}", json={**hook, **extra}, headers=_bearer(key)), 400,
+            message)

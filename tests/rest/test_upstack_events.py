@@ -197,3 +197,107 @@ async def test_twenty_five_concurrent_clients_lose_nothing(harness: Harness) -> 
     counts = await count_events(harness)
     assert counts == {"*": clients * batches * (size + 1), "page_view": clients * batches * size,
                       "ping": clients * batches}
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("impressions", 2**63),
+    ("impressions", 2**53),
+    ("clicks", -1),
+    ("clicks", 1e300),
+    ("revenue", 1e15),
+    ("revenue", 1e300),
+    ("spend", 10**18),
+    ("timestamp", "9" * 400),
+    ("timestamp", "²"),
+    ("timestamp", 10**18),
+])
+async def test_out_of_range_numbers_are_field_errors_not_storage_errors(
+        harness: Harness, field: str, value: Any) -> None:
+    """Rule (issue #10): ten valid events plus one out-of-range value store the ten and
+    reject the one with a field error at events.10.<field>; never 503 or 500."""
+    key = await harness.mint("events:write")
+    events = [page_view(i) for i in range(10)] + [page_view(10, **{field: value})]
+    response = await post_events(harness, key, events)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["accepted"], body["rejected"]) == (10, 1)
+    assert [e["key"] for e in body["errors"]] == [f"events.10.{field}"]
+    assert (await count_events(harness))["*"] == 10
+
+
+def _db_path(settings: Settings) -> str:
+    return settings.database_url.removeprefix("sqlite+aiosqlite:///")
+
+
+def _poison_trigger(settings: Settings) -> None:
+    """A rule the application does not know, made in the database itself (the real outside
+    edge): a row the validator accepts and the database refuses."""
+    import sqlite3
+
+    with sqlite3.connect(_db_path(settings)) as conn:
+        conn.execute("CREATE TRIGGER poison BEFORE INSERT ON event WHEN NEW.campaign = "
+                     "'poison' BEGIN SELECT RAISE(ABORT, 'poison row'); END")
+
+
+async def test_a_row_the_database_refuses_is_rejected_alone_and_logged(
+        harness: Harness, settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """Rule (issue #10): one bad event is one rejected event. Ten valid events plus one the
+    database refuses: 200, the ten stored, the one reported at events.10, the refusal logged
+    (index, pixel, reason) without the event's values."""
+    _poison_trigger(settings)
+    key = await harness.mint("events:write")
+    secret_ish = "user-4242-private"
+    events = [page_view(i) for i in range(10)]
+    events.append(page_view(10, campaign="poison", anonymous_id=secret_ish))
+    with caplog.at_level("WARNING", logger="gateway.events"):
+        response = await post_events(harness, key, events)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["received"], body["accepted"], body["rejected"]) == (11, 10, 1)
+    assert body["errors"] == [{"index": 10, "key": "events.10", "path": ["events", 10],
+                               "message": "the database refused this event; it was not stored"}]
+    assert (await count_events(harness))["*"] == 10
+    logged = [r.getMessage() for r in caplog.records if r.name == "gateway.events"]
+    assert len(logged) == 1 and "event 10" in logged[0] and "poison row" in logged[0]
+    assert harness.pixel_id in logged[0] and secret_ish not in logged[0]
+    # The client's retry is not stuck: the ten are duplicates now, the poison still refused.
+    again = (await post_events(harness, key, events)).json()
+    assert (again["accepted"], again["duplicates"], again["rejected"]) == (0, 10, 1)
+
+
+async def test_only_refused_rows_is_400(harness: Harness, settings: Settings) -> None:
+    """Nothing usable, whether the validator or the database said so: 400 with each event."""
+    _poison_trigger(settings)
+    key = await harness.mint("events:write")
+    response = await post_events(harness, key, [page_view(i, campaign="poison")
+                                                for i in range(2)])
+    assert_upstack_error(response, 400, fields=["events.0", "events.1"])
+
+
+async def test_a_locked_database_is_503_and_logged(
+        harness: Harness, settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """Rule (issue #10): 503 STORAGE_UNAVAILABLE only when the database cannot take the write
+    (here: locked by another process past the busy timeout); nothing stored; logged."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    engine = harness.state.db.engine
+
+    def short_busy_timeout(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.cursor().execute("PRAGMA busy_timeout=50")
+
+    event.listen(engine.sync_engine, "connect", short_busy_timeout)
+    key = await harness.mint("events:write")
+    await engine.dispose()  # new connections take the shorter timeout
+    holder = sqlite3.connect(_db_path(settings), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with caplog.at_level("ERROR", logger="gateway.events"):
+            response = await post_events(harness, key, [page_view(i) for i in range(3)])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert_upstack_error(response, 503)
+    assert any("database is locked" in r.getMessage() for r in caplog.records)
+    assert (await count_events(harness))["*"] == 0

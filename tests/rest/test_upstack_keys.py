@@ -60,3 +60,32 @@ async def test_rest_key_errors(harness: Harness) -> None:
     reader = harness.headers(await harness.mint("keys:read"))
     assert_upstack_error(await harness.client.post(BASE, headers=reader, json={
         "name": "x", "scopes": ["keys:read"]}), 403, message="keys:admin")
+
+
+async def test_key_bodies_refuse_unknown_fields_and_bound_the_name(harness: Harness) -> None:
+    """Rule (issue #10): key bodies refuse fields they do not define (a read-only `status`
+    in a PATCH does not silently do nothing), and the name is at most 200 characters (a
+    1 MB name was accepted)."""
+    admin = harness.headers(await harness.mint("keys:admin", "analytics:read"))
+    base = {"name": "etl", "scopes": ["analytics:read"], "pixelIds": [harness.pixel_id]}
+    assert_upstack_error(await harness.client.post(BASE, headers=admin,
+                                                   json={**base, "expires": "2027-01-01"}),
+                         400, fields=["expires"])
+    for name in ("n" * 201, "n" * 1_000_000):
+        assert_upstack_error(await harness.client.post(BASE, headers=admin,
+                                                       json={**base, "name": name}),
+                             400, fields=["name"])
+    made = await harness.client.post(BASE, headers=admin, json={**base, "name": "n" * 200})
+    assert made.status_code == 201, made.text
+    key_id = made.json()["apiKey"]["id"]
+    assert_upstack_error(await harness.client.patch(f"{BASE}/{key_id}", headers=admin,
+                                                    json={"status": "revoked"}),
+                         400, fields=["status"])
+    assert_upstack_error(await harness.client.patch(f"{BASE}/{key_id}", headers=admin,
+                                                    json={"name": "x" * 201}),
+                         400, fields=["name"])
+    got = (await harness.client.get(f"{BASE}/{key_id}", headers=admin)).json()["apiKey"]
+    assert got["status"] == "active" and got["name"] == "n" * 200
+    reader = harness.headers(await harness.mint("keys:read"))
+    assert_upstack_error(await harness.client.post(BASE, headers=reader,
+                                                   json={**base, "bogus": 1}), 403)

@@ -269,3 +269,46 @@ async def test_round_trip_edit_of_data_config_wins(harness: Harness) -> None:
     assert first["measure"] == "core.revenue"
     assert first["dataConfig"]["measures"] == ["core.revenue", "core.orders"]
     assert first["layout"] == view["configuration"]["widgets"][0]["layout"]
+
+
+async def test_bodies_refuse_unknown_fields_and_a_create_takes_a_replayed_view(
+        harness: Harness) -> None:
+    """Rule (issue #10): view bodies refuse fields they do not define, each a field error
+    naming it (before, they were silently ignored). A create body may carry a view's
+    read-only fields: a `show` output replayed into `create`, as the CLI's --from-file does."""
+    h = await _writer(harness)
+    typo = await harness.client.post(BASE, json={"name": "x", "descripton": "oops"}, headers=h)
+    assert_upstack_error(typo, 400, fields=["descripton"])
+    assert "unknown field" in typo.json()["errors"][0]["message"]
+    view = (await harness.client.post(f"{BASE}/from-preset", json=QUICKSTART,
+                                      headers=h)).json()
+    replayed = await harness.client.post(BASE, json=view, headers=h)
+    assert replayed.status_code == 200, replayed.text
+    assert replayed.json()["id"] != view["id"] and replayed.json()["version"] == 1
+    assert replayed.json()["configuration"]["widgets"] == view["configuration"]["widgets"]
+
+    preset = {**QUICKSTART, "widgets": [{**QUICKSTART["widgets"][0], "colour": "red"}],
+              "theme": "dark"}
+    assert_upstack_error(await harness.client.post(f"{BASE}/from-preset", json=preset,
+                                                   headers=h),
+                         400, fields=["theme", "widgets.0.colour"])
+    assert_upstack_error(await harness.client.post(f"{BASE}/from-preset", json={
+        **QUICKSTART, "layout": "masonry"}, headers=h), 400, fields=["layout"])
+    documented = await harness.client.post(f"{BASE}/from-preset", json={
+        **QUICKSTART, "layout": "kpi-grid"}, headers=h)
+    assert documented.status_code == 200, documented.text
+    assert_upstack_error(await harness.client.post(f"{BASE}/{view['id']}/copy",
+                                                   json={"nmae": "c"}, headers=h),
+                         400, fields=["nmae"])
+    assert_upstack_error(await harness.client.patch(f"{BASE}/{view['id']}",
+                                                    json={"createdAt": "x"}, headers=h),
+                         400, fields=["createdAt"])
+
+
+async def test_scope_is_checked_before_body_fields(harness: Harness) -> None:
+    """A caller without the scope gets 403, not a list of our field names (issue #10)."""
+    reader = harness.headers(await harness.mint("dashboards:read"), harness.pixel_id)
+    for path in (BASE, f"{BASE}/from-preset"):
+        response = await harness.client.post(path, json={"name": "x", "bogus": 1},
+                                             headers=reader)
+        assert_upstack_error(response, 403)

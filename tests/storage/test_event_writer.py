@@ -1,14 +1,16 @@
-"""The group-commit event writer: duplicates, both code paths, isolation (issue #4)."""
+"""The group-commit event writer: duplicates, both code paths, isolation (issues #4, #10)."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from gateway.services.tenancy import create_organization, create_pixel
 from gateway.storage import Database
@@ -79,12 +81,91 @@ async def test_two_processes_writing_one_file_lose_nothing(tmp_path: Path, db: D
         await other.dispose()
 
 
-async def test_a_failing_call_does_not_fail_its_group(db: Database) -> None:
+async def test_a_refused_row_does_not_fail_its_group(db: Database) -> None:
+    """One bad row is one rejected row, also when it shares a transaction with other calls
+    (issue #10; before, the whole call failed)."""
     pixel = await make_pixel(db)
     good = [db.event_writer.write([row(pixel, f"g{i}")]) for i in range(5)]
     bad = db.event_writer.write([row("no-such-pixel", "b")])  # foreign key violation
+    results = await asyncio.gather(*good, bad)
+    assert [r.inserted for r in results[:-1]] == [1] * 5
+    assert (results[-1].inserted, dict(results[-1].rejected)) == (
+        0, {0: "IntegrityError: FOREIGN KEY constraint failed"})
+    async with db.session() as session:
+        assert await count_events(session, pixel) == 5
+
+
+class _Unbindable:
+    """A value whose adaptation fails with an error that is not about a row's value (the
+    driver's own failure): the writer must treat it as "storage failed", not "row refused"."""
+
+    def __conform__(self, protocol: object) -> object:
+        raise RuntimeError("driver failure")
+
+
+async def test_a_failing_call_does_not_fail_its_group(db: Database) -> None:
+    """A call whose write fails for a reason that is not about a row gets StorageError;
+    the other calls of its group are retried alone and stored (issue #4)."""
+    pixel = await make_pixel(db)
+    good = [db.event_writer.write([row(pixel, f"g{i}")]) for i in range(5)]
+    bad = db.event_writer.write([row(pixel, "b", campaign=_Unbindable())])
     results = await asyncio.gather(*good, bad, return_exceptions=True)
     assert isinstance(results[-1], StorageError)
     assert [r.inserted for r in results[:-1]] == [1] * 5  # type: ignore[union-attr]
     async with db.session() as session:
         assert await count_events(session, pixel) == 5
+
+
+def _poison_trigger(path: str) -> None:
+    """A CHECK the application does not know about, made in the database itself: the real
+    outside edge where a value the validator let through can still be refused."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TRIGGER poison BEFORE INSERT ON event WHEN NEW.campaign = "
+                     "'poison' BEGIN SELECT RAISE(ABORT, 'poison row'); END")
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["sqlite-driver", "generic-returning"])
+async def test_rows_the_database_refuses_are_rejected_alone(db: Database, fast: bool) -> None:
+    """Rule (issue #10): a batch insert that fails because of a row is retried row by row
+    in the same transaction; good rows are stored, refused ones reported by position with
+    the driver's reason; duplicates are still exact. Both code paths."""
+    pixel = await make_pixel(db)
+    _poison_trigger(db.url.removeprefix("sqlite+aiosqlite:///"))
+    writer = EventWriter(db.engine, sqlite_fast_path=fast)
+    await writer.write([row(pixel, "seen")])
+    rows = [row(pixel, f"ok-{i}") for i in range(10)]
+    rows.insert(3, row(pixel, "p1", campaign="poison"))
+    rows.insert(7, row(pixel, None, impressions=2**63))  # past SQLite's INTEGER
+    rows += [row(pixel, "seen"), row(pixel, "ok-0"), row(pixel, None)]
+    outcome = await writer.write(rows)
+    assert outcome.inserted == 11
+    assert outcome.duplicates == frozenset({12, 13})
+    assert dict(outcome.rejected) == {
+        3: "IntegrityError: poison row",
+        7: "OverflowError: Python int too large to convert to SQLite INTEGER"}
+    async with db.session() as session:
+        assert await count_events(session, pixel) == 12
+    await writer.close()
+
+
+async def test_a_locked_database_is_storage_error_and_keeps_nothing(db: Database) -> None:
+    """Rule (issue #10): 503 only when the database cannot take the write at all, here
+    locked by another process past the busy timeout; nothing of the call is stored."""
+    pixel = await make_pixel(db)
+
+    def short_busy_timeout(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.cursor().execute("PRAGMA busy_timeout=50")
+
+    event.listen(db.engine.sync_engine, "connect", short_busy_timeout)
+    await db.engine.dispose()  # new connections take the shorter timeout
+    holder = sqlite3.connect(db.url.removeprefix("sqlite+aiosqlite:///"),
+                             isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StorageError, match="database is locked"):
+            await db.event_writer.write([row(pixel, f"l{i}") for i in range(3)])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    async with db.session() as session:
+        assert await count_events(session, pixel) == 0

@@ -9,6 +9,15 @@
 Body fields are ClickStack's (`source` tile + `dashboardId` + `tileId`, `threshold`,
 `thresholdType`, `interval`, `channel {type: "webhook", webhookId}` or `channels[0]`, `name`,
 `message`) plus ours: `source: "measure"` with `measure`, an inline `channel.url`, `enabled`.
+
+Fields (issue #10): any field the spec does not define is a 400 naming it. The response's
+read-only fields (`id`, `state`, `teamId`, …) are accepted and ignored, so a GET body can be
+PUT back unchanged, as the spec intends for `channel`/`channels`. Spec fields this gateway
+does not implement (saved searches, `thresholdMax`, schedules, `note`,
+`numConsecutiveWindows`) are accepted only with the value that means what we do (null, or
+`scheduleOffsetMinutes: 0`, `numConsecutiveWindows: 1`); any other value is a 400 saying it is
+not supported, rather than an alert that silently behaves otherwise. One channel per alert:
+`channels` with more than one entry is refused, not cut to its first.
 """
 
 from __future__ import annotations
@@ -20,8 +29,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from gateway.context import Context
-from gateway.errors import InvalidInput
-from gateway.rest.base import read_json, resolver_info
+from gateway.errors import FieldError, InvalidInput
+from gateway.rest.base import read_json, resolver_info, unknown_fields
 from gateway.rest.clickstack.paging import page_params, paged
 from gateway.rest.clickstack.surface import surface
 from gateway.services.alerts import AlertDraft
@@ -31,6 +40,17 @@ from resolvers import alerts as resolvers
 __all__ = ["alert_body", "routes"]
 
 BASE = "/api/v2/alerts"
+
+_FIELDS = ("threshold", "thresholdType", "interval", "channel", "channels", "source",
+           "dashboardId", "tileId", "measure", "name", "message", "enabled")
+_READ_ONLY = ("id", "state", "teamId", "createdAt", "updatedAt", "executionErrors", "silenced",
+              "lastValue")
+# ClickStack fields we do not implement -> the one non-null value that means what we do.
+_UNSUPPORTED: dict[str, int | None] = {
+    "savedSearchId": None, "groupBy": None, "thresholdMax": None, "scheduleStartAt": None,
+    "note": None, "scheduleOffsetMinutes": 0, "numConsecutiveWindows": 1,
+}
+_CHANNEL_FIELDS = ("type", "webhookId", "url")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -70,20 +90,51 @@ def alert_body(a: Alert) -> dict[str, Any]:
     }
 
 
+def _unsupported(body: dict[str, Any]) -> list[FieldError]:
+    errors = []
+    for name, neutral in _UNSUPPORTED.items():
+        value = body.get(name)
+        if value is None or (type(value) is int and value == neutral):
+            continue
+        errors.append(FieldError(f"{name} is not supported by this gateway"
+                                 + ("" if neutral is None else f" (only {neutral})"), (name,)))
+    return errors
+
+
+def _channel(body: dict[str, Any], errors: list[FieldError]) -> Any:
+    """The one channel: `channel`, or the single entry of `channels` (equal when both)."""
+    channel = body.get("channel")
+    channels = body.get("channels")
+    where: tuple[str | int, ...] = ("channel",)
+    if channels is not None:
+        if not isinstance(channels, list) or not channels:
+            errors.append(FieldError("channels must be a list of one channel", ("channels",)))
+        elif len(channels) > 1:
+            errors.append(FieldError("this gateway notifies one channel per alert; send one",
+                                     ("channels",)))
+        elif channel is not None and channel != channels[0]:
+            errors.append(FieldError("channel must equal channels[0] when both are sent",
+                                     ("channel",)))
+        elif channel is None:
+            channel, where = channels[0], ("channels", 0)
+    if isinstance(channel, dict):
+        errors.extend(unknown_fields(channel, _CHANNEL_FIELDS, where=where))
+    return channel
+
+
 async def _draft(ctx: Context, request: Request) -> AlertDraft:
     body = await read_json(request, ctx.settings.max_body_bytes)
     if not isinstance(body, dict):
         raise InvalidInput.field("body must be a JSON object", "body")
-    channel = body.get("channel")
-    channels = body.get("channels")
-    if channel is None and isinstance(channels, list) and channels:
-        channel = channels[0]
+    errors = unknown_fields(body, (*_FIELDS, *_UNSUPPORTED), ignored=_READ_ONLY)
+    errors.extend(_unsupported(body))
+    channel = _channel(body, errors)
     return AlertDraft(
         threshold=body.get("threshold"), threshold_type=body.get("thresholdType"),
         interval=body.get("interval"), channel=channel, source=body.get("source"),
         dashboard_id=body.get("dashboardId"), tile_id=body.get("tileId"),
         measure=body.get("measure"), name=body.get("name"), message=body.get("message"),
-        enabled=body.get("enabled", True))
+        enabled=body.get("enabled", True), body_errors=tuple(errors))
 
 
 async def list_alerts(ctx: Context, request: Request) -> Any:

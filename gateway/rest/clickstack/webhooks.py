@@ -5,6 +5,12 @@
                                                       secret?}; the secret is never returned
     PUT    /api/v2/webhooks/{id}   {data: webhook}   without `secret` the stored one is kept
     DELETE /api/v2/webhooks/{id}   {}; 409 while an alert uses it
+
+Fields (issue #10): any field the spec's `WebhookInput` does not define (plus our `secret`)
+is a 400 naming it; the response's read-only fields (`id`, `hasSecret`, `createdAt`,
+`updatedAt`) are accepted and ignored, so a GET body can be PUT back. The spec's templated
+request (`body`, `headers`, `queryParams`) is not implemented: accepted only empty (null, ""
+or {}), else a 400 saying so, rather than a webhook that silently sends something else.
 """
 
 from __future__ import annotations
@@ -16,8 +22,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from gateway.context import Context
-from gateway.errors import InvalidInput
-from gateway.rest.base import read_json, resolver_info
+from gateway.errors import FieldError, InvalidInput
+from gateway.rest.base import read_json, resolver_info, unknown_fields
 from gateway.rest.clickstack.paging import page_params, paged
 from gateway.rest.clickstack.surface import surface
 from gateway.services.webhooks import WebhookDraft
@@ -27,6 +33,10 @@ from resolvers import alerts as resolvers
 __all__ = ["routes", "webhook_body"]
 
 BASE = "/api/v2/webhooks"
+
+_FIELDS = ("name", "url", "service", "description", "secret")
+_READ_ONLY = ("id", "hasSecret", "createdAt", "updatedAt")
+_UNSUPPORTED = ("body", "headers", "queryParams")
 
 
 def webhook_body(w: Webhook) -> dict[str, Any]:
@@ -42,10 +52,15 @@ async def _draft(ctx: Context, request: Request, *, replacing: bool) -> WebhookD
     body = await read_json(request, ctx.settings.max_body_bytes)
     if not isinstance(body, dict):
         raise InvalidInput.field("body must be a JSON object", "body")
+    errors = unknown_fields(body, (*_FIELDS, *_UNSUPPORTED), ignored=_READ_ONLY)
+    errors.extend(FieldError(f"{name} (templated requests) is not supported by this gateway",
+                             (name,))
+                  for name in _UNSUPPORTED if body.get(name) not in (None, "", {}))
     return WebhookDraft(name=body.get("name"), url=body.get("url"),
                         service=body.get("service", "generic"),
                         description=body.get("description"), secret=body.get("secret"),
-                        keep_secret=replacing and "secret" not in body)
+                        keep_secret=replacing and "secret" not in body,
+                        body_errors=tuple(errors))
 
 
 async def list_webhooks(ctx: Context, request: Request) -> Any:

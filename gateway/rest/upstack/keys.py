@@ -1,6 +1,8 @@
 """Upstack API keys: `/accounts/api/api-keys` (list, create, get, update, rotate, revoke).
 
-The secret appears only in the create and rotate responses, as `key`.
+The secret appears only in the create and rotate responses, as `key`. Create and update
+bodies carry only `name`, `scopes`, `pixelIds`, `expiresAt`, `rateTier`; any other field
+(read-only ones such as `id` or `status` included) is a 400 naming it.
 """
 
 from __future__ import annotations
@@ -13,22 +15,24 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from gateway.context import Context
-from gateway.rest.base import read_json, resolver_info
+from gateway.rest.base import read_json, resolver_info, unknown_fields
 from gateway.rest.upstack.surface import surface
 from gateway.rest.upstack.wire import object_body, parse_time, string_field, strings_field
 from gateway.types.keys import ApiKey, CreatedApiKey
 from resolvers.keys import (
     CreateApiKeyInput,
     UpdateApiKeyInput,
+    create_api_key_from_body,
     resolve_api_key,
     resolve_api_keys,
-    resolve_create_api_key,
     resolve_revoke_api_key,
     resolve_rotate_api_key,
-    resolve_update_api_key,
+    update_api_key_from_body,
 )
 
 __all__ = ["key_body", "routes"]
+
+_FIELDS = ("name", "scopes", "pixelIds", "expiresAt", "rateTier")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -66,7 +70,8 @@ async def create_key(ctx: Context, request: Request) -> dict[str, Any]:
         pixel_ids=None if pixels is None else [strawberry.ID(p) for p in pixels],
         expires_at=parse_time(body.get("expiresAt"), "expiresAt"),
         rate_tier=string_field(body, "rateTier", "standard"))
-    return _created_body(await resolve_create_api_key(resolver_info(ctx), data))
+    return _created_body(await create_api_key_from_body(resolver_info(ctx), data,
+                                                        unknown_fields(body, _FIELDS)))
 
 
 async def update_key(ctx: Context, request: Request) -> dict[str, Any]:
@@ -83,8 +88,9 @@ async def update_key(ctx: Context, request: Request) -> dict[str, Any]:
         data.expires_at = parse_time(body["expiresAt"], "expiresAt")
     if "rateTier" in body:
         data.rate_tier = string_field(body, "rateTier")
-    key = await resolve_update_api_key(resolver_info(ctx),
-                                       strawberry.ID(request.path_params["key_id"]), data)
+    key = await update_api_key_from_body(resolver_info(ctx),
+                                         strawberry.ID(request.path_params["key_id"]), data,
+                                         unknown_fields(body, _FIELDS))
     return {"apiKey": key_body(key)}
 
 

@@ -14,6 +14,11 @@ updatedAt, createdBy, updatedBy}`; `configuration` is Upstack's document (widget
 `layout` and `dataConfig`, `dateRange`, `filters`, `grid`, …). Another pixel's view answers
 404 `{"message": "Dashboard view not found"}`; a `pixelId` in a create body that is not the
 request's pixel is 403.
+
+Bodies carry only their documented fields; any other is a 400 naming it. A create body may
+also carry the read-only fields of a view (`id`, `version`, `createdAt`, …: a `show` output
+replayed into `create`, as the Upstack CLI does with `--from-file`); they are ignored. PATCH
+refuses them (Upstack: "other fields rejected"), in the service.
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.context import Context
-from gateway.errors import InvalidInput
-from gateway.rest.base import JSONBody, read_json, resolver_info
+from gateway.errors import FieldError, InvalidInput
+from gateway.rest.base import JSONBody, read_json, resolver_info, unknown_fields
 from gateway.rest.upstack.surface import surface
 from gateway.types.dashboards import DashboardView
 from resolvers import dashboards as resolvers
@@ -36,6 +41,13 @@ from resolvers import dashboards as resolvers
 __all__ = ["routes", "view_body"]
 
 BASE = "/accounts/api/dashboard/views"
+
+_CREATE_FIELDS = ("name", "configuration", "type", "description", "order", "pixelId")
+_READ_ONLY_FIELDS = ("id", "version", "createdAt", "updatedAt", "createdBy", "updatedBy")
+_PRESET_FIELDS = ("name", "widgets", "chartTypes", "type", "granularity", "dateRange",
+                  "attributionModel", "attributionWindow", "layout", "pixelId")
+_PRESET_WIDGET_FIELDS = ("measure", "title", "id")
+_PRESET_LAYOUT = "kpi-grid"  # the one layout Upstack documents for presets
 
 
 def _iso(value: datetime) -> str:
@@ -107,7 +119,8 @@ async def create_view(ctx: Context, request: Request) -> Response:
     view = await resolvers.resolve_create_view_from_body(
         resolver_info(ctx), name=body.get("name"), configuration=body.get("configuration"),
         view_type=body.get("type", "view"), description=body.get("description"),
-        order=body.get("order"), body_pixel=body.get("pixelId"))
+        order=body.get("order"), body_pixel=body.get("pixelId"),
+        body_errors=unknown_fields(body, _CREATE_FIELDS, ignored=_READ_ONLY_FIELDS))
     return _view_response(view)
 
 
@@ -127,19 +140,29 @@ async def delete_view(ctx: Context, request: Request) -> dict[str, Any]:
 
 async def copy_view(ctx: Context, request: Request) -> Response:
     body = await _object(ctx, request, optional=True)
-    view = await resolvers.resolve_copy_view(
-        resolver_info(ctx), strawberry.ID(request.path_params["id"]), name=body.get("name"))
+    view = await resolvers.resolve_copy_view_from_body(
+        resolver_info(ctx), request.path_params["id"], name=body.get("name"),
+        body_errors=unknown_fields(body, ("name",)))
     return _view_response(view)
 
 
 async def from_preset(ctx: Context, request: Request) -> Response:
     body = await _object(ctx, request)
+    errors = unknown_fields(body, _PRESET_FIELDS)
+    if body.get("layout") not in (None, _PRESET_LAYOUT):
+        errors.append(FieldError(f"layout must be {_PRESET_LAYOUT!r} (the preset layout)",
+                                 ("layout",)))
+    widgets = body.get("widgets")
+    for i, widget in enumerate(widgets if isinstance(widgets, list) else []):
+        if isinstance(widget, dict):
+            errors.extend(unknown_fields(widget, _PRESET_WIDGET_FIELDS, where=("widgets", i)))
     view = await resolvers.resolve_create_view_from_preset_body(
         resolver_info(ctx), name=body.get("name"), widgets=body.get("widgets"),
         chart_types=body.get("chartTypes"), view_type=body.get("type", "view"),
         granularity=body.get("granularity", "day"), date_range=body.get("dateRange"),
         attribution_model=body.get("attributionModel", "first_click"),
-        attribution_window=body.get("attributionWindow", 30), body_pixel=body.get("pixelId"))
+        attribution_window=body.get("attributionWindow", 30), body_pixel=body.get("pixelId"),
+        body_errors=errors)
     return _view_response(view)
 
 
