@@ -8,12 +8,12 @@ earlier examples stored), and no example waits for a fresh migration.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncio
 import httpx
 
 from gateway.app import create_app
