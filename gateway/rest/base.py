@@ -19,7 +19,9 @@ executing the equivalent stored operation, with the same resolver, service, chec
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
@@ -157,7 +159,29 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidInput.field(f"malformed JSON: {exc}", "body") from exc
+        return _loads_wide(raw, exc)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:20]}... is out of range")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _loads_wide(raw: bytes, exc: orjson.JSONDecodeError) -> Any:
+    """Valid JSON that orjson cannot represent (an integer past 64 bits or a float past
+    double range) is still valid JSON: parse it with the standard library, whose integers are
+    unbounded, so the one field holding the number is refused by the field's own range check
+    and the rest of a batch survives (issue #10). Anything else stays malformed."""
+    try:
+        return json.loads(raw, parse_float=_finite, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as wide:
+        raise InvalidInput.field(f"malformed JSON: {exc}", "body") from wide
 
 
 def unknown_fields(body: Mapping[str, Any], allowed: Collection[str], *,

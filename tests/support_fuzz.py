@@ -1,0 +1,57 @@
+"""A live app for property-based tests (hypothesis) through the real ASGI app.
+
+Hypothesis drives a *sync* test function; the app, its lifespan and the client live on one
+`asyncio.Runner` for the whole test, and every example runs its requests on that runner. So
+one test builds one app on one SQLite file (examples share it: properties must hold whatever
+earlier examples stored), and no example waits for a fresh migration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from tests.support import Clock, Harness
+
+__all__ = ["LiveHarness", "live_harness"]
+
+T = TypeVar("T")
+
+
+class LiveHarness:
+    """A `Harness` plus the runner its coroutines must run on: `live.run(h.client.get(...))`."""
+
+    def __init__(self, runner: asyncio.Runner, harness: Harness) -> None:
+        self._runner = runner
+        self.h = harness
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._runner.run(coro)
+
+
+@contextmanager
+def live_harness(tmp_path: Path) -> Iterator[LiveHarness]:
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'fuzz.sqlite3'}",
+                        secret="fuzz-secret-" + "x" * 32, alerts_enabled=False)
+    clock = Clock()
+    with asyncio.Runner() as runner:
+        app = create_app(settings, clock=clock)
+        lifespan = app.router.lifespan_context(app)
+        runner.run(lifespan.__aenter__())
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                   base_url="http://testserver")
+        try:
+            h = Harness(client=client, state=app.state.gateway, clock=clock)
+            h.organization_id = runner.run(h.create_organization())
+            h.pixel_id = runner.run(h.create_pixel())
+            yield LiveHarness(runner, h)
+        finally:
+            runner.run(client.aclose())
+            runner.run(lifespan.__aexit__(None, None, None))
