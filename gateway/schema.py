@@ -32,6 +32,8 @@ from strawberry.types import ExecutionContext
 
 from gateway.errors import GatewayError
 from gateway.graphql_cache import PURE, ResultCache, ResultStore
+from gateway.graphql_inputs import VariableBounds
+from gateway.types.analytics import FilterInput
 from resolvers.alerts import AlertsMutation, AlertsQuery
 from resolvers.analytics import AnalyticsQuery
 from resolvers.dashboards import DashboardsMutation, DashboardsQuery
@@ -50,6 +52,8 @@ MAX_TOKENS = 5000
 
 # Built once: a rule class per request would defeat the validation cache.
 _RULES = [depth_rule(MAX_DEPTH, None, None), alias_rule(MAX_ALIASES)]
+# Input types whose variables are bounded before coercion (gateway/graphql_inputs.py).
+_FILTER_TYPES = frozenset({FilterInput.__strawberry_definition__.name})  # type: ignore[attr-defined]
 
 Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery, UsersQuery, AuditQuery,
                               EventsQuery, AnalyticsQuery, DashboardsQuery, AlertsQuery))
@@ -105,6 +109,7 @@ def build_schema(*, result_cache: bool = True) -> GatewaySchema:
             ParserCache,
             ValidationCache,
             _Limits,
+            lambda: VariableBounds(_FILTER_TYPES),
             lambda: MaskErrors(should_mask_error=_should_mask),
             lambda: ResultCache(store),
         ],

@@ -24,8 +24,10 @@ from starlette.routing import Route
 
 from gateway.context import Context, DirectInfo, build_context
 from gateway.errors import GatewayError, InvalidInput, PayloadTooLarge
+from gateway.limits import parse_int
 
-__all__ = ["Call", "JSONBody", "Surface", "operation", "read_json", "resolver_info"]
+__all__ = ["Call", "JSONBody", "Surface", "operation", "query_int", "read_json",
+           "resolver_info"]
 
 log = logging.getLogger("gateway.rest")
 
@@ -88,6 +90,16 @@ class Surface:
 
         endpoint.__name__ = f"{self.name}_{method.lower()}_{path.strip('/').replace('/', '_')}"
         return Route(path, endpoint, methods=[method])
+
+
+def query_int(request: Request, name: str, default: int, *, low: int, high: int) -> int:
+    """The query parameter `name` as an integer in [low, high], `default` when absent.
+
+    Every REST paging parameter goes through here: ASCII digits only (`int()` and
+    `str.isdigit` take '²' and other Unicode digits), bounded before it reaches SQL, a
+    negative refused rather than clamped; InvalidInput at `name` otherwise."""
+    raw = request.query_params.get(name)
+    return default if raw is None else parse_int(raw, name, low=low, high=high)
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:

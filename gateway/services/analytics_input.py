@@ -10,13 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from gateway.catalog import CATALOG, Catalog
 from gateway.engine import FIELDS, OPERATORS, And, Filter, Not, Or, Predicate, TimeRange
 from gateway.engine.buckets import local_floor
 from gateway.engine.fields import find_field, validate_filter
 from gateway.errors import FieldError
+from gateway.limits import MAX_TIMEZONE_LENGTH, date_problem, filter_problem, find_zone
 from gateway.services.measures import suggest_measures
 
 __all__ = ["PRESETS", "DateRangeRequest", "Problems", "ResolvedRange", "parse_filter",
@@ -117,9 +118,15 @@ def resolve_range(value: DateRangeRequest | None, tz: ZoneInfo, now: datetime,
         try:
             if not isinstance(text, str) or len(text) != 10:
                 raise ValueError(text)
-            found.append(date.fromisoformat(text))
+            day = date.fromisoformat(text)
         except ValueError:
-            problems.add(f"{text!r} is not a date (YYYY-MM-DD)", *path, key)
+            problems.add(f"{str(text)[:40]!r} is not a date (YYYY-MM-DD)", *path, key)
+            continue
+        problem = date_problem(day)
+        if problem is not None:
+            problems.add(problem, *path, key)
+            continue
+        found.append(day)
     if len(found) != 2:
         return None
     if found[1] < found[0]:
@@ -138,14 +145,17 @@ def preceding(r: ResolvedRange, tz: ZoneInfo) -> ResolvedRange:
 
 
 def resolve_timezone(name: str, problems: Problems, *path: str | int) -> ZoneInfo | None:
-    try:
-        if not name or name.startswith(("/", ".")) or ".." in name:
-            raise ZoneInfoNotFoundError(name)
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        hint = _hint(name, sorted(available_timezones()))
-        problems.add(f"unknown IANA time zone {name!r}{hint}", *path)
+    """The zone (`gateway.limits.find_zone`), or None with a problem and close names."""
+    zone = find_zone(name)
+    if zone is not None:
+        return zone
+    if not isinstance(name, str) or len(name) > MAX_TIMEZONE_LENGTH:
+        problems.add(f"a time zone is an IANA name of at most {MAX_TIMEZONE_LENGTH} "
+                     "characters", *path)
         return None
+    hint = _hint(name, sorted(available_timezones()))
+    problems.add(f"unknown IANA time zone {name!r}{hint}", *path)
+    return None
 
 
 def resolve_measures(names: Sequence[str], problems: Problems, *path: str | int,
@@ -177,8 +187,15 @@ def resolve_dimension(name: Any, problems: Problems, *path: str | int) -> str | 
 
 def parse_filter(obj: Any, problems: Problems, *path: str | int) -> Filter | None:
     """A canonical filter (`{"and": [...]}`, `{"or": [...]}`, `{"not": {...}}`,
-    `{"field", "op", "value"}`; a list means `and`) as an engine filter tree."""
+    `{"field", "op", "value"}`; a list means `and`) as an engine filter tree.
+
+    The bounds (`gateway.limits.filter_problem`: conditions, depth, values) are checked
+    first, without recursion; only a tree within them is built, so building may recurse."""
     if obj is None:
+        return None
+    bound = filter_problem(obj, path)
+    if bound is not None:
+        problems.add(bound.message, *bound.path)
         return None
     tree = _tree(obj, problems, path)
     if tree is None:
