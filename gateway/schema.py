@@ -67,9 +67,13 @@ class _Limits(AddValidationRules):
 
 
 def _should_mask(error: GraphQLError) -> bool:
-    """Mask unexpected exceptions; keep our coded errors and GraphQL's own messages."""
+    """Mask unexpected exceptions; keep our coded errors and GraphQL's own messages.
+
+    graphql-core wraps a variable's coercion error ("Value 'X' does not exist in
+    'Granularity' enum") in another GraphQLError whose `original_error` is the first: that
+    is bad input, answered with GraphQL's message, not an unexpected exception."""
     original = error.original_error
-    return original is not None and not isinstance(original, GatewayError)
+    return original is not None and not isinstance(original, GatewayError | GraphQLError)
 
 
 class GatewaySchema(strawberry.federation.Schema):
