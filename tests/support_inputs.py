@@ -91,8 +91,12 @@ def assert_clickstack_4xx(response: httpx.Response) -> None:
 
 
 def assert_graphql_4xx(response: httpx.Response) -> None:
-    """Not a server error: GraphQL errors are coded or GraphQL's own, never masked."""
+    """Not a server error: GraphQL errors are coded or GraphQL's own, never masked. A body
+    that is not JSON (NaN, 1e400, a lone surrogate) is Strawberry's plain-text 400."""
     assert response.status_code < 500, (response.status_code, response.text[:500])
+    if response.status_code == 400 and response.headers["content-type"].startswith("text/"):
+        assert response.text == "Unable to parse request body as JSON", response.text
+        return
     body = response.json()
     for e in body.get("errors") or []:
         assert isinstance(e.get("message"), str), e
