@@ -19,6 +19,9 @@ error names the bound and the path of the part that crossed it.
     INT64_MIN..INT64_MAX     -2^63..2^63-1          integers a filter compares (SQLite INTEGER,
                                                     PostgreSQL bigint); floats must be finite
     MAX_TIMEZONE_LENGTH      64 characters          the longest IANA name has 32
+    MAX_NAME_LENGTH          200 characters         a measure, dimension or preset name: the
+                                                    suggestions for a misspelt one (difflib)
+                                                    cost time in its length
     MIN_DATE..MAX_DATE       2000-01-01..2100-12-31 query and dashboard dates (see below)
     MAX_OFFSET               10^9 rows              a page's offset
     MAX_PAGE_SIZE            1,000 rows             alerts and webhooks pages
@@ -51,6 +54,7 @@ __all__ = [
     "MAX_FILTER_LIST",
     "MAX_FILTER_STRING",
     "MAX_FILTER_VALUES",
+    "MAX_NAME_LENGTH",
     "MAX_OFFSET",
     "MAX_PAGE_SIZE",
     "MAX_TIMEZONE_LENGTH",
@@ -71,6 +75,7 @@ MAX_FILTER_STRING = 1000
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 MAX_TIMEZONE_LENGTH = 64
+MAX_NAME_LENGTH = 200
 MIN_DATE = date(2000, 1, 1)
 MAX_DATE = date(2100, 12, 31)
 MAX_OFFSET = 10**9

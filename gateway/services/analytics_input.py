@@ -17,7 +17,13 @@ from gateway.engine import FIELDS, OPERATORS, And, Filter, Not, Or, Predicate, T
 from gateway.engine.buckets import local_floor
 from gateway.engine.fields import find_field, validate_filter
 from gateway.errors import FieldError
-from gateway.limits import MAX_TIMEZONE_LENGTH, date_problem, filter_problem, find_zone
+from gateway.limits import (
+    MAX_NAME_LENGTH,
+    MAX_TIMEZONE_LENGTH,
+    date_problem,
+    filter_problem,
+    find_zone,
+)
 from gateway.services.measures import suggest_measures
 
 __all__ = ["PRESETS", "DateRangeRequest", "Problems", "ResolvedRange", "parse_filter",
@@ -40,6 +46,11 @@ class Problems:
 
     def add(self, message: str, *path: str | int) -> None:
         self.errors.append(FieldError(message, tuple(path)))
+
+
+def _named(name: Any) -> str | None:
+    """`name` when it is a string short enough to look up, suggest for and echo back."""
+    return name if isinstance(name, str) and len(name) <= MAX_NAME_LENGTH else None
 
 
 def _hint(name: str, options: Sequence[str]) -> str:
@@ -105,8 +116,10 @@ def resolve_range(value: DateRangeRequest | None, tz: ZoneInfo, now: datetime,
         return None
     if value.preset is not None:
         if value.preset not in PRESETS:
-            problems.add(f"unknown preset {value.preset!r}{_hint(value.preset, PRESETS)}; "
-                         f"use one of {', '.join(PRESETS)}", *path, "preset")
+            name = _named(value.preset)
+            shown = f"{name!r}{_hint(name, PRESETS)}" if name is not None else "name"
+            problems.add(f"unknown preset {shown}; use one of {', '.join(PRESETS)}",
+                         *path, "preset")
             return None
         a, b = _preset(value.preset, now.astimezone(tz).date())
         return _to_range(a, b, tz)
@@ -160,11 +173,16 @@ def resolve_timezone(name: str, problems: Problems, *path: str | int) -> ZoneInf
 
 def resolve_measures(names: Sequence[str], problems: Problems, *path: str | int,
                      catalog: Catalog = CATALOG, max_count: int = 30) -> tuple[str, ...]:
-    """Catalog keys for `names` (a key or a title each); unknown ones recorded with hints."""
+    """Catalog keys for `names` (a key or a title each); unknown ones recorded with hints.
+    Past `max_count` names, none is looked at (each unknown one costs a suggestion)."""
     if not 1 <= len(names) <= max_count:
         problems.add(f"give 1 to {max_count} measures", *path)
+        return ()
     keys: list[str] = []
     for i, name in enumerate(names):
+        if isinstance(name, str) and _named(name) is None:
+            problems.add(f"a measure name has at most {MAX_NAME_LENGTH} characters", *path, i)
+            continue
         found = catalog.resolve(name) if isinstance(name, str) else None
         if found is None:
             hint = suggest_measures(str(name), catalog)
@@ -176,6 +194,9 @@ def resolve_measures(names: Sequence[str], problems: Problems, *path: str | int,
 
 
 def resolve_dimension(name: Any, problems: Problems, *path: str | int) -> str | None:
+    if isinstance(name, str) and _named(name) is None:
+        problems.add(f"a dimension name has at most {MAX_NAME_LENGTH} characters", *path)
+        return None
     spec = find_field(name) if isinstance(name, str) else None
     if spec is None or not spec.groupable:
         groupable = [f.name for f in FIELDS.values() if f.groupable]
