@@ -12,6 +12,7 @@ and checked by the service when it parses them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +22,6 @@ from graphql import (
     GraphQLInputObjectType,
     GraphQLList,
     GraphQLNonNull,
-    GraphQLSchema,
     GraphQLType,
 )
 from graphql.utilities import get_operation_ast, type_from_ast
@@ -35,7 +35,33 @@ __all__ = ["VariableBounds"]
 Path = tuple[str | int, ...]
 
 
-def _filter_positions(schema: GraphQLSchema, kind: GraphQLType, value: Any, path: Path,
+def _named_type(kind: GraphQLType) -> GraphQLType:
+    while isinstance(kind, GraphQLNonNull | GraphQLList):
+        kind = kind.of_type
+    return kind
+
+
+@functools.lru_cache(maxsize=256)  # a schema has ~20 input types; tests build many schemas
+def _can_hold(kind: GraphQLInputObjectType, filter_types: frozenset[str]) -> bool:
+    """Whether a value of `kind` can contain a filter (memoized: a schema's types are fixed,
+    and an event batch should not be walked value by value for nothing)."""
+    seen: set[str] = set()
+    stack = [kind]
+    while stack:
+        current = stack.pop()
+        if current.name in filter_types:
+            return True
+        if current.name in seen:
+            continue
+        seen.add(current.name)
+        for field in current.fields.values():
+            inner = _named_type(field.type)
+            if isinstance(inner, GraphQLInputObjectType):
+                stack.append(inner)
+    return False
+
+
+def _filter_positions(kind: GraphQLType, value: Any, path: Path,
                       filter_types: frozenset[str]) -> Iterator[tuple[Any, Path]]:
     """(raw filter, path) for every filter-typed place in `value`, a variable of `kind`.
     Values that do not fit their type are skipped: coercion reports those."""
@@ -45,11 +71,15 @@ def _filter_positions(schema: GraphQLSchema, kind: GraphQLType, value: Any, path
         if isinstance(kind, GraphQLNonNull):
             stack.append((kind.of_type, value, path))
         elif isinstance(kind, GraphQLList):
+            inner = _named_type(kind)
+            if not (isinstance(inner, GraphQLInputObjectType) and _can_hold(inner, filter_types)):
+                continue  # scalars, enums, or input objects no filter can be in
             if isinstance(value, list):
                 stack.extend((kind.of_type, v, (*path, i)) for i, v in enumerate(value))
             else:  # GraphQL coerces a lone value to a one-item list
                 stack.append((kind.of_type, value, path))
-        elif isinstance(kind, GraphQLInputObjectType) and value is not None:
+        elif (isinstance(kind, GraphQLInputObjectType) and value is not None
+              and _can_hold(kind, filter_types)):
             if kind.name in filter_types:
                 yield value, path
             elif isinstance(value, dict):
@@ -82,7 +112,7 @@ class VariableBounds(SchemaExtension):
             kind = type_from_ast(schema, definition.type)
             if kind is None:
                 continue
-            for raw, path in _filter_positions(schema, kind, variables[name], (name,),
+            for raw, path in _filter_positions(kind, variables[name], (name,),
                                                self.filter_types):
                 found = filter_problem(raw, path)
                 if found is not None:
