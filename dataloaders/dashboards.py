@@ -25,7 +25,7 @@ def make_view_loader(db: Database) -> DataLoader[str, DashboardViewRow | None]:
 
 
 def make_widget_data_loader(db: Database) -> DataLoader[SeriesKey, Series]:
-    async def load(keys: list[SeriesKey]) -> list[Series]:
-        return await compute_series(db, keys)
+    async def load(keys: list[SeriesKey]) -> list[Series | BaseException]:
+        return list(await compute_series(db, keys))
 
     return DataLoader(load_fn=load)

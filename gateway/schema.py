@@ -32,8 +32,10 @@ from strawberry.utils.str_converters import to_camel_case
 from gateway.errors import GatewayError, QueryTooLarge
 from gateway.graphql_cache import PURE, ResultCache, ResultStore
 from gateway.graphql_documents import DocumentGuard, DocumentStore
+from gateway.graphql_inputs import VariableBounds
 from gateway.graphql_limits import code_core_limit_error, limits_rule
 from gateway.settings import Settings
+from gateway.types.analytics import FilterInput
 from resolvers.alerts import AlertsMutation, AlertsQuery
 from resolvers.analytics import AnalyticsQuery
 from resolvers.audit import AuditQuery
@@ -57,6 +59,8 @@ MAX_FRAGMENT_NESTING = 50
 
 # Built once: a rule class per request would defeat the validation cache.
 _RULES = (limits_rule(MAX_DEPTH, MAX_ALIASES, MAX_FRAGMENT_NESTING),)
+# Input types whose variables are bounded before coercion (gateway/graphql_inputs.py).
+_FILTER_TYPES = frozenset({FilterInput.__strawberry_definition__.name})  # type: ignore[attr-defined]
 
 Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery, UsersQuery, AuditQuery,
                               EventsQuery, AnalyticsQuery, DashboardsQuery, AlertsQuery))
@@ -65,9 +69,13 @@ Mutation = merge_types("Mutation", (KeysMutation, UsersMutation, EventsMutation,
 
 
 def _should_mask(error: GraphQLError) -> bool:
-    """Mask unexpected exceptions; keep our coded errors and GraphQL's own messages."""
+    """Mask unexpected exceptions; keep our coded errors and GraphQL's own messages.
+
+    graphql-core wraps a variable's coercion error ("Value 'X' does not exist in
+    'Granularity' enum") in another GraphQLError whose `original_error` is the first: that
+    is bad input, answered with GraphQL's message, not an unexpected exception."""
     original = error.original_error
-    return original is not None and not isinstance(original, GatewayError)
+    return original is not None and not isinstance(original, GatewayError | GraphQLError)
 
 
 def _mask(error: GraphQLError) -> GraphQLError:
@@ -148,6 +156,7 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
                 documents, max_document_bytes=settings.graphql_max_document_bytes,
                 rules=_RULES, anonymous_introspection=settings.anonymous_introspection),
             lambda: MaxTokensLimiter(MAX_TOKENS),
+            lambda: VariableBounds(_FILTER_TYPES),
             lambda: ResultCache(store),
         ],
     )

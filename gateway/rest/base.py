@@ -39,9 +39,10 @@ from gateway.errors import (
     RateLimited,
     UnsupportedMediaType,
 )
+from gateway.limits import parse_int
 
 __all__ = ["Call", "JSONBody", "Surface", "SurfaceRoute", "is_json_media_type", "operation",
-           "read_json", "resolver_info", "retry_after_headers", "unknown_fields"]
+           "query_int", "read_json", "resolver_info", "retry_after_headers", "unknown_fields"]
 
 log = logging.getLogger("gateway.rest")
 
@@ -132,6 +133,16 @@ def is_json_media_type(content_type: str | None) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json"))
+
+
+def query_int(request: Request, name: str, default: int, *, low: int, high: int) -> int:
+    """The query parameter `name` as an integer in [low, high], `default` when absent.
+
+    Every REST paging parameter goes through here: ASCII digits only (`int()` and
+    `str.isdigit` take '²' and other Unicode digits), bounded before it reaches SQL, a
+    negative refused rather than clamped; InvalidInput at `name` otherwise."""
+    raw = request.query_params.get(name)
+    return default if raw is None else parse_int(raw, name, low=low, high=high)
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:

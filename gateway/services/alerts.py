@@ -19,7 +19,8 @@ from gateway.auth.policy import require_owned, require_pixel, require_scope
 from gateway.auth.principal import Principal
 from gateway.catalog import CATALOG
 from gateway.egress import EgressGuard
-from gateway.errors import FieldError, NotFound
+from gateway.errors import FieldError, InvalidInput, NotFound
+from gateway.limits import MAX_PAGE_SIZE, check_page
 from gateway.services.dashboard_config import raise_if
 from gateway.services.measures import suggest_measures
 from gateway.services.webhooks import check_url
@@ -192,8 +193,10 @@ async def create_alert(db: Database, principal: Principal | None, draft: AlertDr
 
 async def list_alerts(db: Database, principal: Principal | None, *, limit: int = 1000,
                       offset: int = 0) -> tuple[list[AlertRow], int]:
-    """A page of the pixel's alerts (oldest first) and the total count."""
+    """A page of the pixel's alerts (oldest first) and the total count. InvalidInput for a
+    page outside `gateway.limits` (limit 1..1000, offset 0..10^9)."""
     pixel_id = require_pixel(require_scope(principal, "alerts:read"))
+    check_page(limit, offset)
     async with db.session() as session:
         rows = await store.list_alerts(session, pixel_id, limit=limit, offset=offset)
         return rows, await store.count_alerts(session, pixel_id)
@@ -237,5 +240,7 @@ async def alert_history(loader: DataLoader[str, list[AlertHistoryRow]],
     """Newest history entries of an alert already read by this principal (batched)."""
     if require_pixel(require_scope(principal, "alerts:read")) != pixel_id:
         raise NotFound(NOT_FOUND)
+    if not 0 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput.field(f"limit must be between 0 and {MAX_PAGE_SIZE}", "limit")
     alert_id = alert if isinstance(alert, str) else alert.id
-    return (await loader.load(alert_id))[:max(0, limit)]
+    return (await loader.load(alert_id))[:limit]

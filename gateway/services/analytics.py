@@ -35,6 +35,7 @@ from gateway.engine import (
     run_query,
 )
 from gateway.errors import InvalidInput, PixelMismatch
+from gateway.limits import MAX_NAME_LENGTH
 from gateway.services.analytics_input import (
     DateRangeRequest,
     Problems,
@@ -176,10 +177,12 @@ async def run_analytics_query(db: Database, principal: Principal | None, req: Qu
     if req.granularity not in GRANULARITIES:
         problems.add(f"unknown granularity {req.granularity!r}; use one of "
                      f"{', '.join(GRANULARITIES)}", "granularity")
-    if len(req.dimensions) > MAX_DIMENSIONS:
+    dims: tuple[str, ...] = ()
+    if len(req.dimensions) > MAX_DIMENSIONS:  # none looked at: each unknown one costs a hint
         problems.add(f"at most {MAX_DIMENSIONS} dimensions", "dimensions")
-    dims = tuple(d for i, name in enumerate(req.dimensions)
-                 if (d := resolve_dimension(name, problems, "dimensions", i)) is not None)
+    else:
+        dims = tuple(d for i, name in enumerate(req.dimensions)
+                     if (d := resolve_dimension(name, problems, "dimensions", i)) is not None)
     tz = await _zone(db, pixel, req.timezone, problems)
     primary = None if tz is None else resolve_range(req.date_range, tz, now, problems,
                                                     "dateRange")
@@ -286,13 +289,15 @@ async def run_cohort_query(db: Database, principal: Principal | None, req: Cohor
     problems = Problems()
     if not 1 <= len(req.measures) <= 30:
         problems.add("give 1 to 30 measures", "measures")
-    for i, m in enumerate(req.measures):
+    for i, m in enumerate(req.measures if len(req.measures) <= 30 else ()):
         if m not in COHORT_MEASURES:
             import difflib
 
-            close = difflib.get_close_matches(str(m), COHORT_MEASURES, n=2, cutoff=0.5)
+            close = (difflib.get_close_matches(m, COHORT_MEASURES, n=2, cutoff=0.5)
+                     if isinstance(m, str) and len(m) <= MAX_NAME_LENGTH else [])
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            problems.add(f"unknown cohort measure {m!r}{hint}; use one of "
+            shown = str(m)[:MAX_NAME_LENGTH]
+            problems.add(f"unknown cohort measure {shown!r}{hint}; use one of "
                          f"{', '.join(COHORT_MEASURES)}", "measures", i)
     if req.granularity not in COHORT_GRANULARITIES:
         problems.add(f"cohort granularity must be one of {', '.join(COHORT_GRANULARITIES)}",

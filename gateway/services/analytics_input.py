@@ -10,13 +10,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from gateway.catalog import CATALOG, Catalog
 from gateway.engine import FIELDS, OPERATORS, And, Filter, Not, Or, Predicate, TimeRange
 from gateway.engine.buckets import local_floor
 from gateway.engine.fields import find_field, validate_filter
 from gateway.errors import FieldError
+from gateway.limits import (
+    MAX_NAME_LENGTH,
+    MAX_TIMEZONE_LENGTH,
+    date_problem,
+    filter_problem,
+    find_zone,
+)
 from gateway.services.measures import suggest_measures
 
 __all__ = ["PRESETS", "DateRangeRequest", "Problems", "ResolvedRange", "parse_filter",
@@ -39,6 +46,11 @@ class Problems:
 
     def add(self, message: str, *path: str | int) -> None:
         self.errors.append(FieldError(message, tuple(path)))
+
+
+def _named(name: Any) -> str | None:
+    """`name` when it is a string short enough to look up, suggest for and echo back."""
+    return name if isinstance(name, str) and len(name) <= MAX_NAME_LENGTH else None
 
 
 def _hint(name: str, options: Sequence[str]) -> str:
@@ -104,8 +116,10 @@ def resolve_range(value: DateRangeRequest | None, tz: ZoneInfo, now: datetime,
         return None
     if value.preset is not None:
         if value.preset not in PRESETS:
-            problems.add(f"unknown preset {value.preset!r}{_hint(value.preset, PRESETS)}; "
-                         f"use one of {', '.join(PRESETS)}", *path, "preset")
+            name = _named(value.preset)
+            shown = f"{name!r}{_hint(name, PRESETS)}" if name is not None else "name"
+            problems.add(f"unknown preset {shown}; use one of {', '.join(PRESETS)}",
+                         *path, "preset")
             return None
         a, b = _preset(value.preset, now.astimezone(tz).date())
         return _to_range(a, b, tz)
@@ -117,9 +131,15 @@ def resolve_range(value: DateRangeRequest | None, tz: ZoneInfo, now: datetime,
         try:
             if not isinstance(text, str) or len(text) != 10:
                 raise ValueError(text)
-            found.append(date.fromisoformat(text))
+            day = date.fromisoformat(text)
         except ValueError:
-            problems.add(f"{text!r} is not a date (YYYY-MM-DD)", *path, key)
+            problems.add(f"{str(text)[:40]!r} is not a date (YYYY-MM-DD)", *path, key)
+            continue
+        problem = date_problem(day)
+        if problem is not None:
+            problems.add(problem, *path, key)
+            continue
+        found.append(day)
     if len(found) != 2:
         return None
     if found[1] < found[0]:
@@ -138,23 +158,31 @@ def preceding(r: ResolvedRange, tz: ZoneInfo) -> ResolvedRange:
 
 
 def resolve_timezone(name: str, problems: Problems, *path: str | int) -> ZoneInfo | None:
-    try:
-        if not name or name.startswith(("/", ".")) or ".." in name:
-            raise ZoneInfoNotFoundError(name)
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        hint = _hint(name, sorted(available_timezones()))
-        problems.add(f"unknown IANA time zone {name!r}{hint}", *path)
+    """The zone (`gateway.limits.find_zone`), or None with a problem and close names."""
+    zone = find_zone(name)
+    if zone is not None:
+        return zone
+    if not isinstance(name, str) or len(name) > MAX_TIMEZONE_LENGTH:
+        problems.add(f"a time zone is an IANA name of at most {MAX_TIMEZONE_LENGTH} "
+                     "characters", *path)
         return None
+    hint = _hint(name, sorted(available_timezones()))
+    problems.add(f"unknown IANA time zone {name!r}{hint}", *path)
+    return None
 
 
 def resolve_measures(names: Sequence[str], problems: Problems, *path: str | int,
                      catalog: Catalog = CATALOG, max_count: int = 30) -> tuple[str, ...]:
-    """Catalog keys for `names` (a key or a title each); unknown ones recorded with hints."""
+    """Catalog keys for `names` (a key or a title each); unknown ones recorded with hints.
+    Past `max_count` names, none is looked at (each unknown one costs a suggestion)."""
     if not 1 <= len(names) <= max_count:
         problems.add(f"give 1 to {max_count} measures", *path)
+        return ()
     keys: list[str] = []
     for i, name in enumerate(names):
+        if isinstance(name, str) and _named(name) is None:
+            problems.add(f"a measure name has at most {MAX_NAME_LENGTH} characters", *path, i)
+            continue
         found = catalog.resolve(name) if isinstance(name, str) else None
         if found is None:
             hint = suggest_measures(str(name), catalog)
@@ -166,6 +194,9 @@ def resolve_measures(names: Sequence[str], problems: Problems, *path: str | int,
 
 
 def resolve_dimension(name: Any, problems: Problems, *path: str | int) -> str | None:
+    if isinstance(name, str) and _named(name) is None:
+        problems.add(f"a dimension name has at most {MAX_NAME_LENGTH} characters", *path)
+        return None
     spec = find_field(name) if isinstance(name, str) else None
     if spec is None or not spec.groupable:
         groupable = [f.name for f in FIELDS.values() if f.groupable]
@@ -177,8 +208,15 @@ def resolve_dimension(name: Any, problems: Problems, *path: str | int) -> str | 
 
 def parse_filter(obj: Any, problems: Problems, *path: str | int) -> Filter | None:
     """A canonical filter (`{"and": [...]}`, `{"or": [...]}`, `{"not": {...}}`,
-    `{"field", "op", "value"}`; a list means `and`) as an engine filter tree."""
+    `{"field", "op", "value"}`; a list means `and`) as an engine filter tree.
+
+    The bounds (`gateway.limits.filter_problem`: conditions, depth, values) are checked
+    first, without recursion; only a tree within them is built, so building may recurse."""
     if obj is None:
+        return None
+    bound = filter_problem(obj, path)
+    if bound is not None:
+        problems.add(bound.message, *bound.path)
         return None
     tree = _tree(obj, problems, path)
     if tree is None:

@@ -16,6 +16,7 @@ from gateway.auth.grants import reaches
 from gateway.auth.policy import require_scope
 from gateway.auth.principal import Principal
 from gateway.errors import InvalidInput
+from gateway.limits import INT64_MAX, MAX_AUDIT_PAGE, as_utc, parse_int
 from gateway.storage import Database
 from gateway.storage.audit import query_audit
 from gateway.storage.keys import list_keys
@@ -24,7 +25,7 @@ from gateway.storage.users import list_users
 
 __all__ = ["MAX_PAGE", "AuditPage", "read_audit_log"]
 
-MAX_PAGE = 500
+MAX_PAGE = MAX_AUDIT_PAGE
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,16 @@ async def read_audit_log(db: Database, actor: Principal | None, *,
     found = require_scope(actor, "audit:read")
     if not 1 <= first <= MAX_PAGE:
         raise InvalidInput.field(f"first must be between 1 and {MAX_PAGE}", "first")
+    since = None if since is None else as_utc(since, "since")
+    until = None if until is None else as_utc(until, "until")
     if since is not None and until is not None and until <= since:
         raise InvalidInput.field("the end of the range must be after its start", "until")
     before_id = None
     if after is not None:
-        if not after.isdigit():
-            raise InvalidInput.field("not a cursor returned by this API", "after")
-        before_id = int(after)
+        try:  # ids are SQLite integers: ASCII digits within 64 bits
+            before_id = parse_int(after, "after", low=1, high=INT64_MAX)
+        except InvalidInput:
+            raise InvalidInput.field("not a cursor returned by this API", "after") from None
     if pending is not None:
         await pending.flush()
     async with db.session() as session:

@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway.catalog import CATALOG, Catalog
 from gateway.errors import FieldError, InvalidInput
+from gateway.limits import date_problem
 from gateway.services.analytics_input import Problems, parse_filter
 from gateway.services.measures import suggest_measures
 
@@ -239,9 +240,15 @@ def _date_range(raw: Any, path: Path, errors: list[FieldError]) -> dict[str, Any
     parsed: dict[str, date] = {}
     for name in ("start", "end"):
         try:
-            parsed[name] = date.fromisoformat(str(raw.get(name)))
+            day = date.fromisoformat(str(raw.get(name)))
         except ValueError:
             errors.append(FieldError(f"{name} must be a date (YYYY-MM-DD)", (*path, name)))
+            continue
+        problem = date_problem(day)
+        if problem is not None:
+            errors.append(FieldError(problem, (*path, name)))
+            continue
+        parsed[name] = day
     if len(parsed) == 2 and parsed["start"] > parsed["end"]:
         errors.append(FieldError("start must not be after end", (*path, "start")))
     if len(parsed) < 2:

@@ -31,6 +31,7 @@ from gateway.auth.policy import require_scope
 from gateway.auth.principal import Principal
 from gateway.auth.revocation import RevocationSignal
 from gateway.errors import Conflict, FieldError, InvalidInput, NotFound
+from gateway.limits import as_utc
 from gateway.settings import Settings
 from gateway.storage import Database
 from gateway.storage.keys import find_key, insert_key, list_keys, update_key
@@ -108,8 +109,10 @@ async def create_key(db: Database, settings: Settings, actor: Principal | None, 
     granted = _check_scopes(found, scopes)
     if rate_tier not in RATE_TIERS:
         raise InvalidInput.field(f"rate tier must be one of {', '.join(RATE_TIERS)}", "rateTier")
-    if expires_at is not None and expires_at <= now:
-        raise InvalidInput.field("expiry must be in the future", "expiresAt")
+    if expires_at is not None:
+        expires_at = as_utc(expires_at, "expiresAt")
+        if expires_at <= now:
+            raise InvalidInput.field("expiry must be in the future", "expiresAt")
     stored_pixels = await grantable_pixels(db, found, pixel_ids)
     minted = mint_key(settings.key_prefix, settings.secret)
     row = ApiKeyRow(
@@ -221,8 +224,10 @@ async def update_key_settings(
         row.pixel_ids = await grantable_pixels(db, found, pixel_ids)
         changed.append("pixelIds")
     if not isinstance(expires_at, Unset):
-        if expires_at is not None and expires_at <= now:
-            raise InvalidInput.field("expiry must be in the future", "expiresAt")
+        if expires_at is not None:
+            expires_at = as_utc(expires_at, "expiresAt")
+            if expires_at <= now:
+                raise InvalidInput.field("expiry must be in the future", "expiresAt")
         row.expires_at = expires_at
         changed.append("expiresAt")
     if not isinstance(rate_tier, Unset):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.auth.policy import require_authenticated
 from gateway.auth.principal import Principal
 from gateway.errors import InvalidInput, NotFound
+from gateway.limits import find_zone
 from gateway.storage import Database
 from gateway.storage.models import OrganizationRow, PixelRow
 from gateway.storage.tenancy import (
@@ -51,10 +51,9 @@ async def create_pixel(db: Database, organization_id: str, name: str, now: datet
     errors = []
     if not name.strip():
         errors.append(InvalidInput.field("name is required", "name"))
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        errors.append(InvalidInput.field(f"unknown IANA time zone {timezone!r}", "timezone"))
+    if find_zone(timezone) is None:
+        errors.append(InvalidInput.field(f"unknown IANA time zone {timezone[:64]!r}",
+                                         "timezone"))
     if len(currency) != 3 or not currency.isalpha():
         errors.append(InvalidInput.field("currency must be a 3-letter ISO code", "currency"))
     if errors:

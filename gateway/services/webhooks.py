@@ -22,6 +22,7 @@ from gateway.auth.policy import require_owned, require_pixel, require_scope
 from gateway.auth.principal import Principal
 from gateway.egress import EgressGuard, EgressRefused, UnresolvedHost
 from gateway.errors import Conflict, FieldError
+from gateway.limits import check_page
 from gateway.secret_box import SecretBox
 from gateway.services.dashboard_config import raise_if
 from gateway.storage import Database
@@ -178,8 +179,10 @@ async def create_webhook(db: Database, principal: Principal | None, draft: Webho
 
 async def list_webhooks(db: Database, principal: Principal | None, *, limit: int = 1000,
                         offset: int = 0) -> tuple[list[WebhookRow], int]:
-    """A page of the pixel's webhooks (oldest first) and the total count."""
+    """A page of the pixel's webhooks (oldest first) and the total count. InvalidInput for a
+    page outside `gateway.limits` (limit 1..1000, offset 0..10^9)."""
     pixel_id = require_pixel(require_scope(principal, "alerts:read"))
+    check_page(limit, offset)
     async with db.session() as session:
         return await store.list_webhooks(session, pixel_id, limit=limit, offset=offset)
 

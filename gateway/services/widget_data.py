@@ -24,6 +24,7 @@ from gateway.auth.policy import require_pixel, require_scope
 from gateway.auth.principal import Principal
 from gateway.engine import EngineQuery, Filter, TimeRange, run_query
 from gateway.errors import InvalidInput, NotFound
+from gateway.limits import date_problem
 from gateway.services.analytics_input import Problems, parse_filter
 from gateway.services.dashboard_config import GRANULARITIES, resolve_date_range
 from gateway.storage import Database
@@ -94,6 +95,9 @@ async def widget_series(loader: DataLoader[SeriesKey, Series], principal: Princi
                                  "granularity")
     if range_spec[0] == "dates":
         first, last = date.fromisoformat(range_spec[1]), date.fromisoformat(range_spec[2])
+        for name, day in (("start", first), ("end", last)):
+            if (problem := date_problem(day)) is not None:
+                raise InvalidInput.field(problem, "dateRange", name)
         if first > last:
             raise InvalidInput.field("start must not be after end", "dateRange", "start")
         if (last - first).days > MAX_RANGE_DAYS:
@@ -105,10 +109,15 @@ async def widget_series(loader: DataLoader[SeriesKey, Series], principal: Princi
 
 
 def _filter(canonical: str) -> Filter | None:
+    """The view's stored filter; InvalidInput when it no longer passes (a bound tightened
+    since it was saved) rather than silently computing the unfiltered series."""
     if not canonical:
         return None
     problems = Problems()
-    return parse_filter(orjson.loads(canonical), problems)
+    found = parse_filter(orjson.loads(canonical), problems, "filters")
+    if problems.errors:
+        raise InvalidInput(problems.errors[0].message, details=problems.errors)
+    return found
 
 
 def _spec_dict(spec: tuple[str, ...]) -> dict[str, Any]:
@@ -117,9 +126,12 @@ def _spec_dict(spec: tuple[str, ...]) -> dict[str, Any]:
     return {"preset": spec[1]}
 
 
-async def compute_series(db: Database, keys: Sequence[SeriesKey]) -> list[Series]:
+async def compute_series(db: Database, keys: Sequence[SeriesKey]
+                         ) -> list[Series | InvalidInput]:
     """Every key's series, with one engine call per (pixel, range, granularity) group.
-    Internal: callers have checked the principal (see `widget_series`)."""
+    Internal: callers have checked the principal (see `widget_series`). A group whose stored
+    filter no longer passes answers its InvalidInput for its own keys only (the loader
+    raises it for those), not for the whole batch."""
     groups: dict[tuple[str, tuple[str, ...], str, str, datetime], list[str]] = {}
     for key in keys:
         measures = groups.setdefault(key.group, [])
@@ -127,15 +139,21 @@ async def compute_series(db: Database, keys: Sequence[SeriesKey]) -> list[Series
             measures.append(key.measure)
     async with db.session() as session:
         pixels = await find_pixels(session, sorted({k.pixel_id for k in keys}))
-    computed: dict[tuple[Any, ...], Series] = {}
+    computed: dict[tuple[Any, ...], Series | InvalidInput] = {}
     for (pixel_id, spec, granularity, filters, now), measures in groups.items():
         timezone = pixels[pixel_id].timezone if pixel_id in pixels else "UTC"
         today = now.astimezone(ZoneInfo(timezone)).date()
         first, last = resolve_date_range(_spec_dict(spec), today)
         start, end = day_range(first, last, timezone)
+        try:
+            tree = _filter(filters)
+        except InvalidInput as exc:
+            for m in measures:
+                computed[(pixel_id, spec, granularity, filters, now, m)] = exc
+            continue
         result = await run_query(db, EngineQuery(
             pixel_id=pixel_id, measures=tuple(measures), range=TimeRange(start, end),
-            granularity=granularity, timezone=timezone, filters=_filter(filters)))
+            granularity=granularity, timezone=timezone, filters=tree))
         for m in measures:
             points = [Point(b.start, b.end, b.values.get(m)) for b in result.primary]
             computed[(pixel_id, spec, granularity, filters, now, m)] = Series(

@@ -1,4 +1,4 @@
-"""ClickStack pagination: `?limit=1..1000` (default 1000) and `?offset>=0` (default 0)."""
+"""ClickStack pagination: `?limit=1..1000` (default 1000) and `?offset=0..10^9` (default 0)."""
 
 from __future__ import annotations
 
@@ -6,31 +6,17 @@ from typing import Any
 
 from starlette.requests import Request
 
-from gateway.errors import InvalidInput
-from gateway.rest.base import JSONBody
+from gateway.limits import MAX_OFFSET, MAX_PAGE_SIZE
+from gateway.rest.base import JSONBody, query_int
 
 __all__ = ["MAX_LIMIT", "page_params", "paged"]
 
-MAX_LIMIT = 1000
-
-
-def _int(request: Request, name: str, default: int, low: int, high: int | None) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise InvalidInput.field("must be an integer", name) from exc
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise InvalidInput.field(f"must be {bound}", name)
-    return value
+MAX_LIMIT = MAX_PAGE_SIZE
 
 
 def page_params(request: Request) -> tuple[int, int]:
-    return (_int(request, "limit", MAX_LIMIT, 1, MAX_LIMIT),
-            _int(request, "offset", 0, 0, None))
+    return (query_int(request, "limit", MAX_LIMIT, low=1, high=MAX_LIMIT),
+            query_int(request, "offset", 0, low=0, high=MAX_OFFSET))
 
 
 def paged(items: list[Any], total: int, limit: int, offset: int) -> JSONBody:

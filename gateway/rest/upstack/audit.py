@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from gateway.context import Context
-from gateway.errors import InvalidInput
-from gateway.rest.base import resolver_info
+from gateway.limits import MAX_AUDIT_PAGE
+from gateway.rest.base import query_int, resolver_info
 from gateway.rest.upstack.surface import surface
 from gateway.rest.upstack.wire import parse_time
 from gateway.types.audit import AuditLogEntry
@@ -31,13 +31,11 @@ def entry_body(e: AuditLogEntry) -> dict[str, Any]:
 
 async def read_audit_log(ctx: Context, request: Request) -> dict[str, Any]:
     q = request.query_params
-    limit = q.get("limit", "50")
-    if not limit.isdigit():
-        raise InvalidInput.field("limit must be a positive integer", "limit")
+    limit = query_int(request, "limit", 50, low=1, high=MAX_AUDIT_PAGE)
     page = await resolve_audit_log(
         resolver_info(ctx), since=parse_time(q.get("since"), "since"),
         until=parse_time(q.get("until"), "until"), principal=q.get("principal"),
-        action=q.get("action"), after=q.get("cursor"), first=int(limit))
+        action=q.get("action"), after=q.get("cursor"), first=limit)
     return {"entries": [entry_body(e) for e in page.entries], "nextCursor": page.next_cursor}
 
 

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from gateway.context import Context
 from gateway.errors import FieldError, InvalidInput
+from gateway.limits import filter_problem
 from gateway.rest.base import read_json, resolver_info
 from gateway.rest.upstack.surface import surface
 from gateway.types.analytics import (
@@ -127,6 +128,15 @@ class _Body:
             parts[k] = v
         return DateRangeInput(**parts)
 
+    def filter(self, value: Any, path: tuple[str | int, ...]) -> FilterInput | None:
+        """One wire filter as a FilterInput, after the shared bounds (which the service
+        checks again on the combined filter): converting recurses, the check does not."""
+        bound = filter_problem(value, path)
+        if bound is not None:
+            self.errors.append(bound)
+            return None
+        return _filter(value, self, path)
+
     def filters(self, *keys: str) -> FilterInput | None:
         """The canonical filter under `filters`, and-ed with any extra lists (viewFilters,
         orderSettings.exclusionFilters as `not`)."""
@@ -134,13 +144,18 @@ class _Body:
         for key in keys:
             value = self.raw.get(key)
             if value is not None:
-                f = _filter(value, self, (key,))
+                f = self.filter(value, (key,))
                 if f is not None:
                     found.append(f)
         settings = self.raw.get("orderSettings")
         if isinstance(settings, dict) and isinstance(settings.get("exclusionFilters"), list):
-            for i, value in enumerate(settings["exclusionFilters"]):
-                f = _filter(value, self, ("orderSettings", "exclusionFilters", i))
+            exclusions = settings["exclusionFilters"]
+            bound = filter_problem(exclusions, ("orderSettings", "exclusionFilters"))
+            if bound is not None:
+                self.errors.append(bound)
+                exclusions = []
+            for i, value in enumerate(exclusions):
+                f = self.filter(value, ("orderSettings", "exclusionFilters", i))
                 if f is not None:
                     found.append(FilterInput(not_=f))
         if not found:

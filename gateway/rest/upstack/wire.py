@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from gateway.errors import InvalidInput
+from gateway.limits import as_utc
 
 __all__ = ["object_body", "parse_time", "string_field", "strings_field"]
 
 
 def parse_time(value: Any, field: str) -> datetime | None:
-    """An ISO 8601 string (UTC when it has no offset) or null."""
+    """An ISO 8601 string (UTC when it has no offset) or null, as UTC."""
     if value is None:
         return None
     try:
@@ -20,7 +21,7 @@ def parse_time(value: Any, field: str) -> datetime | None:
         parsed = None
     if parsed is None:
         raise InvalidInput.field("expected an ISO 8601 date-time", field)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return as_utc(parsed, field)
 
 
 def object_body(body: Any) -> dict[str, Any]:
