@@ -204,9 +204,10 @@ async def test_deeply_nested_selections_and_values_are_coded_errors(harness: Har
 
 
 async def test_deeply_nested_variables_are_a_coded_error(harness: Harness) -> None:
-    """Rule: a variable nested past 200 levels (a filter of 300 `not`s) is QUERY_TOO_LARGE,
-    not a 500 or an uncoded message (issue #10)."""
-    key = await harness.mint("analytics:read")
+    """Rule: a variable nested 300 levels deep is a coded 4xx-class error, never a 500 or an
+    uncoded message (issue #10): a filter is refused at its own nesting bound (field-level,
+    naming the bound), free-form JSON at the event's properties rule."""
+    key = await harness.mint("analytics:read", "events:write")
     nested: dict[str, Any] = {"field": "name", "op": "equals", "value": "x"}
     for _ in range(300):
         nested = {"not": nested}
@@ -214,8 +215,17 @@ async def test_deeply_nested_variables_are_a_coded_error(harness: Harness) -> No
         "query($i: AnalyticsQueryInput!) { analytics(input: $i) { __typename } }",
         {"i": {"measures": ["core.orders"], "filters": nested,
                "dateRange": {"start": "2026-11-01", "end": "2026-11-02"}}}, key=key)
-    assert codes(body) == ["QUERY_TOO_LARGE"], body
-    assert "nested too deeply" in body["errors"][0]["message"]
+    assert codes(body) == ["INVALID_INPUT"], body
+    assert "at most 10 levels" in body["errors"][0]["message"]
+    deep: Any = "x"
+    for _ in range(300):
+        deep = {"a": deep}
+    body = await harness.graphql(
+        "mutation($e: [EventInput!]!) { trackEvents(events: $e) { accepted } }",
+        {"e": [{"name": "signup", "anonymousId": "a", "properties": deep}]}, key=key,
+        pixel=harness.pixel_id)
+    assert codes(body) == ["INVALID_INPUT"], body
+    assert body["errors"][0]["extensions"]["details"][0]["key"] == "events.0.properties"
 
 
 # Document size, before parsing
