@@ -30,7 +30,5 @@ def dns() -> Dns:
 @pytest.fixture
 async def harness(settings: Settings, clock: Clock, dns: Dns) -> AsyncIterator[Harness]:
     """A fresh app on its own SQLite file, with one organization and one pixel."""
-    async with open_harness(settings, clock, resolver=dns) as h:
-        h.organization_id = await h.create_organization()
-        h.pixel_id = await h.create_pixel()
+    async with open_harness(settings, clock, resolver=dns, tenant=True) as h:
         yield h

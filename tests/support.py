@@ -22,6 +22,7 @@ from gateway.egress import Resolver
 from gateway.services import keys as key_service
 from gateway.services import tenancy
 from gateway.settings import Settings
+from tests.support_alerts import Dns
 
 __all__ = ["Clock", "Harness", "assert_graphql_error", "assert_upstack_error", "open_harness"]
 
@@ -89,15 +90,21 @@ class Harness:
 
 
 @asynccontextmanager
-async def open_harness(settings: Settings, clock: Clock, *,
-                       resolver: Resolver) -> AsyncIterator[Harness]:
-    """The app of `settings` with its lifespan entered, behind a client (no organization or
-    pixel made: the `harness` fixture adds them; a second app on the same file reuses them)."""
-    app = create_app(settings, clock=clock, resolver=resolver)
+async def open_harness(settings: Settings, clock: Clock, *, resolver: Resolver | None = None,
+                       tenant: bool = False) -> AsyncIterator[Harness]:
+    """The app of `settings` with its lifespan entered, behind a client. `tenant=True` makes
+    one organization and one pixel (what the `harness` fixture has); without it a second app
+    on the same file reuses the first one's. `resolver` is the egress guard's name resolver:
+    by default a `Dns` that knows no name, so no test depends on the machine's DNS."""
+    app = create_app(settings, clock=clock, resolver=resolver or Dns())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Harness(client=client, state=app.state.gateway, clock=clock)
+            h = Harness(client=client, state=app.state.gateway, clock=clock)
+            if tenant:
+                h.organization_id = await h.create_organization()
+                h.pixel_id = await h.create_pixel()
+            yield h
 
 
 def assert_upstack_error(response: httpx.Response, status: int, *,

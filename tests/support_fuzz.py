@@ -14,11 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
-
-from gateway.app import create_app
 from gateway.settings import Settings
-from tests.support import Clock, Harness
+from tests.support import Clock, Harness, open_harness
 
 __all__ = ["LiveHarness", "live_harness"]
 
@@ -40,18 +37,10 @@ class LiveHarness:
 def live_harness(tmp_path: Path) -> Iterator[LiveHarness]:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'fuzz.sqlite3'}",
                         secret="fuzz-secret-" + "x" * 32, alerts_enabled=False)
-    clock = Clock()
     with asyncio.Runner() as runner:
-        app = create_app(settings, clock=clock)
-        lifespan = app.router.lifespan_context(app)
-        runner.run(lifespan.__aenter__())
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                   base_url="http://testserver")
+        opened = open_harness(settings, Clock(), tenant=True)
+        h = runner.run(opened.__aenter__())
         try:
-            h = Harness(client=client, state=app.state.gateway, clock=clock)
-            h.organization_id = runner.run(h.create_organization())
-            h.pixel_id = runner.run(h.create_pixel())
             yield LiveHarness(runner, h)
         finally:
-            runner.run(client.aclose())
-            runner.run(lifespan.__aexit__(None, None, None))
+            runner.run(opened.__aexit__(None, None, None))

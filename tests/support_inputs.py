@@ -16,10 +16,9 @@ from typing import Any
 
 import httpx
 
-from gateway.app import create_app
 from gateway.errors import all_error_classes
 from gateway.settings import Settings
-from tests.support import Clock, Harness
+from tests.support import Clock, Harness, open_harness
 
 __all__ = ["Raw", "assert_clickstack_4xx", "assert_graphql_4xx", "assert_upstack_4xx",
            "dumps", "leaf", "module_harness", "nested"]
@@ -31,15 +30,8 @@ CODES = {cls.code for cls in all_error_classes()}
 async def module_harness(directory: Path) -> AsyncIterator[Harness]:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{directory / 'gateway.sqlite3'}",
                         secret="test-secret-" + "x" * 32)
-    clock = Clock()
-    app = create_app(settings, clock=clock)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            h = Harness(client=client, state=app.state.gateway, clock=clock)
-            h.organization_id = await h.create_organization()
-            h.pixel_id = await h.create_pixel()
-            yield h
+    async with open_harness(settings, Clock(), tenant=True) as h:
+        yield h
 
 
 class Raw:

@@ -10,8 +10,7 @@ import gc
 import sys
 import time
 import tracemalloc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from typing import Any
 
@@ -23,11 +22,11 @@ from hypothesis import strategies as st
 from strawberry.extensions.max_aliases import count_fields_with_alias
 from strawberry.extensions.query_depth_limiter import determine_depth
 
-from gateway.app import create_app
 from gateway.graphql_documents import BYTES_PER_TOKEN, ENTRY_OVERHEAD
 from gateway.graphql_limits import measure_document
 from gateway.settings import Settings
 from tests.support import Clock, Harness, assert_graphql_error
+from tests.support import open_harness as open_app
 
 
 def fan_out(levels: int, leaf: str = "__typename") -> str:
@@ -47,17 +46,9 @@ def codes(body: dict[str, Any]) -> list[str | None]:
     return [(e.get("extensions") or {}).get("code") for e in body.get("errors") or []]
 
 
-@asynccontextmanager
-async def open_harness(settings: Settings, clock: Clock) -> AsyncIterator[Harness]:
+def open_harness(settings: Settings, clock: Clock) -> AbstractAsyncContextManager[Harness]:
     """The conftest harness, for settings other than the defaults."""
-    app = create_app(settings, clock=clock)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            h = Harness(client=client, state=app.state.gateway, clock=clock)
-            h.organization_id = await h.create_organization()
-            h.pixel_id = await h.create_pixel()
-            yield h
+    return open_app(settings, clock, tenant=True)
 
 
 # Depth and aliases, linear in the document
