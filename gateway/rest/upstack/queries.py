@@ -15,6 +15,14 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.routing import Route
 
+from gateway.attribution import (
+    DEFAULT_CONVERSION_EVENT,
+    DEFAULT_DIMENSION,
+    DEFAULT_HALF_LIFE_DAYS,
+    DEFAULT_MODEL,
+    DEFAULT_WINDOW_DAYS,
+)
+from gateway.catalog.cohorts import find_cohort_measure
 from gateway.context import Context
 from gateway.errors import FieldError, InvalidInput
 from gateway.limits import filter_problem
@@ -263,12 +271,12 @@ async def post_attribution(ctx: Context, request: Request) -> dict[str, Any]:
         body.fail("dateRange is required", "dateRange")
     args = AttributionQueryInput(
         date_range=body.date_range("dateRange") or DateRangeInput(),
-        dimension=body.get("dimension", str, "utm_source"),
+        dimension=body.get("dimension", str, DEFAULT_DIMENSION),
         attribution_model=body.enum("attributionModel", AttributionModel,
-                                    AttributionModel.FIRST_CLICK),
-        attribution_window=body.get("attributionWindow", int, 30),
-        conversion_event=body.get("conversionEvent", str, "purchase"),
-        half_life_days=float(body.get("halfLifeDays", (int, float), 7.0)),
+                                    AttributionModel(DEFAULT_MODEL)),
+        attribution_window=body.get("attributionWindow", int, DEFAULT_WINDOW_DAYS),
+        conversion_event=body.get("conversionEvent", str, DEFAULT_CONVERSION_EVENT),
+        half_life_days=float(body.get("halfLifeDays", (int, float), DEFAULT_HALF_LIFE_DAYS)),
         timezone=body.get("timezone", str), filters=body.filters("filters"),
         compare_date_range=body.date_range("compareDateRange"),
         compare=body.get("compare", bool), pixel_id=body.get("pixelId", str))
@@ -281,11 +289,12 @@ async def post_attribution(ctx: Context, request: Request) -> dict[str, Any]:
 
     details = []
     for key in ("conversions", "revenue"):
-        p = getattr(r.totals, key)
-        c = getattr(r.compare_totals, key) if r.compare_totals else None
         details.append({"measure": key, "isAverage": False, "isPercentage": False,
-                        "success": True, "primarySum": p, "compareSum": c,
-                        "percentDiff": (p - c) / abs(c) * 100 if c else None,
+                        "success": True, "primarySum": getattr(r.totals, key),
+                        "compareSum": getattr(r.compare_totals, key) if r.compare_totals
+                        else None,
+                        "percentDiff": getattr(r.percent_diff, key) if r.percent_diff
+                        else None,
                         "preferredTrendDirection": "up", "hasPacing": False})
     return {"results": [{
         "dateRange": _range_body(r.date_range),
@@ -323,12 +332,17 @@ async def post_cohorts(ctx: Context, request: Request) -> dict[str, Any]:
         "granularity": r.granularity.value, "timezone": r.timezone,
         "dimensions": ["cohort", "periodOffset"], "dateRange": _range_body(r.date_range),
         "compareDateRange": None,
-        "measureDetails": [{"measure": m, "isAverage": m != "orders.customers_cohort",
-                            "isPercentage": m == "orders.cohort_retention_percent",
-                            "success": True, "preferredTrendDirection": "up",
-                            "hasPacing": False} for m in r.measures],
+        "measureDetails": [_cohort_detail(m) for m in r.measures],
         "data": {"primary": primary, "compare": []},
     }]}
+
+
+def _cohort_detail(key: str) -> dict[str, Any]:
+    m = find_cohort_measure(key)
+    assert m is not None  # the service answers only cohort measures
+    return {"measure": m.key, "isAverage": m.is_average, "isPercentage": m.is_percentage,
+            "success": True, "preferredTrendDirection": m.preferred_trend,
+            "hasPacing": m.has_pacing}
 
 
 async def get_filters(ctx: Context, request: Request) -> dict[str, Any]:
