@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.attribution import MODELS
@@ -33,6 +32,7 @@ from gateway.engine import (
     run_query,
 )
 from gateway.errors import InvalidInput, PixelMismatch
+from gateway.filters import FilterNode
 from gateway.limits import MAX_NAME_LENGTH
 from gateway.periods import COHORT_GRANULARITIES, GRANULARITIES, overlaps
 from gateway.services.analytics_input import (
@@ -61,15 +61,16 @@ MAX_LIMIT = 1000
 
 @dataclass(frozen=True)
 class QueryRequest:
-    """A query as either surface sends it. `filters` is the canonical JSON filter tree.
-    `compare`: None = default (the preceding period when granularity != none), False = off."""
+    """A query as either surface sends it. `filters` is the typed filter tree (parsed once,
+    by `parse_filter`). `compare`: None = default (the preceding period when
+    granularity != none), False = off."""
 
     measures: Sequence[str]
     date_range: DateRangeRequest | None
     granularity: str = "day"
     dimensions: Sequence[str] = ()
     timezone: str | None = None
-    filters: Any = None
+    filters: FilterNode | None = None
     compare_date_range: DateRangeRequest | None = None
     compare: bool | None = None
     order_by: str | None = None
@@ -223,7 +224,7 @@ class AttributionRequest:
     conversion_event: str
     half_life_days: float
     timezone: str | None = None
-    filters: Any = None
+    filters: FilterNode | None = None
     compare_date_range: DateRangeRequest | None = None
     compare: bool | None = None
     pixel_id: str | None = None
@@ -279,7 +280,7 @@ class CohortRequest:
     date_range: DateRangeRequest | None = None
     granularity: str = "month"
     timezone: str | None = None
-    filters: Any = None
+    filters: FilterNode | None = None
     pixel_id: str | None = None
 
 

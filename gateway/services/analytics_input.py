@@ -16,6 +16,7 @@ from gateway.catalog import CATALOG, Catalog
 from gateway.engine import FIELDS, OPERATORS, And, Filter, Not, Or, Predicate, TimeRange
 from gateway.engine.fields import find_field, validate_filter
 from gateway.errors import FieldError
+from gateway.filters import filter_view
 from gateway.limits import (
     MAX_NAME_LENGTH,
     MAX_TIMEZONE_LENGTH,
@@ -181,8 +182,11 @@ def resolve_dimension(name: Any, problems: Problems, *path: str | int) -> str | 
 
 
 def parse_filter(obj: Any, problems: Problems, *path: str | int) -> Filter | None:
-    """A canonical filter (`{"and": [...]}`, `{"or": [...]}`, `{"not": {...}}`,
-    `{"field", "op", "value"}`; a list means `and`) as an engine filter tree.
+    """A filter as an engine filter tree: the one parse, whatever the surface. `obj` is
+    canonical JSON (`{"and": [...]}`, `{"or": [...]}`, `{"not": {...}}`,
+    `{"field", "op", "value"}`; a list means `and`; a dashboard view's stored filter) or a
+    typed `FilterInput` tree (GraphQL, and the REST adapters' typed arguments), both read
+    through `gateway.filters.filter_view`: `and` is taken before `or`, `or` before `not`.
 
     The bounds (`gateway.limits.filter_problem`: conditions, depth, values) are checked
     first, without recursion; only a tree within them is built, so building may recurse."""
@@ -204,6 +208,7 @@ def parse_filter(obj: Any, problems: Problems, *path: str | int) -> Filter | Non
 
 
 def _tree(obj: Any, problems: Problems, path: Path) -> Filter | None:
+    obj = filter_view(obj)
     if isinstance(obj, list):
         obj = {"and": obj}
     if not isinstance(obj, dict):

@@ -67,16 +67,6 @@ class FilterInput:
     op: str | None = None
     value: JSON | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The canonical JSON form the service parses (the REST body's shape)."""
-        if self.and_ is not None:
-            return {"and": [f.to_json() for f in self.and_]}
-        if self.or_ is not None:
-            return {"or": [f.to_json() for f in self.or_]}
-        if self.not_ is not None:
-            return {"not": self.not_.to_json()}
-        return {"field": self.field, "op": self.op, "value": self.value}
-
 
 def _range(r: DateRangeInput | None) -> DateRangeRequest | None:
     return None if r is None else r.to_request()
@@ -109,7 +99,7 @@ class AnalyticsQueryInput:
         return QueryRequest(
             measures=list(self.measures), date_range=_range(self.date_range),
             granularity=self.granularity.value, dimensions=list(self.dimensions),
-            timezone=self.timezone, filters=None if self.filters is None else self.filters.to_json(),
+            timezone=self.timezone, filters=self.filters,
             compare_date_range=_range(self.compare_date_range), compare=self.compare,
             order_by=self.order_by, descending=self.descending, limit=self.limit,
             pixel_id=None if self.pixel_id is None else str(self.pixel_id))
@@ -259,8 +249,7 @@ class AttributionQueryInput:
             date_range=_range(self.date_range), dimension=self.dimension,
             model=self.attribution_model.value, window_days=self.attribution_window,
             conversion_event=self.conversion_event, half_life_days=self.half_life_days,
-            timezone=self.timezone,
-            filters=None if self.filters is None else self.filters.to_json(),
+            timezone=self.timezone, filters=self.filters,
             compare_date_range=_range(self.compare_date_range), compare=self.compare,
             pixel_id=None if self.pixel_id is None else str(self.pixel_id))
 
@@ -337,8 +326,7 @@ class CohortQueryInput:
         return CohortRequest(
             measures=base.measures if self.measures is None else list(self.measures),
             date_range=_range(self.date_range), granularity=self.granularity.value,
-            timezone=self.timezone,
-            filters=None if self.filters is None else self.filters.to_json(),
+            timezone=self.timezone, filters=self.filters,
             pixel_id=None if self.pixel_id is None else str(self.pixel_id))
 
 

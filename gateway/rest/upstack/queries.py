@@ -137,8 +137,9 @@ class _Body:
         return DateRangeInput(**parts)
 
     def filter(self, value: Any, path: tuple[str | int, ...]) -> FilterInput | None:
-        """One wire filter as a FilterInput, after the shared bounds (which the service
-        checks again on the combined filter): converting recurses, the check does not."""
+        """One wire filter as the typed FilterInput GraphQL takes, after the shared bounds
+        (checked here because converting recurses and the check does not; the service checks
+        them again on the combined filter, whatever the surface)."""
         bound = filter_problem(value, path)
         if bound is not None:
             self.errors.append(bound)
@@ -182,28 +183,29 @@ def _json_type(name: str) -> str:
 
 
 def _filter(value: Any, body: _Body, path: tuple[str | int, ...]) -> FilterInput | None:
-    if isinstance(value, list):
-        items = [_filter(v, body, (*path, i)) for i, v in enumerate(value)]
-        return FilterInput(and_=[i for i in items if i is not None])
-    if not isinstance(value, dict):
+    """The wire filter key for key as FilterInput: a list is an `and`, Upstack's `operator`
+    spells `op`. Only what FilterInput cannot hold is refused here; what the tree means
+    (which group wins, required fields, known operators and fields) is the service's one
+    parse (`parse_filter`)."""
+    node = {"and": value} if isinstance(value, list) else value
+    if not isinstance(node, dict):
         body.fail("a filter is an object: {field, op, value}, {and|or: [...]} or {not: {...}}",
                   *path)
         return None
+    groups: dict[str, list[FilterInput]] = {}
     for key in ("and", "or"):
-        if key in value:
-            items = value[key]
-            if not isinstance(items, list):
-                body.fail(f"{key} takes a list of filters", *path, key)
-                return None
-            inner = [_filter(v, body, (*path, key, i)) for i, v in enumerate(items)]
-            kept = [i for i in inner if i is not None]
-            return FilterInput(and_=kept) if key == "and" else FilterInput(or_=kept)
-    if "not" in value:
-        inner_one = _filter(value["not"], body, (*path, "not"))
-        return None if inner_one is None else FilterInput(not_=inner_one)
-    field, op = value.get("field"), value.get("op", value.get("operator"))
-    return FilterInput(field=field if isinstance(field, str) else None,
-                       op=op if isinstance(op, str) else None, value=value.get("value"))
+        if key not in node:
+            continue
+        if not isinstance(node[key], list):
+            body.fail(f"{key} takes a list of filters", *path, key)
+            return None
+        found = [_filter(v, body, (*path, key, i)) for i, v in enumerate(node[key])]
+        groups[key] = [f for f in found if f is not None]
+    negated = _filter(node["not"], body, (*path, "not")) if "not" in node else None
+    field, op = node.get("field"), node.get("op", node.get("operator"))
+    return FilterInput(and_=groups.get("and"), or_=groups.get("or"), not_=negated,
+                       field=field if isinstance(field, str) else None,
+                       op=op if isinstance(op, str) else None, value=node.get("value"))
 
 
 def _range_body(r: ResolvedDateRange | None) -> dict[str, Any] | None:
