@@ -276,6 +276,8 @@ async def run_attribution_query(db: Database, principal: Principal | None,
 
 @dataclass(frozen=True)
 class CohortRequest:
+    """A cohort analysis as either surface sends it; `measures` default to all of them."""
+
     measures: Sequence[str] = COHORT_MEASURES
     date_range: DateRangeRequest | None = None
     granularity: str = "month"
@@ -289,7 +291,6 @@ class CohortAnswer:
     request: CohortQuery
     date_range: ResolvedRange
     result: CohortResult
-    definitions: dict[str, str] = field(default_factory=dict)
 
 
 async def run_cohort_query(db: Database, principal: Principal | None, req: CohortRequest,
