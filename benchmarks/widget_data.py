@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import event
@@ -31,7 +32,8 @@ from gateway.app import create_app  # noqa: E402
 from gateway.catalog import CATALOG  # noqa: E402
 from gateway.demo import seed_demo  # noqa: E402
 from gateway.engine import EngineQuery, TimeRange, run_query  # noqa: E402
-from gateway.services.widget_data import SeriesKey, compute_series, day_range  # noqa: E402
+from gateway.periods import day_range  # noqa: E402
+from gateway.services.widget_data import SeriesKey, compute_series  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -79,7 +81,7 @@ async def main(views: int, widgets: int, repeat: int) -> None:
                     assert r.status_code == 200, r.text
                 engine = state.db.engine.sync_engine
                 start, end = day_range(datetime(2026, 10, 22).date(), datetime(2026, 11, 20).date(),
-                                       "America/New_York")
+                                       ZoneInfo("America/New_York"))
 
                 async def per_widget() -> None:
                     for _ in range(views):

@@ -43,6 +43,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.errors import FieldError, InvalidInput
+from gateway.filters import filter_view
 
 __all__ = [
     "INT64_MAX",
@@ -150,7 +151,9 @@ def _condition_problem(node: Any, where: Path) -> tuple[FieldError | None, int]:
 
 
 def filter_problem(raw: Any, path: Path = ("filters",)) -> FieldError | None:
-    """The first bound a JSON filter tree crosses, or None when it is within every bound.
+    """The first bound a filter tree crosses, or None when it is within every bound. The
+    tree is canonical JSON or typed nodes (`FilterInput`), read through
+    `gateway.filters.filter_view`.
 
     Walks the tree once with an explicit stack (no recursion, whatever the nesting) and stops
     at the first crossing: a group is refused before its children are visited when its width
@@ -165,6 +168,7 @@ def filter_problem(raw: Any, path: Path = ("filters",)) -> FieldError | None:
     values = 0
     while stack:
         node, where, depth = stack.pop()
+        node = filter_view(node)
         group = _group(node)
         if group is not None and group[0]:
             items, prefix, indexed = group

@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 
 from gateway.context import Info
 from gateway.errors import FieldError
+from gateway.periods import DEFAULT_PRESET
 from gateway.services import dashboards as service
 from gateway.services import widget_data
 from gateway.types.dashboards import (
@@ -272,7 +273,7 @@ async def resolve_widget_data(info: Info, widget: Widget, *,
     elif widget.default_range is not None and "start" in widget.default_range:
         spec = ("dates", widget.default_range["start"], widget.default_range["end"])
     else:
-        spec = ("preset", (widget.default_range or {}).get("preset", "last_30_days"))
+        spec = ("preset", (widget.default_range or {}).get("preset", DEFAULT_PRESET))
     series = await widget_data.widget_series(
         ctx.loaders.widget_data, ctx.principal, pixel_id=widget.pixel_id,
         measure=widget.measure, range_spec=spec,

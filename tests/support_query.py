@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from gateway.catalog import CATALOG, Aggregate, Formula
 from gateway.catalog.formula import BinaryOp, Constant, Neg, Node, Ref, parse_formula
 
-__all__ = ["channel", "generate", "local_bucket", "matches", "measure_value", "percentile"]
+__all__ = ["channel", "generate", "local_bucket", "matches", "measure_value", "percentile",
+           "seed_events"]
 
 SOURCES = [None, "google", "facebook", "instagram", "tiktok", "newsletter", "bing"]
 MEDIUMS = {None: None, "google": "cpc", "facebook": "paid_social", "instagram": "social",
@@ -66,6 +67,19 @@ def generate(pixel_id: str, *, seed: int, start: datetime, days: int, n: int = 1
                        utm_source=None, utm_medium=None)
         out.append(row)
     return out
+
+
+async def seed_events(db: Any, pixel_id: str, *, seed: int, start: datetime, days: int,
+                      n: int = 1500) -> list[dict[str, Any]]:
+    """`generate`'s events, stored through the ingestion storage call (`db`: the app's
+    `Database`); returns them for the oracle."""
+    from gateway.storage.events import insert_events
+
+    events = generate(pixel_id, seed=seed, start=start, days=days, n=n)
+    async with db.session() as session:
+        await insert_events(session, events)
+        await session.commit()
+    return events
 
 
 def local_bucket(ts: int, granularity: str, tz: str) -> tuple[datetime, datetime]:

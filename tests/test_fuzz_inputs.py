@@ -24,8 +24,8 @@ import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.engine import FIELDS, GRANULARITIES, OPERATORS
-from gateway.services.analytics_input import PRESETS
+from gateway.engine import FIELDS, OPERATORS
+from gateway.periods import GRANULARITIES, PRESETS
 from gateway.storage.events import insert_events
 from tests.support import Harness
 from tests.support_inputs import (

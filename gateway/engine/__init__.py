@@ -15,7 +15,6 @@ from gateway.engine.attribution import (
     run_attribution,
 )
 from gateway.engine.cohorts import (
-    COHORT_GRANULARITIES,
     COHORT_MEASURES,
     CohortCell,
     CohortQuery,
@@ -24,7 +23,6 @@ from gateway.engine.cohorts import (
 )
 from gateway.engine.fields import FIELDS, OPERATORS, FieldSpec, find_field, validate_filter
 from gateway.engine.query import (
-    GRANULARITIES,
     And,
     Bucket,
     EngineQuery,
@@ -38,10 +36,8 @@ from gateway.engine.query import (
 from gateway.engine.run import Limits, run_query
 
 __all__ = [
-    "COHORT_GRANULARITIES",
     "COHORT_MEASURES",
     "FIELDS",
-    "GRANULARITIES",
     "MODELS",
     "OPERATORS",
     "And",

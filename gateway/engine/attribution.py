@@ -26,6 +26,14 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.attribution import (
+    DEFAULT_CONVERSION_EVENT,
+    DEFAULT_DIMENSION,
+    DEFAULT_HALF_LIFE_DAYS,
+    DEFAULT_MODEL,
+    DEFAULT_WINDOW_DAYS,
+    MODELS,
+)
 from gateway.engine.fields import T, compile_filter, field_expression
 from gateway.engine.query import Filter, TimeRange
 from gateway.errors import QueryTooLarge
@@ -34,8 +42,6 @@ from gateway.storage import Database
 __all__ = ["MODELS", "AttributionQuery", "AttributionResult", "AttributionRow",
            "run_attribution", "weights"]
 
-MODELS: tuple[str, ...] = ("first_click", "last_click", "any_click", "linear",
-                           "position_based", "time_decay")
 _DAY_MS = 86_400_000
 
 
@@ -45,11 +51,11 @@ class AttributionQuery:
 
     pixel_id: str
     range: TimeRange
-    dimension: str = "utm_source"
-    model: str = "first_click"
-    window_days: int = 30
-    conversion_event: str = "purchase"
-    half_life_days: float = 7.0
+    dimension: str = DEFAULT_DIMENSION
+    model: str = DEFAULT_MODEL
+    window_days: int = DEFAULT_WINDOW_DAYS
+    conversion_event: str = DEFAULT_CONVERSION_EVENT
+    half_life_days: float = DEFAULT_HALF_LIFE_DAYS
     filters: Filter | None = None
     compare_range: TimeRange | None = None
     max_rows: int = 1_000_000

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,8 +28,9 @@ from sqlalchemy import BigInteger, case, literal
 from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.engine.query import TimeRange
+from gateway.periods import local_floor, local_step
 
-__all__ = ["BucketPlan", "local_floor", "local_step", "plan_buckets", "transitions"]
+__all__ = ["BucketPlan", "plan_buckets", "transitions"]
 
 _FIXED_MS = {"second": 1000, "minute": 60_000, "hour": 3_600_000}
 _DAY_MS = 86_400_000
@@ -41,31 +42,6 @@ def _ms(dt: datetime) -> int:
 
 def _from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def local_floor(local: datetime, granularity: str) -> datetime:
-    d = local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None, fold=0)
-    if granularity == "day":
-        return d
-    if granularity == "week":  # ISO weeks: Monday
-        return d - timedelta(days=d.weekday())
-    if granularity == "month":
-        return d.replace(day=1)
-    if granularity == "quarter":
-        return d.replace(day=1, month=(d.month - 1) // 3 * 3 + 1)
-    if granularity == "year":
-        return d.replace(day=1, month=1)
-    raise ValueError(granularity)
-
-
-def local_step(d: datetime, granularity: str) -> datetime:
-    if granularity == "day":
-        return d + timedelta(days=1)
-    if granularity == "week":
-        return d + timedelta(days=7)
-    months = {"month": 1, "quarter": 3, "year": 12}[granularity]
-    total = d.month - 1 + months
-    return d.replace(year=d.year + total // 12, month=total % 12 + 1)
 
 
 def _offset_ms(tz: ZoneInfo, ms: int) -> int:

@@ -30,21 +30,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
 
-from gateway.engine.buckets import local_floor, local_step
+from gateway.catalog.cohorts import COHORT_MEASURES  # what each one means: see there
 from gateway.engine.fields import T, compile_filter
 from gateway.engine.query import Filter, TimeRange
 from gateway.errors import QueryTooLarge
+from gateway.periods import local_floor, local_step
 from gateway.storage import Database
 
-__all__ = ["COHORT_GRANULARITIES", "COHORT_MEASURES", "CohortCell", "CohortQuery",
-           "CohortResult", "run_cohorts"]
-
-COHORT_MEASURES: tuple[str, ...] = (
-    "orders.customers_cohort", "orders.cohort_retention_percent",
-    "orders.ltv_cohort_gross_revenue", "orders.ltv_cohort_net_revenue",
-    "orders.avg_order_value_cohort", "orders.cohort_cm1", "orders.cohort_cm2",
-)
-COHORT_GRANULARITIES: tuple[str, ...] = ("week", "month", "year")
+__all__ = ["COHORT_MEASURES", "CohortCell", "CohortQuery", "CohortResult", "run_cohorts"]
 
 
 @dataclass(frozen=True)
@@ -89,7 +82,7 @@ def _periods(first: datetime, end_ms: int, granularity: str, tz: ZoneInfo) -> li
 
 async def run_cohorts(db: Database, q: CohortQuery) -> CohortResult:
     """Cohort cells for `q`; measures must be in COHORT_MEASURES, granularity in
-    COHORT_GRANULARITIES. Raises QueryTooLarge past `q.max_rows` events."""
+    `gateway.periods.COHORT_GRANULARITIES`. Raises QueryTooLarge past `q.max_rows` events."""
     tz = ZoneInfo(q.timezone)
     start_ms, end_ms = q.range.start_ms, q.range.end_ms
     base = [T.pixel_id == q.pixel_id, T.user_id.is_not(None), T.ts < end_ms]

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
-    "GRANULARITIES",
     "And",
     "Bucket",
     "EngineQuery",
@@ -23,9 +22,6 @@ __all__ = [
     "TimeRange",
 ]
 
-GRANULARITIES: tuple[str, ...] = (
-    "none", "second", "minute", "hour", "day", "week", "month", "quarter", "year",
-)
 
 
 @dataclass(frozen=True)

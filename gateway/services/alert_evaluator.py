@@ -2,8 +2,8 @@
 
 Each pass (`evaluate_due(now)`), for every enabled alert:
 1. Its window is the last complete interval: [end - interval, end), `end` being `now`
-   rounded down to the interval on the UTC epoch (a 1h alert looks at 10:00-11:00 at 11:00:20).
-   A window already evaluated is skipped.
+   rounded down to the interval on the UTC epoch (a 1h alert looks at 10:00-11:00 at 11:00:20;
+   `gateway.periods.interval_window`). A window already evaluated is skipped.
 2. Claim: INSERT a lease row (alert, window start); the unique constraint lets exactly one
    process win, so several gateway processes never evaluate or notify the same window twice.
 3. Compute the measure's period value over the window with the query engine.
@@ -41,8 +41,8 @@ import httpx
 
 from gateway.egress import EgressGuard
 from gateway.engine import EngineQuery, TimeRange, run_query
+from gateway.periods import interval_window
 from gateway.secret_box import SealedSecretError
-from gateway.services.alerts import INTERVALS
 from gateway.services.webhook_delivery import Delivery, deliver
 from gateway.services.webhooks import open_secret, webhook_secret_box
 from gateway.settings import Settings
@@ -50,21 +50,13 @@ from gateway.storage import Database
 from gateway.storage import alerts as store
 from gateway.storage.dashboard_tables import AlertHistoryRow, AlertRow
 
-__all__ = ["DELIVERY_FAILED", "AlertEvaluator", "Evaluation", "window_of"]
+__all__ = ["DELIVERY_FAILED", "AlertEvaluator", "Evaluation"]
 
 log = logging.getLogger("gateway.alerts")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LEASE_RETENTION = timedelta(days=2)  # longer than the longest interval (1d)
 # What clients read about any failed delivery (history `error`, executionErrors `message`).
 DELIVERY_FAILED = "webhook delivery failed"
-
-
-def window_of(interval: str, now: datetime) -> tuple[datetime, datetime]:
-    """The last complete window of `interval` at `now`: [start, end)."""
-    step = INTERVALS[interval]
-    seconds = int((now - _EPOCH).total_seconds())
-    end = _EPOCH + timedelta(seconds=seconds - seconds % step)
-    return end - timedelta(seconds=step), end
 
 
 @dataclass(frozen=True)
@@ -133,7 +125,7 @@ class AlertEvaluator:
 
     async def _evaluate(self, client: httpx.AsyncClient, alert: AlertRow,
                         now: datetime) -> Evaluation | None:
-        start, end = window_of(alert.interval, now)
+        start, end = interval_window(alert.interval, now)
         if alert.last_window_end is not None and alert.last_window_end >= end:
             return None
         async with self.db.session() as session:

@@ -21,6 +21,7 @@ from gateway.catalog import CATALOG
 from gateway.egress import EgressGuard
 from gateway.errors import FieldError, InvalidInput, NotFound
 from gateway.limits import MAX_PAGE_SIZE, check_page
+from gateway.periods import INTERVALS
 from gateway.services.dashboard_config import raise_if
 from gateway.services.measures import suggest_measures
 from gateway.services.webhooks import check_url
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from strawberry.dataloader import DataLoader
 
 __all__ = [
-    "INTERVALS",
     "THRESHOLD_TYPES",
     "AlertDraft",
     "alert_history",
@@ -45,9 +45,6 @@ __all__ = [
     "replace_alert",
 ]
 
-# interval -> seconds (ClickStack's enum)
-INTERVALS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600,
-                             "6h": 21600, "12h": 43200, "1d": 86400}
 THRESHOLD_TYPES = ("above", "below")
 SOURCES = ("tile", "measure")
 NOT_FOUND = "Alert not found"

@@ -11,18 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from gateway.attribution import MODELS
 from gateway.auth.policy import require_pixel, require_scope
 from gateway.auth.principal import Principal
 from gateway.catalog import CATALOG, MeasureDefinition
 from gateway.engine import (
-    COHORT_GRANULARITIES,
     COHORT_MEASURES,
     FIELDS,
-    GRANULARITIES,
-    MODELS,
     AttributionQuery,
     AttributionResult,
     CohortQuery,
@@ -35,7 +32,9 @@ from gateway.engine import (
     run_query,
 )
 from gateway.errors import InvalidInput, PixelMismatch
+from gateway.filters import FilterNode
 from gateway.limits import MAX_NAME_LENGTH
+from gateway.periods import COHORT_GRANULARITIES, GRANULARITIES, overlaps
 from gateway.services.analytics_input import (
     DateRangeRequest,
     Problems,
@@ -52,7 +51,8 @@ from gateway.storage.tenancy import find_pixel
 
 __all__ = ["AttributionAnswer", "AttributionRequest", "CohortAnswer", "CohortRequest",
            "MeasureSummary", "QueryAnswer", "QueryRequest", "list_filter_fields",
-           "run_analytics_query", "run_attribution_query", "run_cohort_query"]
+           "percent_diff", "run_analytics_query", "run_attribution_query",
+           "run_cohort_query"]
 
 SCOPE = "analytics:read"
 MAX_DIMENSIONS = 5
@@ -61,15 +61,16 @@ MAX_LIMIT = 1000
 
 @dataclass(frozen=True)
 class QueryRequest:
-    """A query as either surface sends it. `filters` is the canonical JSON filter tree.
-    `compare`: None = default (the preceding period when granularity != none), False = off."""
+    """A query as either surface sends it. `filters` is the typed filter tree (parsed once,
+    by `parse_filter`). `compare`: None = default (the preceding period when
+    granularity != none), False = off."""
 
     measures: Sequence[str]
     date_range: DateRangeRequest | None
     granularity: str = "day"
     dimensions: Sequence[str] = ()
     timezone: str | None = None
-    filters: Any = None
+    filters: FilterNode | None = None
     compare_date_range: DateRangeRequest | None = None
     compare: bool | None = None
     order_by: str | None = None
@@ -127,10 +128,6 @@ async def _zone(db: Database, pixel_id: str, name: str | None, problems: Problem
     return resolve_timezone(name, problems, "timezone")
 
 
-def _overlap(a: ResolvedRange, b: ResolvedRange) -> bool:
-    return a.range.start < b.range.end and b.range.start < a.range.end
-
-
 def _compare_range(explicit: DateRangeRequest | None, enabled: bool | None, granularity: str,
                    primary: ResolvedRange | None, tz: ZoneInfo | None, now: datetime,
                    problems: Problems) -> ResolvedRange | None:
@@ -138,12 +135,21 @@ def _compare_range(explicit: DateRangeRequest | None, enabled: bool | None, gran
         return None
     if explicit is not None:
         found = resolve_range(explicit, tz, now, problems, "compareDateRange")
-        if found is not None and _overlap(found, primary):
+        if found is not None and overlaps((found.range.start, found.range.end),
+                                          (primary.range.start, primary.range.end)):
             problems.add("compareDateRange must not overlap dateRange", "compareDateRange")
         return found
     if enabled or granularity != "none":
         return preceding(primary, tz)
     return None
+
+
+def percent_diff(primary: float | None, compare: float | None) -> float | None:
+    """(primary - compare) / |compare| x 100: Upstack's `percentDiff`, the one formula for
+    every answer that compares periods. None without both values or when compare is 0."""
+    if primary is None or not compare:
+        return None
+    return (primary - compare) / abs(compare) * 100.0
 
 
 def _summaries(keys: Sequence[str], result: EngineResult, compare: bool) -> list[MeasureSummary]:
@@ -155,15 +161,12 @@ def _summaries(keys: Sequence[str], result: EngineResult, compare: bool) -> list
         c_vals = [v for b in result.compare if (v := b.values[k]) is not None]
         p_total = result.totals.get(k)
         c_total = result.compare_totals.get(k) if compare else None
-        diff = None
-        if p_total is not None and c_total:
-            diff = (p_total - c_total) / abs(c_total) * 100.0
         out.append(MeasureSummary(
             d, float(sum(p_vals)) if p_vals else None,
             sum(p_vals) / len(p_vals) if p_vals else None, p_total,
             (float(sum(c_vals)) if c_vals else None) if compare else None,
             (sum(c_vals) / len(c_vals) if c_vals else None) if compare else None,
-            c_total, diff))
+            c_total, percent_diff(p_total, c_total)))
     return out
 
 
@@ -174,9 +177,7 @@ async def run_analytics_query(db: Database, principal: Principal | None, req: Qu
     _, pixel = _check_pixel(principal, req.pixel_id)
     problems = Problems()
     measures = resolve_measures(req.measures, problems, "measures")
-    if req.granularity not in GRANULARITIES:
-        problems.add(f"unknown granularity {req.granularity!r}; use one of "
-                     f"{', '.join(GRANULARITIES)}", "granularity")
+    problems.one_of(req.granularity, GRANULARITIES, "granularity", "granularity")
     dims: tuple[str, ...] = ()
     if len(req.dimensions) > MAX_DIMENSIONS:  # none looked at: each unknown one costs a hint
         problems.add(f"at most {MAX_DIMENSIONS} dimensions", "dimensions")
@@ -213,14 +214,17 @@ async def run_analytics_query(db: Database, principal: Principal | None, req: Qu
 
 @dataclass(frozen=True)
 class AttributionRequest:
+    """An attribution query as either surface sends it; the surfaces fill in the defaults
+    (`gateway.attribution`), this service bounds the values."""
+
     date_range: DateRangeRequest | None
-    dimension: str = "utm_source"
-    model: str = "first_click"
-    window_days: int = 30
-    conversion_event: str = "purchase"
-    half_life_days: float = 7.0
+    dimension: str
+    model: str
+    window_days: int
+    conversion_event: str
+    half_life_days: float
     timezone: str | None = None
-    filters: Any = None
+    filters: FilterNode | None = None
     compare_date_range: DateRangeRequest | None = None
     compare: bool | None = None
     pixel_id: str | None = None
@@ -228,11 +232,15 @@ class AttributionRequest:
 
 @dataclass(frozen=True)
 class AttributionAnswer:
+    """`percent_diff`: per total (conversions, revenue), `percent_diff` of the period
+    against the compare period; empty without a compare period."""
+
     request: AttributionQuery
     date_range: ResolvedRange
     compare_date_range: ResolvedRange | None
     result: AttributionResult
     timezone: str
+    percent_diff: dict[str, float | None] = field(default_factory=dict)
 
 
 async def run_attribution_query(db: Database, principal: Principal | None,
@@ -241,9 +249,7 @@ async def run_attribution_query(db: Database, principal: Principal | None,
     _, pixel = _check_pixel(principal, req.pixel_id)
     problems = Problems()
     dim = resolve_dimension(req.dimension, problems, "dimension")
-    if req.model not in MODELS:
-        problems.add(f"unknown attribution model {req.model!r}; use one of "
-                     f"{', '.join(MODELS)}", "attributionModel")
+    problems.one_of(req.model, MODELS, "attribution model", "attributionModel")
     if not 1 <= req.window_days <= 365:
         problems.add("attributionWindow must be 1 to 365 days", "attributionWindow")
     if not 0 < req.half_life_days <= 365:
@@ -262,16 +268,21 @@ async def run_attribution_query(db: Database, principal: Principal | None,
     q = AttributionQuery(pixel, primary.range, dim, req.model, req.window_days,
                          req.conversion_event, req.half_life_days, filters,
                          None if compare is None else compare.range)
-    return AttributionAnswer(q, primary, compare, await run_attribution(db, q), tz.key)
+    result = await run_attribution(db, q)
+    diffs = {} if not result.compare_totals else {
+        k: percent_diff(v, result.compare_totals.get(k)) for k, v in result.totals.items()}
+    return AttributionAnswer(q, primary, compare, result, tz.key, diffs)
 
 
 @dataclass(frozen=True)
 class CohortRequest:
+    """A cohort analysis as either surface sends it; `measures` default to all of them."""
+
     measures: Sequence[str] = COHORT_MEASURES
     date_range: DateRangeRequest | None = None
     granularity: str = "month"
     timezone: str | None = None
-    filters: Any = None
+    filters: FilterNode | None = None
     pixel_id: str | None = None
 
 
@@ -280,7 +291,6 @@ class CohortAnswer:
     request: CohortQuery
     date_range: ResolvedRange
     result: CohortResult
-    definitions: dict[str, str] = field(default_factory=dict)
 
 
 async def run_cohort_query(db: Database, principal: Principal | None, req: CohortRequest,

@@ -8,15 +8,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from gateway.catalog import CATALOG, Catalog
 from gateway.engine import FIELDS, OPERATORS, And, Filter, Not, Or, Predicate, TimeRange
-from gateway.engine.buckets import local_floor
 from gateway.engine.fields import find_field, validate_filter
 from gateway.errors import FieldError
+from gateway.filters import filter_view
 from gateway.limits import (
     MAX_NAME_LENGTH,
     MAX_TIMEZONE_LENGTH,
@@ -24,17 +24,12 @@ from gateway.limits import (
     filter_problem,
     find_zone,
 )
+from gateway.periods import MAX_RANGE_DAYS, PRESETS, day_range, preceding_days, preset_days
 from gateway.services.measures import suggest_measures
 
-__all__ = ["PRESETS", "DateRangeRequest", "Problems", "ResolvedRange", "parse_filter",
-           "preceding", "resolve_dimension", "resolve_measures", "resolve_range",
-           "resolve_timezone"]
+__all__ = ["DateRangeRequest", "Problems", "ResolvedRange", "parse_filter", "preceding",
+           "resolve_dimension", "resolve_measures", "resolve_range", "resolve_timezone"]
 
-PRESETS: tuple[str, ...] = (
-    "today", "yesterday", "last_7_days", "last_14_days", "last_28_days", "last_30_days",
-    "last_90_days", "last_365_days", "this_week", "last_week", "this_month", "last_month",
-    "this_quarter", "last_quarter", "this_year", "last_year",
-)
 Path = tuple[str | int, ...]
 
 
@@ -46,6 +41,11 @@ class Problems:
 
     def add(self, message: str, *path: str | int) -> None:
         self.errors.append(FieldError(message, tuple(path)))
+
+    def one_of(self, value: Any, options: Sequence[str], what: str, *path: str | int) -> None:
+        """Record "unknown <what> <value>; use one of …" unless `value` is in `options`."""
+        if value not in options:
+            self.add(f"unknown {what} {value!r}; use one of {', '.join(options)}", *path)
 
 
 def _named(name: Any) -> str | None:
@@ -81,36 +81,13 @@ class ResolvedRange:
 
 
 def _to_range(start: date, end: date, tz: ZoneInfo) -> ResolvedRange:
-    a = datetime(start.year, start.month, start.day, tzinfo=tz).astimezone(UTC)
-    end_next = end + timedelta(days=1)
-    b = datetime(end_next.year, end_next.month, end_next.day, tzinfo=tz).astimezone(UTC)
-    return ResolvedRange(start, end, TimeRange(a, b))
-
-
-def _preset(name: str, today: date) -> tuple[date, date]:
-    if name == "today":
-        return today, today
-    if name == "yesterday":
-        y = today - timedelta(days=1)
-        return y, y
-    if name.startswith("last_") and name.endswith("_days"):
-        n = int(name[5:-5])
-        return today - timedelta(days=n), today - timedelta(days=1)
-    unit = name.split("_", 1)[1]
-    this = local_floor(datetime(today.year, today.month, today.day), unit).date()
-    if name.startswith("this_"):
-        return this, today
-    prev = local_floor(datetime.combine(this - timedelta(days=1), datetime.min.time()),
-                       unit).date()
-    return prev, this - timedelta(days=1)
+    return ResolvedRange(start, end, TimeRange(*day_range(start, end, tz)))
 
 
 def resolve_range(value: DateRangeRequest | None, tz: ZoneInfo, now: datetime,
                   problems: Problems, *path: str | int) -> ResolvedRange | None:
-    """Dates or preset in the query's zone; problems recorded under `path`.
-
-    Presets: `last_N_days` are the N whole days before today; `this_*` run through today.
-    """
+    """Dates or preset in the query's zone; problems recorded under `path`. What each
+    preset means: `gateway.periods` (`preset_days`)."""
     if value is None:
         problems.add("dateRange is required", *path)
         return None
@@ -121,8 +98,7 @@ def resolve_range(value: DateRangeRequest | None, tz: ZoneInfo, now: datetime,
             problems.add(f"unknown preset {shown}; use one of {', '.join(PRESETS)}",
                          *path, "preset")
             return None
-        a, b = _preset(value.preset, now.astimezone(tz).date())
-        return _to_range(a, b, tz)
+        return _to_range(*preset_days(value.preset, now, tz), tz)
     found: list[date] = []
     for key, text in (("start", value.start), ("end", value.end)):
         if text is None:
@@ -145,16 +121,15 @@ def resolve_range(value: DateRangeRequest | None, tz: ZoneInfo, now: datetime,
     if found[1] < found[0]:
         problems.add("end is before start", *path, "end")
         return None
-    if (found[1] - found[0]).days > 3660:
+    if (found[1] - found[0]).days > MAX_RANGE_DAYS:
         problems.add("the range may span at most ten years", *path, "end")
         return None
     return _to_range(found[0], found[1], tz)
 
 
 def preceding(r: ResolvedRange, tz: ZoneInfo) -> ResolvedRange:
-    """The period of equal length (in local days) just before `r`."""
-    end = r.start - timedelta(days=1)
-    return _to_range(end - timedelta(days=r.days - 1), end, tz)
+    """The compare period of `r` (`gateway.periods.preceding_days`)."""
+    return _to_range(*preceding_days(r.start, r.end), tz)
 
 
 def resolve_timezone(name: str, problems: Problems, *path: str | int) -> ZoneInfo | None:
@@ -207,8 +182,11 @@ def resolve_dimension(name: Any, problems: Problems, *path: str | int) -> str | 
 
 
 def parse_filter(obj: Any, problems: Problems, *path: str | int) -> Filter | None:
-    """A canonical filter (`{"and": [...]}`, `{"or": [...]}`, `{"not": {...}}`,
-    `{"field", "op", "value"}`; a list means `and`) as an engine filter tree.
+    """A filter as an engine filter tree: the one parse, whatever the surface. `obj` is
+    canonical JSON (`{"and": [...]}`, `{"or": [...]}`, `{"not": {...}}`,
+    `{"field", "op", "value"}`; a list means `and`; a dashboard view's stored filter) or a
+    typed `FilterInput` tree (GraphQL, and the REST adapters' typed arguments), both read
+    through `gateway.filters.filter_view`: `and` is taken before `or`, `or` before `not`.
 
     The bounds (`gateway.limits.filter_problem`: conditions, depth, values) are checked
     first, without recursion; only a tree within them is built, so building may recurse."""
@@ -230,6 +208,7 @@ def parse_filter(obj: Any, problems: Problems, *path: str | int) -> Filter | Non
 
 
 def _tree(obj: Any, problems: Problems, path: Path) -> Filter | None:
+    obj = filter_view(obj)
     if isinstance(obj, list):
         obj = {"and": obj}
     if not isinstance(obj, dict):

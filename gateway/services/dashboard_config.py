@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from gateway.catalog import CATALOG, Catalog
 from gateway.errors import FieldError, InvalidInput
 from gateway.limits import date_problem
+from gateway.periods import GRANULARITIES, PRESETS
 from gateway.services.analytics_input import Problems, parse_filter
 from gateway.services.measures import suggest_measures
 
 __all__ = [
-    "DATE_PRESETS",
-    "GRANULARITIES",
     "GRID_COLUMNS",
     "GRID_MAX_WIDTH",
     "VIEW_TYPES",
@@ -35,7 +34,6 @@ __all__ = [
     "normalize_configuration",
     "normalize_widgets",
     "raise_if",
-    "resolve_date_range",
 ]
 
 GRID_COLUMNS = 12
@@ -43,10 +41,6 @@ GRID_MAX_WIDTH = 1200
 MAX_WIDGETS = 200
 WIDGET_KINDS = ("sparkline", "line", "bar", "number", "table")
 VIEW_TYPES = ("view", "attribution_view", "pnl_view")
-GRANULARITIES = ("none", "second", "minute", "hour", "day", "week", "month", "quarter", "year")
-# Relative default date ranges a view may carry instead of fixed dates.
-DATE_PRESETS = ("today", "yesterday", "last_7_days", "last_14_days", "last_30_days",
-                "last_90_days", "month_to_date", "year_to_date")
 DEFAULT_SIZE = (3, 2)  # (columns, rows) of an auto-placed tile: four per row
 _LAYOUT_EXTRAS = ("minColumns", "maxColumns", "minRows", "maxRows")
 
@@ -231,9 +225,9 @@ def _date_range(raw: Any, path: Path, errors: list[FieldError]) -> dict[str, Any
     if not isinstance(raw, Mapping):
         errors.append(FieldError("dateRange must be an object", path))
         return None
-    if "preset" in raw:
-        if raw["preset"] not in DATE_PRESETS:
-            errors.append(FieldError(f"preset must be one of {', '.join(DATE_PRESETS)}",
+    if "preset" in raw:  # a relative range: resolved when read (gateway.periods)
+        if raw["preset"] not in PRESETS:
+            errors.append(FieldError(f"preset must be one of {', '.join(PRESETS)}",
                                      (*path, "preset")))
             return None
         return {"preset": raw["preset"]}
@@ -296,19 +290,3 @@ def raise_if(errors: Sequence[FieldError]) -> None:
     if errors:
         raise InvalidInput("Bad Request", details=errors)
 
-
-def resolve_date_range(spec: Mapping[str, Any] | None, today: date) -> tuple[date, date]:
-    """Inclusive (first, last) days of a stored date range; None means the last 30 days."""
-    if spec is not None and "start" in spec:
-        return date.fromisoformat(spec["start"]), date.fromisoformat(spec["end"])
-    preset = (spec or {}).get("preset", "last_30_days")
-    if preset == "today":
-        return today, today
-    if preset == "yesterday":
-        return today - timedelta(days=1), today - timedelta(days=1)
-    if preset == "month_to_date":
-        return today.replace(day=1), today
-    if preset == "year_to_date":
-        return today.replace(month=1, day=1), today
-    days = int(preset.split("_")[1])
-    return today - timedelta(days=days - 1), today

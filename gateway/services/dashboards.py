@@ -17,11 +17,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from gateway.attribution import DEFAULT_MODEL, DEFAULT_WINDOW_DAYS
 from gateway.auth.policy import require_owned, require_pixel, require_scope
 from gateway.auth.principal import Principal
 from gateway.errors import FieldError, InvalidInput, PixelMismatch, StaleVersion
+from gateway.periods import DEFAULT_PRESET, GRANULARITIES
 from gateway.services.dashboard_config import (
-    GRANULARITIES,
     VIEW_TYPES,
     WIDGET_KINDS,
     normalize_configuration,
@@ -228,8 +229,10 @@ async def copy_view(db: Database, principal: Principal | None, view_id: str, *,
 async def create_view_from_preset(db: Database, principal: Principal | None, *, name: Any,
                                   widgets: Any, chart_types: Any = None,
                                   view_type: Any = "view", granularity: Any = "day",
-                                  date_range: Any = None, attribution_model: Any = "first_click",
-                                  attribution_window: Any = 30, body_pixel: Any = None,
+                                  date_range: Any = None,
+                                  attribution_model: Any = DEFAULT_MODEL,
+                                  attribution_window: Any = DEFAULT_WINDOW_DAYS,
+                                  body_pixel: Any = None,
                                   body_errors: Sequence[FieldError] = (),
                                   now: datetime) -> DashboardViewRow:
     """A kpi-grid view from `[{"measure", "title"}]`: one sparkline tile per measure (or the
@@ -265,7 +268,7 @@ async def create_view_from_preset(db: Database, principal: Principal | None, *, 
         "layout": "kpi-grid",
         "widgets": placed,
         "granularity": granularity,
-        "dateRange": date_range if date_range is not None else {"preset": "last_30_days"},
+        "dateRange": date_range if date_range is not None else {"preset": DEFAULT_PRESET},
         "attributionModel": attribution_model,
         "attributionWindow": attribution_window,
         "filters": {},

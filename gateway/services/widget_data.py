@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -25,18 +25,15 @@ from gateway.auth.principal import Principal
 from gateway.engine import EngineQuery, Filter, TimeRange, run_query
 from gateway.errors import InvalidInput, NotFound
 from gateway.limits import date_problem
+from gateway.periods import GRANULARITIES, MAX_RANGE_DAYS, day_range, preset_days
 from gateway.services.analytics_input import Problems, parse_filter
-from gateway.services.dashboard_config import GRANULARITIES, resolve_date_range
 from gateway.storage import Database
 from gateway.storage.tenancy import find_pixels
 
 if TYPE_CHECKING:
     from strawberry.dataloader import DataLoader
 
-__all__ = ["MAX_RANGE_DAYS", "Series", "SeriesKey", "compute_series", "day_range",
-           "widget_series"]
-
-MAX_RANGE_DAYS = 3660
+__all__ = ["Series", "SeriesKey", "compute_series", "widget_series"]
 
 
 @dataclass(frozen=True)
@@ -72,14 +69,6 @@ class Series:
     end: datetime
     total: float | None
     points: list[Point]
-
-
-def day_range(first: date, last: date, timezone: str) -> tuple[datetime, datetime]:
-    """[local midnight of `first`, local midnight after `last`) as aware UTC datetimes."""
-    zone = ZoneInfo(timezone)
-    start = datetime.combine(first, time(), zone)
-    end = datetime.combine(last + timedelta(days=1), time(), zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 async def widget_series(loader: DataLoader[SeriesKey, Series], principal: Principal | None, *,
@@ -120,10 +109,11 @@ def _filter(canonical: str) -> Filter | None:
     return found
 
 
-def _spec_dict(spec: tuple[str, ...]) -> dict[str, Any]:
+def _days(spec: tuple[str, ...], now: datetime, zone: ZoneInfo) -> tuple[date, date]:
+    """A range spec's inclusive local days; a preset means what it means everywhere."""
     if spec[0] == "dates":
-        return {"start": spec[1], "end": spec[2]}
-    return {"preset": spec[1]}
+        return date.fromisoformat(spec[1]), date.fromisoformat(spec[2])
+    return preset_days(spec[1], now, zone)
 
 
 async def compute_series(db: Database, keys: Sequence[SeriesKey]
@@ -142,9 +132,8 @@ async def compute_series(db: Database, keys: Sequence[SeriesKey]
     computed: dict[tuple[Any, ...], Series | InvalidInput] = {}
     for (pixel_id, spec, granularity, filters, now), measures in groups.items():
         timezone = pixels[pixel_id].timezone if pixel_id in pixels else "UTC"
-        today = now.astimezone(ZoneInfo(timezone)).date()
-        first, last = resolve_date_range(_spec_dict(spec), today)
-        start, end = day_range(first, last, timezone)
+        zone = ZoneInfo(timezone)
+        start, end = day_range(*_days(spec, now, zone), zone)
         try:
             tree = _filter(filters)
         except InvalidInput as exc:

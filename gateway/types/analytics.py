@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import strawberry
 from strawberry.scalars import JSON
 
+from gateway.attribution import (
+    DEFAULT_CONVERSION_EVENT,
+    DEFAULT_DIMENSION,
+    DEFAULT_HALF_LIFE_DAYS,
+    DEFAULT_MODEL,
+    DEFAULT_WINDOW_DAYS,
+    AttributionModel,
+)
 from gateway.engine import OPERATORS, Bucket, CohortCell, FieldSpec
+from gateway.periods import CohortGranularity, Granularity
 from gateway.services.analytics import (
     AttributionAnswer,
     AttributionRequest,
@@ -30,34 +38,12 @@ __all__ = [
 ]
 
 
-@strawberry.enum(description="Bucket size of a time series; `none` is one bucket per period.")
-class Granularity(Enum):
-    NONE = "none"
-    SECOND = "second"
-    MINUTE = "minute"
-    HOUR = "hour"
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
-    QUARTER = "quarter"
-    YEAR = "year"
-
-
-@strawberry.enum
-class AttributionModel(Enum):
-    FIRST_CLICK = "first_click"
-    LAST_CLICK = "last_click"
-    ANY_CLICK = "any_click"
-    LINEAR = "linear"
-    POSITION_BASED = "position_based"
-    TIME_DECAY = "time_decay"
-
-
-@strawberry.enum
-class CohortGranularity(Enum):
-    WEEK = "week"
-    MONTH = "month"
-    YEAR = "year"
+# The enums' members are the domain's own lists (gateway.periods, gateway.attribution):
+# GraphQL shows them, it does not keep a copy.
+strawberry.enum(Granularity,
+                description="Bucket size of a time series; `none` is one bucket per period.")
+strawberry.enum(AttributionModel)
+strawberry.enum(CohortGranularity)
 
 
 @strawberry.input(description="Inclusive local dates (YYYY-MM-DD), or a preset: today, "
@@ -80,16 +66,6 @@ class FilterInput:
     field: str | None = None
     op: str | None = None
     value: JSON | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The canonical JSON form the service parses (the REST body's shape)."""
-        if self.and_ is not None:
-            return {"and": [f.to_json() for f in self.and_]}
-        if self.or_ is not None:
-            return {"or": [f.to_json() for f in self.or_]}
-        if self.not_ is not None:
-            return {"not": self.not_.to_json()}
-        return {"field": self.field, "op": self.op, "value": self.value}
 
 
 def _range(r: DateRangeInput | None) -> DateRangeRequest | None:
@@ -123,7 +99,7 @@ class AnalyticsQueryInput:
         return QueryRequest(
             measures=list(self.measures), date_range=_range(self.date_range),
             granularity=self.granularity.value, dimensions=list(self.dimensions),
-            timezone=self.timezone, filters=None if self.filters is None else self.filters.to_json(),
+            timezone=self.timezone, filters=self.filters,
             compare_date_range=_range(self.compare_date_range), compare=self.compare,
             order_by=self.order_by, descending=self.descending, limit=self.limit,
             pixel_id=None if self.pixel_id is None else str(self.pixel_id))
@@ -253,12 +229,13 @@ class AnalyticsResult:
 @strawberry.input
 class AttributionQueryInput:
     date_range: DateRangeInput
-    dimension: str = strawberry.field(default="utm_source",
+    dimension: str = strawberry.field(default=DEFAULT_DIMENSION,
                                       description="utm_source, channel, utm_campaign, …")
-    attribution_model: AttributionModel = AttributionModel.FIRST_CLICK
-    attribution_window: int = strawberry.field(default=30, description="Look-back in days.")
-    conversion_event: str = "purchase"
-    half_life_days: float = strawberry.field(default=7.0,
+    attribution_model: AttributionModel = AttributionModel(DEFAULT_MODEL)
+    attribution_window: int = strawberry.field(default=DEFAULT_WINDOW_DAYS,
+                                               description="Look-back in days.")
+    conversion_event: str = DEFAULT_CONVERSION_EVENT
+    half_life_days: float = strawberry.field(default=DEFAULT_HALF_LIFE_DAYS,
                                              description="time_decay: credit halves per.")
     timezone: str | None = None
     filters: FilterInput | None = strawberry.field(default=None,
@@ -272,8 +249,7 @@ class AttributionQueryInput:
             date_range=_range(self.date_range), dimension=self.dimension,
             model=self.attribution_model.value, window_days=self.attribution_window,
             conversion_event=self.conversion_event, half_life_days=self.half_life_days,
-            timezone=self.timezone,
-            filters=None if self.filters is None else self.filters.to_json(),
+            timezone=self.timezone, filters=self.filters,
             compare_date_range=_range(self.compare_date_range), compare=self.compare,
             pixel_id=None if self.pixel_id is None else str(self.pixel_id))
 
@@ -292,6 +268,13 @@ class AttributionTotals:
     revenue: float
 
 
+@strawberry.type(description="Per total, (primary - compare) / |compare| x 100; null where "
+                 "the compare total is 0.")
+class AttributionPercentDiff:
+    conversions: float | None
+    revenue: float | None
+
+
 @strawberry.type
 class AttributionResult:
     dimension: str
@@ -304,6 +287,8 @@ class AttributionResult:
     compare: list[AttributionRow]
     totals: AttributionTotals
     compare_totals: AttributionTotals | None
+    percent_diff: AttributionPercentDiff | None = strawberry.field(
+        description="The period against the compare period; null without one.")
 
     @classmethod
     def from_answer(cls, a: AttributionAnswer, timezone: str) -> AttributionResult:
@@ -322,7 +307,8 @@ class AttributionResult:
             else ResolvedDateRange.from_range(a.compare_date_range, tz),
             primary=rows(r.primary), compare=rows(r.compare),
             totals=AttributionTotals(**r.totals),
-            compare_totals=AttributionTotals(**r.compare_totals) if r.compare_totals else None)
+            compare_totals=AttributionTotals(**r.compare_totals) if r.compare_totals else None,
+            percent_diff=AttributionPercentDiff(**a.percent_diff) if a.percent_diff else None)
 
 
 @strawberry.input
@@ -340,8 +326,7 @@ class CohortQueryInput:
         return CohortRequest(
             measures=base.measures if self.measures is None else list(self.measures),
             date_range=_range(self.date_range), granularity=self.granularity.value,
-            timezone=self.timezone,
-            filters=None if self.filters is None else self.filters.to_json(),
+            timezone=self.timezone, filters=self.filters,
             pixel_id=None if self.pixel_id is None else str(self.pixel_id))
 
 

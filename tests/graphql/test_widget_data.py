@@ -78,12 +78,13 @@ async def test_series_values_and_defaults(harness: Harness) -> None:
     assert [p["value"] for p in orders["data"]["points"]] == [1, 2]
     assert revenue["data"]["start"].startswith("2026-11-18T00:00:00")
     assert revenue["data"]["end"].startswith("2026-11-20T00:00:00")
-    # No arguments: the view's default range (last 7 days up to the clock's day, 2026-11-20)
-    # and granularity.
+    # No arguments: the view's default range (last_7_days: the 7 whole days before the
+    # clock's day, 2026-11-20, as everywhere: Nov 13..19, issue #11) and granularity.
     body = await harness.graphql(query, {"id": view_id}, key=key)
     data = body["data"]["dashboardView"]["widgets"][0]["data"]
     assert data["granularity"] == "day" and len(data["points"]) == 7
-    assert data["points"][0]["start"].startswith("2026-11-14") and data["total"] == 175
+    assert data["points"][0]["start"].startswith("2026-11-13") and data["total"] == 175
+    assert data["end"].startswith("2026-11-20T00:00:00")
     weekly = await harness.graphql(query, {"id": view_id, "range": RANGE_B, "g": "week"}, key=key)
     assert weekly["data"]["dashboardView"]["widgets"][0]["data"]["total"] == 175
     bad = await harness.graphql(query, {"id": view_id, "g": "fortnight"}, key=key)

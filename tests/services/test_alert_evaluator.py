@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from gateway.services.alert_evaluator import AlertEvaluator, window_of
+from gateway.periods import interval_window as window_of
+from gateway.services.alert_evaluator import AlertEvaluator
 from gateway.settings import Settings
 from gateway.storage import Database
 from gateway.storage.events import insert_events

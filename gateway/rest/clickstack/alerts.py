@@ -22,7 +22,6 @@ not supported, rather than an alert that silently behaves otherwise. One channel
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -33,6 +32,7 @@ from gateway.errors import FieldError, InvalidInput
 from gateway.rest.base import read_json, resolver_info, unknown_fields
 from gateway.rest.clickstack.paging import page_params, paged
 from gateway.rest.clickstack.surface import surface
+from gateway.rest.wire import iso_z
 from gateway.services.alerts import AlertDraft
 from gateway.types.alerts import Alert
 from resolvers import alerts as resolvers
@@ -51,12 +51,6 @@ _UNSUPPORTED: dict[str, int | None] = {
     "note": None, "scheduleOffsetMinutes": 0, "numConsecutiveWindows": 1,
 }
 _CHANNEL_FIELDS = ("type", "webhookId", "url")
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def alert_body(a: Alert) -> dict[str, Any]:
@@ -85,8 +79,8 @@ def alert_body(a: Alert) -> dict[str, Any]:
         "executionErrors": [{"timestamp": e.timestamp, "type": e.type, "message": e.message}
                             for e in a.execution_errors],
         "teamId": a.pixel_id,
-        "createdAt": _iso(a.created_at),
-        "updatedAt": _iso(a.updated_at),
+        "createdAt": iso_z(a.created_at),
+        "updatedAt": iso_z(a.updated_at),
     }
 
 

@@ -15,7 +15,6 @@ or {}), else a 400 saying so, rather than a webhook that silently sends somethin
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from starlette.requests import Request
@@ -26,6 +25,7 @@ from gateway.errors import FieldError, InvalidInput
 from gateway.rest.base import read_json, resolver_info, unknown_fields
 from gateway.rest.clickstack.paging import page_params, paged
 from gateway.rest.clickstack.surface import surface
+from gateway.rest.wire import iso_z
 from gateway.services.webhooks import WebhookDraft
 from gateway.types.alerts import Webhook
 from resolvers import alerts as resolvers
@@ -40,12 +40,9 @@ _UNSUPPORTED = ("body", "headers", "queryParams")
 
 
 def webhook_body(w: Webhook) -> dict[str, Any]:
-    def iso(v: Any) -> str:
-        return str(v.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
-
     return {"id": w.id, "name": w.name, "service": w.service, "url": w.url,
             "description": w.description, "hasSecret": w.has_secret,
-            "createdAt": iso(w.created_at), "updatedAt": iso(w.updated_at)}
+            "createdAt": iso_z(w.created_at), "updatedAt": iso_z(w.updated_at)}
 
 
 async def _draft(ctx: Context, request: Request, *, replacing: bool) -> WebhookDraft:

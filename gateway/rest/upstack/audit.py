@@ -16,6 +16,7 @@ from gateway.limits import MAX_AUDIT_PAGE
 from gateway.rest.base import query_int, resolver_info
 from gateway.rest.upstack.surface import surface
 from gateway.rest.upstack.wire import parse_time
+from gateway.rest.wire import iso_offset
 from gateway.types.audit import AuditLogEntry
 from resolvers.audit import resolve_audit_log
 
@@ -23,7 +24,7 @@ __all__ = ["entry_body", "routes"]
 
 
 def entry_body(e: AuditLogEntry) -> dict[str, Any]:
-    return {"id": e.id, "at": e.at.isoformat(), "action": e.action, "outcome": e.outcome,
+    return {"id": e.id, "at": iso_offset(e.at), "action": e.action, "outcome": e.outcome,
             "principalKind": e.principal_kind, "principalId": e.principal_id,
             "principalLabel": e.principal_label, "target": e.target, "detail": e.detail,
             "ip": e.ip, "userAgent": e.user_agent, "requestId": e.request_id}

@@ -7,7 +7,6 @@ bodies carry only `name`, `scopes`, `pixelIds`, `expiresAt`, `rateTier`; any oth
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -18,6 +17,7 @@ from gateway.context import Context
 from gateway.rest.base import read_json, resolver_info, unknown_fields
 from gateway.rest.upstack.surface import surface
 from gateway.rest.upstack.wire import object_body, parse_time, string_field, strings_field
+from gateway.rest.wire import iso_offset
 from gateway.types.keys import ApiKey, CreatedApiKey
 from resolvers.keys import (
     CreateApiKeyInput,
@@ -35,17 +35,13 @@ __all__ = ["key_body", "routes"]
 _FIELDS = ("name", "scopes", "pixelIds", "expiresAt", "rateTier")
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 def key_body(k: ApiKey) -> dict[str, Any]:
     return {
         "id": k.id, "name": k.name, "prefix": k.prefix, "start": k.start, "scopes": k.scopes,
         "pixelIds": k.pixel_ids, "rateTier": k.rate_tier, "status": k.status.value,
-        "createdAt": _iso(k.created_at), "createdBy": k.created_by,
-        "updatedAt": _iso(k.updated_at), "lastUsedAt": _iso(k.last_used_at),
-        "expiresAt": _iso(k.expires_at), "revokedAt": _iso(k.revoked_at),
+        "createdAt": iso_offset(k.created_at), "createdBy": k.created_by,
+        "updatedAt": iso_offset(k.updated_at), "lastUsedAt": iso_offset(k.last_used_at),
+        "expiresAt": iso_offset(k.expires_at), "revokedAt": iso_offset(k.revoked_at),
     }
 
 

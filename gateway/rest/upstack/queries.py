@@ -15,6 +15,14 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.routing import Route
 
+from gateway.attribution import (
+    DEFAULT_CONVERSION_EVENT,
+    DEFAULT_DIMENSION,
+    DEFAULT_HALF_LIFE_DAYS,
+    DEFAULT_MODEL,
+    DEFAULT_WINDOW_DAYS,
+)
+from gateway.catalog.cohorts import find_cohort_measure
 from gateway.context import Context
 from gateway.errors import FieldError, InvalidInput
 from gateway.limits import filter_problem
@@ -129,8 +137,9 @@ class _Body:
         return DateRangeInput(**parts)
 
     def filter(self, value: Any, path: tuple[str | int, ...]) -> FilterInput | None:
-        """One wire filter as a FilterInput, after the shared bounds (which the service
-        checks again on the combined filter): converting recurses, the check does not."""
+        """One wire filter as the typed FilterInput GraphQL takes, after the shared bounds
+        (checked here because converting recurses and the check does not; the service checks
+        them again on the combined filter, whatever the surface)."""
         bound = filter_problem(value, path)
         if bound is not None:
             self.errors.append(bound)
@@ -174,28 +183,29 @@ def _json_type(name: str) -> str:
 
 
 def _filter(value: Any, body: _Body, path: tuple[str | int, ...]) -> FilterInput | None:
-    if isinstance(value, list):
-        items = [_filter(v, body, (*path, i)) for i, v in enumerate(value)]
-        return FilterInput(and_=[i for i in items if i is not None])
-    if not isinstance(value, dict):
+    """The wire filter key for key as FilterInput: a list is an `and`, Upstack's `operator`
+    spells `op`. Only what FilterInput cannot hold is refused here; what the tree means
+    (which group wins, required fields, known operators and fields) is the service's one
+    parse (`parse_filter`)."""
+    node = {"and": value} if isinstance(value, list) else value
+    if not isinstance(node, dict):
         body.fail("a filter is an object: {field, op, value}, {and|or: [...]} or {not: {...}}",
                   *path)
         return None
+    groups: dict[str, list[FilterInput]] = {}
     for key in ("and", "or"):
-        if key in value:
-            items = value[key]
-            if not isinstance(items, list):
-                body.fail(f"{key} takes a list of filters", *path, key)
-                return None
-            inner = [_filter(v, body, (*path, key, i)) for i, v in enumerate(items)]
-            kept = [i for i in inner if i is not None]
-            return FilterInput(and_=kept) if key == "and" else FilterInput(or_=kept)
-    if "not" in value:
-        inner_one = _filter(value["not"], body, (*path, "not"))
-        return None if inner_one is None else FilterInput(not_=inner_one)
-    field, op = value.get("field"), value.get("op", value.get("operator"))
-    return FilterInput(field=field if isinstance(field, str) else None,
-                       op=op if isinstance(op, str) else None, value=value.get("value"))
+        if key not in node:
+            continue
+        if not isinstance(node[key], list):
+            body.fail(f"{key} takes a list of filters", *path, key)
+            return None
+        found = [_filter(v, body, (*path, key, i)) for i, v in enumerate(node[key])]
+        groups[key] = [f for f in found if f is not None]
+    negated = _filter(node["not"], body, (*path, "not")) if "not" in node else None
+    field, op = node.get("field"), node.get("op", node.get("operator"))
+    return FilterInput(and_=groups.get("and"), or_=groups.get("or"), not_=negated,
+                       field=field if isinstance(field, str) else None,
+                       op=op if isinstance(op, str) else None, value=node.get("value"))
 
 
 def _range_body(r: ResolvedDateRange | None) -> dict[str, Any] | None:
@@ -263,12 +273,12 @@ async def post_attribution(ctx: Context, request: Request) -> dict[str, Any]:
         body.fail("dateRange is required", "dateRange")
     args = AttributionQueryInput(
         date_range=body.date_range("dateRange") or DateRangeInput(),
-        dimension=body.get("dimension", str, "utm_source"),
+        dimension=body.get("dimension", str, DEFAULT_DIMENSION),
         attribution_model=body.enum("attributionModel", AttributionModel,
-                                    AttributionModel.FIRST_CLICK),
-        attribution_window=body.get("attributionWindow", int, 30),
-        conversion_event=body.get("conversionEvent", str, "purchase"),
-        half_life_days=float(body.get("halfLifeDays", (int, float), 7.0)),
+                                    AttributionModel(DEFAULT_MODEL)),
+        attribution_window=body.get("attributionWindow", int, DEFAULT_WINDOW_DAYS),
+        conversion_event=body.get("conversionEvent", str, DEFAULT_CONVERSION_EVENT),
+        half_life_days=float(body.get("halfLifeDays", (int, float), DEFAULT_HALF_LIFE_DAYS)),
         timezone=body.get("timezone", str), filters=body.filters("filters"),
         compare_date_range=body.date_range("compareDateRange"),
         compare=body.get("compare", bool), pixel_id=body.get("pixelId", str))
@@ -281,11 +291,12 @@ async def post_attribution(ctx: Context, request: Request) -> dict[str, Any]:
 
     details = []
     for key in ("conversions", "revenue"):
-        p = getattr(r.totals, key)
-        c = getattr(r.compare_totals, key) if r.compare_totals else None
         details.append({"measure": key, "isAverage": False, "isPercentage": False,
-                        "success": True, "primarySum": p, "compareSum": c,
-                        "percentDiff": (p - c) / abs(c) * 100 if c else None,
+                        "success": True, "primarySum": getattr(r.totals, key),
+                        "compareSum": getattr(r.compare_totals, key) if r.compare_totals
+                        else None,
+                        "percentDiff": getattr(r.percent_diff, key) if r.percent_diff
+                        else None,
                         "preferredTrendDirection": "up", "hasPacing": False})
     return {"results": [{
         "dateRange": _range_body(r.date_range),
@@ -323,12 +334,17 @@ async def post_cohorts(ctx: Context, request: Request) -> dict[str, Any]:
         "granularity": r.granularity.value, "timezone": r.timezone,
         "dimensions": ["cohort", "periodOffset"], "dateRange": _range_body(r.date_range),
         "compareDateRange": None,
-        "measureDetails": [{"measure": m, "isAverage": m != "orders.customers_cohort",
-                            "isPercentage": m == "orders.cohort_retention_percent",
-                            "success": True, "preferredTrendDirection": "up",
-                            "hasPacing": False} for m in r.measures],
+        "measureDetails": [_cohort_detail(m) for m in r.measures],
         "data": {"primary": primary, "compare": []},
     }]}
+
+
+def _cohort_detail(key: str) -> dict[str, Any]:
+    m = find_cohort_measure(key)
+    assert m is not None  # the service answers only cohort measures
+    return {"measure": m.key, "isAverage": m.is_average, "isPercentage": m.is_percentage,
+            "success": True, "preferredTrendDirection": m.preferred_trend,
+            "hasPacing": m.has_pacing}
 
 
 async def get_filters(ctx: Context, request: Request) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from gateway.context import Context
 from gateway.rest.base import read_json, resolver_info
 from gateway.rest.upstack.surface import surface
 from gateway.rest.upstack.wire import object_body, string_field, strings_field
+from gateway.rest.wire import iso_offset
 from gateway.types.users import User
 from resolvers.users import (
     CreateUserInput,
@@ -30,8 +31,8 @@ __all__ = ["routes", "user_body"]
 
 def user_body(u: User) -> dict[str, Any]:
     return {"id": u.id, "organizationId": u.organization_id, "email": u.email, "role": u.role,
-            "pixelIds": u.pixel_ids, "createdAt": u.created_at.isoformat(),
-            "lastLoginAt": None if u.last_login_at is None else u.last_login_at.isoformat()}
+            "pixelIds": u.pixel_ids, "createdAt": iso_offset(u.created_at),
+            "lastLoginAt": iso_offset(u.last_login_at)}
 
 
 async def list_users(ctx: Context, request: Request) -> dict[str, Any]:
@@ -53,7 +54,7 @@ async def login(ctx: Context, request: Request) -> dict[str, Any]:
     result = await resolve_login(resolver_info(ctx), email=string_field(body, "email", ""),
                                  password=string_field(body, "password", ""))
     return {"token": result.token, "csrfToken": result.csrf_token,
-            "expiresAt": result.expires_at.isoformat(), "user": user_body(result.user)}
+            "expiresAt": iso_offset(result.expires_at), "user": user_body(result.user)}
 
 
 async def logout(ctx: Context, request: Request) -> dict[str, Any]:

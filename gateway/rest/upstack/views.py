@@ -23,7 +23,6 @@ refuses them (Upstack: "other fields rejected"), in the service.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
@@ -35,6 +34,7 @@ from gateway.context import Context
 from gateway.errors import FieldError, InvalidInput
 from gateway.rest.base import JSONBody, read_json, resolver_info, unknown_fields
 from gateway.rest.upstack.surface import surface
+from gateway.rest.wire import iso_z
 from gateway.types.dashboards import DashboardView
 from resolvers import dashboards as resolvers
 
@@ -50,10 +50,6 @@ _PRESET_WIDGET_FIELDS = ("measure", "title", "id")
 _PRESET_LAYOUT = "kpi-grid"  # the one layout Upstack documents for presets
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def view_body(v: DashboardView) -> dict[str, Any]:
     return {
         "id": v.id,
@@ -64,8 +60,8 @@ def view_body(v: DashboardView) -> dict[str, Any]:
         "configuration": v.configuration,
         "order": v.order,
         "version": v.version,
-        "createdAt": _iso(v.created_at),
-        "updatedAt": _iso(v.updated_at),
+        "createdAt": iso_z(v.created_at),
+        "updatedAt": iso_z(v.updated_at),
         "createdBy": v.created_by,
         "updatedBy": v.updated_by,
     }
