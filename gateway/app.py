@@ -150,7 +150,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                 queue_seconds=settings.login_queue_seconds),
             egress=egress,
             webhook_secrets=webhook_secrets,
-            schema=schema,
             audit=audit,
             key_usage=usage,
         )

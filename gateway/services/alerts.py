@@ -11,13 +11,13 @@ it exists elsewhere).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gateway.auth.policy import require_owned, require_pixel, require_scope
 from gateway.auth.principal import Principal
 from gateway.catalog import CATALOG
+from gateway.drafts import AlertDraft
 from gateway.egress import EgressGuard
 from gateway.errors import FieldError, InvalidInput, NotFound
 from gateway.limits import MAX_PAGE_SIZE, check_page
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 __all__ = [
     "INTERVALS",
     "THRESHOLD_TYPES",
-    "AlertDraft",
     "alert_history",
     "create_alert",
     "delete_alert",
@@ -51,27 +50,6 @@ INTERVALS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h":
 THRESHOLD_TYPES = ("above", "below")
 SOURCES = ("tile", "measure")
 NOT_FOUND = "Alert not found"
-
-
-@dataclass(frozen=True)
-class AlertDraft:
-    """An alert as sent; every value is checked by the service. `source` defaults to
-    "measure" when `measure` is given, else "tile"."""
-
-    threshold: Any
-    threshold_type: Any
-    interval: Any
-    channel: Any = None
-    source: Any = None
-    dashboard_id: Any = None
-    tile_id: Any = None
-    measure: Any = None
-    name: Any = None
-    message: Any = None
-    enabled: Any = True
-    # Problems the REST adapter found in the body's shape (unknown fields): reported with
-    # the draft's own field errors, after the scope check.
-    body_errors: tuple[FieldError, ...] = ()
 
 
 def _text(raw: Any, field: str, limit: int, errors: list[FieldError]) -> str | None:
