@@ -17,7 +17,6 @@ from gateway.context import Context
 from gateway.errors import GatewayError, InvalidInput
 from gateway.rest.upstack.measures import measure_body
 from gateway.rest.upstack.surface import surface
-from gateway.schema import build_schema
 from gateway.settings import Settings
 from gateway.types.measure import Measure
 
@@ -61,30 +60,23 @@ def _measure_body_from_graphql(m: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _stored_operation(settings: Settings) -> Any:
-    schema = build_schema(settings)
-
-    async def call(ctx: Context, request: Request) -> Any:
-        result = await schema.execute(
-            MEASURES_OPERATION, context_value=ctx,
-            variable_values={"category": request.query_params.get("category"),
-                             "search": request.query_params.get("search")})
-        if result.errors:
-            original = result.errors[0].original_error
-            raise original if isinstance(original, GatewayError) else InvalidInput(
-                result.errors[0].message)
-        assert result.data is not None
-        return {"measures": [_measure_body_from_graphql(m) for m in result.data["measures"]]}
-
-    return call
+async def _stored_operation(ctx: Context, request: Request) -> Any:
+    result = await ctx.state.schema.execute(
+        MEASURES_OPERATION, context_value=ctx,
+        variable_values={"category": request.query_params.get("category"),
+                         "search": request.query_params.get("search")})
+    if result.errors:
+        original = result.errors[0].original_error
+        raise original if isinstance(original, GatewayError) else InvalidInput(
+            result.errors[0].message)
+    assert result.data is not None
+    return {"measures": [_measure_body_from_graphql(m) for m in result.data["measures"]]}
 
 
 def gateway_app() -> Starlette:
     """The real gateway, plus the measures route as a stored GraphQL operation at
     /bench/measures-operation so both REST mechanisms are measured in one run."""
-    settings = Settings.from_environ(os.environ)
-    app = create_app(settings)
+    app = create_app(Settings.from_environ(os.environ))
     app.router.routes.append(surface.route("GET", "/bench/measures-operation",
-                                           _stored_operation(settings.with_secret()),
-                                           twin="Query.measures"))
+                                           _stored_operation, twin="Query.measures"))
     return app

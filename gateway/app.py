@@ -150,6 +150,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                 queue_seconds=settings.login_queue_seconds),
             egress=egress,
             webhook_secrets=webhook_secrets,
+            schema=schema,
             audit=audit,
             key_usage=usage,
         )

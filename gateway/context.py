@@ -58,6 +58,7 @@ class AppState:
     # Checks every outbound target (webhook URLs) and seals webhook secrets.
     egress: EgressGuard
     webhook_secrets: SecretBox
+    schema: Any = None  # the strawberry schema (its caches, for tests and the benchmarks)
     audit: AuditLog | None = None
     key_usage: KeyUsage | None = None
 
@@ -187,8 +188,9 @@ async def build_context(request: Request, response: Response | None = None) -> C
                        ip=request.client.host if request.client else None,
                        user_agent=request.headers.get("user-agent"),
                        request_id=_request_id(request))
+    # The loaders read the principal when a batch loads, after it is resolved below.
     ctx = Context(request=request, response=response, state=state, credentials=credentials,
-                  loaders=Loaders(state.db), audit=trail)
+                  loaders=Loaders(state.db, lambda: ctx.principal), audit=trail)
     if credentials.token is None and credentials.cookie_token is None:
         return ctx
     principal: Principal | None = None

@@ -10,7 +10,7 @@ it exists elsewhere).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ __all__ = [
     "create_alert",
     "delete_alert",
     "get_alert",
+    "history_of_alerts",
     "list_alerts",
     "replace_alert",
 ]
@@ -210,6 +211,15 @@ async def delete_alert(db: Database, principal: Principal | None, alert_id: str)
         _owned(await store.find_alert(session, alert_id), pixel_id)
         await store.delete_alert(session, alert_id)
         await session.commit()
+
+
+async def history_of_alerts(db: Database, principal: Principal | None, alert_ids: Sequence[str],
+                            limit: int) -> dict[str, list[AlertHistoryRow]]:
+    """The newest `limit` entries of each alert (the request's batching loader); an alert
+    of another pixel has none."""
+    pixel_id = require_pixel(require_scope(principal, "alerts:read"))
+    async with db.session() as session:
+        return await store.history_of(session, alert_ids, limit, pixel_id=pixel_id)
 
 
 async def alert_history(loader: DataLoader[str, list[AlertHistoryRow]],

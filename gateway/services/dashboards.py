@@ -44,6 +44,7 @@ __all__ = [
     "create_view_from_preset",
     "delete_view",
     "find_view_reference",
+    "find_views_by_id",
     "get_view",
     "list_views",
     "update_view",
@@ -103,6 +104,16 @@ async def get_view(db: Database, principal: Principal | None, view_id: str) -> D
     pixel_id = require_pixel(require_scope(principal, "dashboards:read"))
     async with db.session() as session:
         return _owned(await store.find_view(session, view_id), pixel_id)
+
+
+async def find_views_by_id(db: Database, principal: Principal | None,
+                           view_ids: Sequence[str]) -> dict[str, DashboardViewRow]:
+    """Views by id (the request's batching loader): only the request pixel's; another
+    pixel's view is absent, as if missing."""
+    pixel_id = require_pixel(require_scope(principal, "dashboards:read"))
+    async with db.session() as session:
+        rows = await store.find_views(session, view_ids)
+    return {i: r for i, r in rows.items() if r.pixel_id == pixel_id}
 
 
 async def find_view_reference(loader: DataLoader[str, DashboardViewRow | None],
