@@ -15,10 +15,11 @@ request)` does three things and nothing else:
 
 Scope checks, validation and business rules stay in the service behind the resolver, so both
 surfaces answer the same decision with the same error code. `gateway/rest` imports nothing from
-services, storage or the engine (tests/rest/test_layers.py); every route names its GraphQL
-`twin`, and every write route has one (tests/rest/test_twins.py). Errors are `GatewayError`s
-rendered by the surface's one `render` function with the status from its table, so a surface
-is a table, not a branch per handler.
+services, storage or the engine (tests/test_layers.py); every route names its GraphQL `twin`
+and every write route has a mutation (tests/rest/test_twins.py); a new route's scenario goes
+through tests/support_parity.py, which runs it on both surfaces and compares answers and
+error codes. Errors are `GatewayError`s rendered by the surface's one `render` function with
+the status from its table, so a surface is a table, not a branch per handler.
 
 Why direct calls, not stored GraphQL operations executed on the schema: measured with
 benchmarks/catalog.py (wrk, loopback, one uvicorn worker, 32 connections, 3 s rounds; shared
