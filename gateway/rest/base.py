@@ -22,16 +22,22 @@ error codes. Errors are `GatewayError`s rendered by the surface's one `render` f
 the status from its table, so a surface is a table, not a branch per handler.
 
 Why direct calls, not stored GraphQL operations executed on the schema: measured with
-benchmarks/catalog.py (wrk, loopback, one uvicorn worker, 32 connections, 3 s rounds; shared
-2-core machine, so ratios, not absolutes). On the measures catalog (55 measures, ~800 fields):
-direct call 1,007 req/s against 1,289 for the stored operation when the GraphQL result cache
-answers it (round 1), 674 against 552 (round 2): a tie within this machine's noise. With the
-result cache off, which is every route but the pure catalog (alerts, views, keys, queries are
-per pixel and never cached), the stored operation served 54 req/s against the direct call's
-674: graphql-core executes each of ~800 fields at a few µs, and the direct call skips that
-work without losing a check, because the same resolver and service run either way. The stored
-operation would also need the request's typed arguments as GraphQL variables and the answer
-picked back out of `data`, two more shapes per route. So a route calls the resolver.
+benchmarks/catalog.py (`--rounds 1 --seconds 3`: wrk, loopback, one uvicorn worker, 32
+connections; a shared 2-core machine, so compare within a run). On the measures catalog (55
+measures, ~800 fields), req/s, three runs:
+
+    direct resolver call                 1,007     674   1,329
+    stored operation, result cache on    1,289     552   1,117
+    stored operation, result cache off       -      54      98
+
+With the GraphQL result cache answering (only the pure catalog can be cached) the two are
+within this machine's noise. Every other route (alerts, views, keys, queries: per pixel, never
+cached) pays full execution, and there the stored operation serves ~1/13 of the direct call:
+graphql-core executes each field at a few µs, work the direct call skips without losing a
+check, because the same resolver and service run either way. A stored operation would also
+need each request as GraphQL variables and the answer picked back out of `data`: two more
+shapes per route. So a route calls the resolver; the stored-operation variant lives on only in
+benchmarks/_apps.py, to keep measuring the choice.
 
 Bodies: `read_json` takes JSON sent as JSON (`application/json` or `application/*+json`, any
 parameters), else 415 UNSUPPORTED_MEDIA_TYPE. `unknown_fields` lists the fields a body may
