@@ -6,7 +6,9 @@
 2. REST: GET /db-mgmt/api/measures on the gateway (key verification + resolver + shaping)
 3. GraphQL: the equivalent query on /graphql (pure-field result cache on, the default)
 4. GraphQL with the result cache off (GATEWAY_GRAPHQL_RESULT_CACHE=0): full execution
-5. REST as a stored GraphQL operation (the alternative REST mechanism, for the record)
+5. REST as a stored GraphQL operation (the REST mechanism not taken, for the record:
+   gateway/rest/base.py), with the result cache on and off (off: what every non-pure route
+   would cost)
 
 Each server is one uvicorn worker; wrk uses one thread, so server and load generator each get
 a core. Variants are interleaved for `--rounds` rounds; the table shows medians and the ratio
@@ -94,6 +96,10 @@ def main() -> int:
                                                      method="POST", headers=gql_headers,
                                                      body=QUERY),
             "REST via stored operation": lambda: wrk(f"{gw}/bench/measures-operation",
+                                                     seconds=args.seconds,
+                                                     connections=args.connections,
+                                                     headers=auth),
+            "REST stored op, cache off": lambda: wrk(f"{raw}/bench/measures-operation",
                                                      seconds=args.seconds,
                                                      connections=args.connections,
                                                      headers=auth),

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from sqlalchemy import event
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gateway.app import create_app  # noqa: E402
+from gateway.auth.principal import system_principal  # noqa: E402
 from gateway.catalog import CATALOG  # noqa: E402
 from gateway.demo import seed_demo  # noqa: E402
 from gateway.engine import EngineQuery, TimeRange, run_query  # noqa: E402
@@ -93,8 +95,11 @@ async def main(views: int, widgets: int, repeat: int) -> None:
                 keys = [SeriesKey(demo.pixel_id, ("dates", RANGE["start"], RANGE["end"]), "day",
                                   NOW, m) for _ in range(views) for m in measures]
 
+                caller = replace(system_principal(demo.organization_id),
+                                 pixel_id=demo.pixel_id)
+
                 async def batched() -> None:
-                    await compute_series(state.db, keys)
+                    await compute_series(state.db, caller, keys)
 
                 async def graphql_page() -> None:
                     r = await client.post("/graphql", json={"query": PAGE}, headers=headers)

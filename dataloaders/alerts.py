@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from strawberry.dataloader import DataLoader
 
-from gateway.storage import Database
-from gateway.storage.alerts import history_of
-from gateway.storage.dashboard_tables import AlertHistoryRow
+from gateway.services.alerts import history_of_alerts
+
+if TYPE_CHECKING:
+    from gateway.auth.principal import Principal
+    from gateway.storage import Database
+    from gateway.storage.dashboard_tables import AlertHistoryRow
 
 __all__ = ["HISTORY_LIMIT", "make_alert_history_loader"]
 
@@ -14,12 +20,12 @@ __all__ = ["HISTORY_LIMIT", "make_alert_history_loader"]
 HISTORY_LIMIT = 100
 
 
-def make_alert_history_loader(db: Database) -> DataLoader[str, list[AlertHistoryRow]]:
-    """Rows unchecked: the alert they belong to was already loaded through the service."""
+def make_alert_history_loader(db: Database, principal: Callable[[], Principal | None]
+                              ) -> DataLoader[str, list[AlertHistoryRow]]:
+    """History of the request pixel's alerts (alerts:read); another pixel's alert has none."""
 
     async def load(ids: list[str]) -> list[list[AlertHistoryRow]]:
-        async with db.session() as session:
-            found = await history_of(session, ids, HISTORY_LIMIT)
-        return [found[i] for i in ids]
+        found = await history_of_alerts(db, principal(), ids, HISTORY_LIMIT)
+        return [found.get(i, []) for i in ids]
 
     return DataLoader(load_fn=load)

@@ -3,29 +3,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from strawberry.dataloader import DataLoader
 
+from gateway.services.dashboards import find_views_by_id
 from gateway.services.widget_data import Series, SeriesKey, compute_series
-from gateway.storage import Database
-from gateway.storage.dashboard_tables import DashboardViewRow
-from gateway.storage.dashboards import find_views
+
+if TYPE_CHECKING:
+    from gateway.auth.principal import Principal
+    from gateway.storage import Database
+    from gateway.storage.dashboard_tables import DashboardViewRow
 
 __all__ = ["make_view_loader", "make_widget_data_loader"]
 
 
-def make_view_loader(db: Database) -> DataLoader[str, DashboardViewRow | None]:
-    """Rows by id, unchecked: callers (services) compare the pixel before using one."""
+def make_view_loader(db: Database, principal: Callable[[], Principal | None]
+                     ) -> DataLoader[str, DashboardViewRow | None]:
+    """The request pixel's views by id (dashboards:read); another pixel's is None."""
 
     async def load(ids: list[str]) -> list[DashboardViewRow | None]:
-        async with db.session() as session:
-            rows = await find_views(session, ids)
+        rows = await find_views_by_id(db, principal(), ids)
         return [rows.get(i) for i in ids]
 
     return DataLoader(load_fn=load)
 
 
-def make_widget_data_loader(db: Database) -> DataLoader[SeriesKey, Series]:
+def make_widget_data_loader(db: Database, principal: Callable[[], Principal | None]
+                            ) -> DataLoader[SeriesKey, Series]:
+    """Widget series (dashboards:read); a key of another pixel answers NotFound."""
+
     async def load(keys: list[SeriesKey]) -> list[Series | BaseException]:
-        return list(await compute_series(db, keys))
+        return list(await compute_series(db, principal(), keys))
 
     return DataLoader(load_fn=load)

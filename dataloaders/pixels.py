@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from strawberry.dataloader import DataLoader
 
-from gateway.storage import Database
-from gateway.storage.models import PixelRow
-from gateway.storage.tenancy import find_pixels
+from gateway.services.tenancy import find_reachable_pixels
+
+if TYPE_CHECKING:
+    from gateway.auth.principal import Principal
+    from gateway.storage import Database
+    from gateway.storage.models import PixelRow
 
 __all__ = ["make_pixel_loader"]
 
 
-def make_pixel_loader(db: Database) -> DataLoader[str, PixelRow | None]:
+def make_pixel_loader(db: Database, principal: Callable[[], Principal | None]
+                      ) -> DataLoader[str, PixelRow | None]:
+    """Pixels the credential can reach, by id; any other is None, as if missing."""
+
     async def load(ids: list[str]) -> list[PixelRow | None]:
-        async with db.session() as session:
-            rows = await find_pixels(session, ids)
+        rows = await find_reachable_pixels(db, principal(), ids)
         return [rows.get(i) for i in ids]
 
     return DataLoader(load_fn=load)

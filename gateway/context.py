@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import strawberry
 from starlette.requests import Request
@@ -42,7 +42,7 @@ from gateway.storage import Database
 if TYPE_CHECKING:
     from dataloaders import Loaders
 
-__all__ = ["AppState", "Context", "DirectInfo", "Info", "build_context"]
+__all__ = ["AppState", "Context", "Info", "ResolverInfo", "build_context"]
 
 
 @dataclass
@@ -58,7 +58,7 @@ class AppState:
     # Checks every outbound target (webhook URLs) and seals webhook secrets.
     egress: EgressGuard
     webhook_secrets: SecretBox
-    schema: Any = None  # the strawberry schema, for REST routes that run stored operations
+    schema: Any = None  # the strawberry schema (its caches, for tests and the benchmarks)
     audit: AuditLog | None = None
     key_usage: KeyUsage | None = None
 
@@ -148,15 +148,24 @@ class Context:
                               detail=f"{error.code}: {error.message}")
 
 
-@dataclass(frozen=True)
-class DirectInfo:
-    """The part of `strawberry.Info` our resolvers use, for REST routes that call a resolver
-    directly instead of executing a document."""
+class ResolverInfo(Protocol):
+    """All a resolver may read of its `info`: the request's Context.
 
-    context: Context
+    strawberry's Info satisfies it (GraphQL), and so does `gateway.rest.base.RestInfo` (a REST
+    route calling the same resolver), so mypy checks both callers against one signature, and a
+    resolver that reached for more of strawberry's Info (selected fields, path), which no REST
+    route could give it, would not type-check."""
+
+    @property
+    def context(self) -> Context: ...
 
 
-Info = strawberry.Info[Context, None]
+if TYPE_CHECKING:
+    Info: TypeAlias = ResolverInfo
+else:
+    # At run time the annotation must be strawberry's own Info: strawberry finds the
+    # parameter to inject by that type.
+    Info = strawberry.Info[Context, None]
 
 
 def _request_id(request: Request) -> str:
@@ -179,8 +188,9 @@ async def build_context(request: Request, response: Response | None = None) -> C
                        ip=request.client.host if request.client else None,
                        user_agent=request.headers.get("user-agent"),
                        request_id=_request_id(request))
+    # The loaders read the principal when a batch loads, after it is resolved below.
     ctx = Context(request=request, response=response, state=state, credentials=credentials,
-                  loaders=Loaders(state.db), audit=trail)
+                  loaders=Loaders(state.db, lambda: ctx.principal), audit=trail)
     if credentials.token is None and credentials.cookie_token is None:
         return ctx
     principal: Principal | None = None

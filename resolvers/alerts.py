@@ -7,25 +7,24 @@ from typing import Any
 import strawberry
 
 from gateway.context import Info
+from gateway.drafts import AlertDraft, WebhookDraft
 from gateway.services import alerts as service
 from gateway.services import webhooks as webhook_service
-from gateway.services.alerts import AlertDraft
-from gateway.services.webhooks import WebhookDraft
 from gateway.types.alerts import Alert, AlertHistoryEntry, Webhook
 
 __all__ = [
     "AlertsMutation",
     "AlertsQuery",
+    "alerts_page",
+    "create_alert",
+    "create_webhook",
+    "replace_alert",
+    "replace_webhook",
     "resolve_alert",
     "resolve_alert_history",
-    "resolve_alerts_page",
-    "resolve_create_alert_draft",
-    "resolve_create_webhook_draft",
     "resolve_delete_alert",
     "resolve_delete_webhook",
-    "resolve_replace_alert_draft",
-    "resolve_replace_webhook_draft",
-    "resolve_webhooks_page",
+    "webhooks_page",
 ]
 
 
@@ -58,11 +57,13 @@ class WebhookInput:
     url: str
     service: str = "generic"
     description: str | None = None
-    secret: str | None = strawberry.field(default=None, description="Signs deliveries "
-                                          "(HMAC-SHA256); write-only.")
+    secret: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Signs deliveries (HMAC-SHA256); write-only. "
+        "On updateWebhook, omit it to keep the stored secret; null removes it.")
 
 
 def _draft(i: AlertInput) -> AlertDraft:
+    """The alert as ClickStack's body spells it, so the service checks one shape."""
     channel: dict[str, Any] = {"type": i.channel.type}
     if i.channel.webhook_id is not None:
         channel["webhookId"] = str(i.channel.webhook_id)
@@ -75,15 +76,22 @@ def _draft(i: AlertInput) -> AlertDraft:
         measure=i.measure, name=i.name, message=i.message, enabled=i.enabled)
 
 
-async def resolve_alerts_page(info: Info, limit: int = 1000,
-                              offset: int = 0) -> tuple[list[Alert], int]:
+def _webhook_draft(i: WebhookInput, *, replacing: bool) -> WebhookDraft:
+    unset = i.secret is strawberry.UNSET
+    return WebhookDraft(name=i.name, url=i.url, service=i.service, description=i.description,
+                        secret=None if unset else i.secret, keep_secret=replacing and unset)
+
+
+async def alerts_page(info: Info, limit: int = 1000,
+                      offset: int = 0) -> tuple[list[Alert], int]:
+    """A page of alerts and the total (`alerts` and ClickStack's paginated list)."""
     rows, total = await service.list_alerts(info.context.db, info.context.principal,
                                             limit=limit, offset=offset)
     return [Alert.from_row(r) for r in rows], total
 
 
 async def resolve_alerts(info: Info, limit: int = 1000, offset: int = 0) -> list[Alert]:
-    return (await resolve_alerts_page(info, limit, offset))[0]
+    return (await alerts_page(info, limit, offset))[0]
 
 
 async def resolve_alert(info: Info, id: strawberry.ID) -> Alert:
@@ -98,24 +106,26 @@ async def resolve_alert_history(info: Info, alert: Alert, limit: int) -> list[Al
     return [AlertHistoryEntry.from_row(r) for r in rows]
 
 
-async def resolve_create_alert_draft(info: Info, draft: AlertDraft) -> Alert:
+async def create_alert(info: Info, draft: AlertDraft) -> Alert:
+    """`createAlert`, from the draft its input or a ClickStack body makes."""
     ctx = info.context
     return Alert.from_row(await service.create_alert(ctx.db, ctx.principal, draft,
                                                      now=ctx.now(), guard=ctx.state.egress))
 
 
-async def resolve_replace_alert_draft(info: Info, alert_id: str, draft: AlertDraft) -> Alert:
+async def replace_alert(info: Info, alert_id: str, draft: AlertDraft) -> Alert:
+    """`updateAlert` (a full replace, as ClickStack's PUT)."""
     ctx = info.context
     return Alert.from_row(await service.replace_alert(ctx.db, ctx.principal, alert_id, draft,
                                                       now=ctx.now(), guard=ctx.state.egress))
 
 
 async def resolve_create_alert(info: Info, input: AlertInput) -> Alert:
-    return await resolve_create_alert_draft(info, _draft(input))
+    return await create_alert(info, _draft(input))
 
 
 async def resolve_update_alert(info: Info, id: strawberry.ID, input: AlertInput) -> Alert:
-    return await resolve_replace_alert_draft(info, str(id), _draft(input))
+    return await replace_alert(info, str(id), _draft(input))
 
 
 async def resolve_delete_alert(info: Info, id: strawberry.ID) -> strawberry.ID:
@@ -123,26 +133,28 @@ async def resolve_delete_alert(info: Info, id: strawberry.ID) -> strawberry.ID:
     return id
 
 
-async def resolve_webhooks_page(info: Info, limit: int = 1000,
-                                offset: int = 0) -> tuple[list[Webhook], int]:
+async def webhooks_page(info: Info, limit: int = 1000,
+                        offset: int = 0) -> tuple[list[Webhook], int]:
+    """A page of webhooks and the total (`webhooks` and ClickStack's paginated list)."""
     rows, total = await webhook_service.list_webhooks(info.context.db, info.context.principal,
                                                       limit=limit, offset=offset)
     return [Webhook.from_row(r) for r in rows], total
 
 
 async def resolve_webhooks(info: Info) -> list[Webhook]:
-    return (await resolve_webhooks_page(info))[0]
+    return (await webhooks_page(info))[0]
 
 
-async def resolve_create_webhook_draft(info: Info, draft: WebhookDraft) -> Webhook:
+async def create_webhook(info: Info, draft: WebhookDraft) -> Webhook:
+    """`createWebhook`, from the draft its input or a ClickStack body makes."""
     ctx = info.context
     return Webhook.from_row(await webhook_service.create_webhook(
         ctx.db, ctx.principal, draft, now=ctx.now(), guard=ctx.state.egress,
         box=ctx.state.webhook_secrets))
 
 
-async def resolve_replace_webhook_draft(info: Info, webhook_id: str,
-                                        draft: WebhookDraft) -> Webhook:
+async def replace_webhook(info: Info, webhook_id: str, draft: WebhookDraft) -> Webhook:
+    """`updateWebhook` (a full replace, as ClickStack's PUT)."""
     ctx = info.context
     return Webhook.from_row(await webhook_service.replace_webhook(
         ctx.db, ctx.principal, webhook_id, draft, now=ctx.now(), guard=ctx.state.egress,
@@ -150,9 +162,11 @@ async def resolve_replace_webhook_draft(info: Info, webhook_id: str,
 
 
 async def resolve_create_webhook(info: Info, input: WebhookInput) -> Webhook:
-    return await resolve_create_webhook_draft(info, WebhookDraft(
-        name=input.name, url=input.url, service=input.service, description=input.description,
-        secret=input.secret))
+    return await create_webhook(info, _webhook_draft(input, replacing=False))
+
+
+async def resolve_update_webhook(info: Info, id: strawberry.ID, input: WebhookInput) -> Webhook:
+    return await replace_webhook(info, str(id), _webhook_draft(input, replacing=True))
 
 
 async def resolve_delete_webhook(info: Info, id: strawberry.ID) -> strawberry.ID:
@@ -181,6 +195,9 @@ class AlertsMutation:
     create_webhook: Webhook = strawberry.field(
         resolver=resolve_create_webhook, description="Create a webhook (alerts:write). The "
         "secret is never returned.")
+    update_webhook: Webhook = strawberry.field(
+        resolver=resolve_update_webhook, description="Replace a webhook (all fields, as "
+        "ClickStack's PUT; alerts:write). Without `secret` the stored one is kept.")
     delete_webhook: strawberry.ID = strawberry.field(
         resolver=resolve_delete_webhook, description="Delete a webhook; CONFLICT while an "
         "alert uses it.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from gateway.context import Info
+from gateway.drafts import JSONValue, PresetDraft, ViewDraft
 from gateway.errors import FieldError
 from gateway.periods import DEFAULT_PRESET
 from gateway.services import dashboards as service
@@ -26,19 +27,19 @@ from gateway.types.dashboards import (
 __all__ = [
     "DashboardsMutation",
     "DashboardsQuery",
+    "copy_view",
+    "create_view",
+    "create_view_from_preset",
     "resolve_copy_view",
-    "resolve_copy_view_from_body",
     "resolve_create_view",
-    "resolve_create_view_from_body",
     "resolve_create_view_from_preset",
-    "resolve_create_view_from_preset_body",
     "resolve_delete_view",
     "resolve_update_view",
-    "resolve_update_view_from_body",
     "resolve_view",
     "resolve_view_reference",
     "resolve_views",
     "resolve_widget_data",
+    "update_view",
 ]
 
 
@@ -171,28 +172,39 @@ async def resolve_view_reference(info: Info, view_id: str) -> DashboardView | No
     return None if row is None else DashboardView.from_row(row)
 
 
-async def resolve_create_view(info: Info, input: CreateDashboardViewInput) -> DashboardView:
+async def create_view(info: Info, draft: ViewDraft) -> DashboardView:
+    """`createDashboardView`, from the draft its input or an Upstack body makes."""
     ctx = info.context
+    return DashboardView.from_row(await service.create_view(ctx.db, ctx.principal, draft,
+                                                            now=ctx.now()))
+
+
+async def resolve_create_view(info: Info, input: CreateDashboardViewInput) -> DashboardView:
     config = None if input.configuration is None else _configuration(input.configuration)
-    row = await service.create_view(
-        ctx.db, ctx.principal, name=input.name, configuration=config, view_type=input.type,
-        description=input.description, order=input.order, now=ctx.now())
+    return await create_view(info, ViewDraft(
+        name=input.name, configuration=config, view_type=input.type,
+        description=input.description, order=input.order))
+
+
+async def update_view(info: Info, view_id: str, changes: Mapping[str, JSONValue], *,
+                      expected_version: int | None) -> DashboardView:
+    """`updateDashboardView`: `changes` in Upstack's spelling (an Upstack PATCH body)."""
+    ctx = info.context
+    row = await service.update_view(ctx.db, ctx.principal, view_id, changes,
+                                    expected_version=expected_version, now=ctx.now())
     return DashboardView.from_row(row)
 
 
 async def resolve_update_view(info: Info, id: strawberry.ID, input: UpdateDashboardViewInput,
                               version: int | None = None) -> DashboardView:
-    ctx = info.context
-    changes: dict[str, Any] = {}
+    changes: dict[str, JSONValue] = {}
     for name in ("name", "description", "order"):
         value = getattr(input, name)
         if value is not strawberry.UNSET:
             changes[name] = value
     if input.configuration is not strawberry.UNSET and input.configuration is not None:
         changes["configuration"] = _configuration(input.configuration)
-    row = await service.update_view(ctx.db, ctx.principal, str(id), changes,
-                                    expected_version=version, now=ctx.now())
-    return DashboardView.from_row(row)
+    return await update_view(info, str(id), changes, expected_version=version)
 
 
 async def resolve_delete_view(info: Info, id: strawberry.ID) -> strawberry.ID:
@@ -200,68 +212,36 @@ async def resolve_delete_view(info: Info, id: strawberry.ID) -> strawberry.ID:
     return id
 
 
-async def resolve_copy_view(info: Info, id: strawberry.ID,
-                            name: str | None = None) -> DashboardView:
-    ctx = info.context
-    return DashboardView.from_row(
-        await service.copy_view(ctx.db, ctx.principal, str(id), name=name, now=ctx.now()))
-
-
-async def resolve_create_view_from_preset(info: Info,
-                                          input: DashboardViewFromPresetInput) -> DashboardView:
-    ctx = info.context
-    row = await service.create_view_from_preset(
-        ctx.db, ctx.principal, name=input.name,
-        widgets=[{"measure": w.measure, **({"title": w.title} if w.title else {})}
-                 for w in input.widgets],
-        chart_types=None if input.chart_types is None else [k.value for k in input.chart_types],
-        view_type=input.type, granularity=input.granularity,
-        date_range=_date_range(input.date_range), now=ctx.now())
-    return DashboardView.from_row(row)
-
-
-# Upstack-shaped variants for the REST routes: the body's values go to the service as sent,
-# so its validation reports paths in the body's own terms.
-
-async def resolve_create_view_from_body(info: Info, *, name: Any, configuration: Any,
-                                        view_type: Any, description: Any, order: Any,
-                                        body_pixel: Any = None,
-                                        body_errors: Sequence[FieldError] = ()) -> DashboardView:
-    ctx = info.context
-    row = await service.create_view(
-        ctx.db, ctx.principal, name=name, configuration=configuration, view_type=view_type,
-        description=description, order=order, body_pixel=body_pixel, body_errors=body_errors,
-        now=ctx.now())
-    return DashboardView.from_row(row)
-
-
-async def resolve_copy_view_from_body(info: Info, view_id: str, *, name: Any,
-                                      body_errors: Sequence[FieldError] = ()) -> DashboardView:
+async def copy_view(info: Info, view_id: str, *, name: JSONValue = None,
+                    body_errors: Sequence[FieldError] = ()) -> DashboardView:
+    """`copyDashboardView`; `body_errors`: the REST body's unknown fields (reported after the
+    scope check)."""
     ctx = info.context
     return DashboardView.from_row(await service.copy_view(
         ctx.db, ctx.principal, view_id, name=name, body_errors=body_errors, now=ctx.now()))
 
 
-async def resolve_update_view_from_body(info: Info, view_id: str, changes: dict[str, Any], *,
-                                        expected_version: int | None) -> DashboardView:
-    ctx = info.context
-    row = await service.update_view(ctx.db, ctx.principal, view_id, changes,
-                                    expected_version=expected_version, now=ctx.now())
-    return DashboardView.from_row(row)
+async def resolve_copy_view(info: Info, id: strawberry.ID,
+                            name: str | None = None) -> DashboardView:
+    return await copy_view(info, str(id), name=name)
 
 
-async def resolve_create_view_from_preset_body(
-        info: Info, *, name: Any, widgets: Any, chart_types: Any, view_type: Any,
-        granularity: Any, date_range: Any, attribution_model: Any,
-        attribution_window: Any, body_pixel: Any = None,
-        body_errors: Sequence[FieldError] = ()) -> DashboardView:
+async def create_view_from_preset(info: Info, draft: PresetDraft) -> DashboardView:
+    """`createDashboardViewFromPreset`, from the draft its input or an Upstack body makes."""
     ctx = info.context
-    row = await service.create_view_from_preset(
-        ctx.db, ctx.principal, name=name, widgets=widgets, chart_types=chart_types,
-        view_type=view_type, granularity=granularity, date_range=date_range,
-        attribution_model=attribution_model, attribution_window=attribution_window,
-        body_pixel=body_pixel, body_errors=body_errors, now=ctx.now())
-    return DashboardView.from_row(row)
+    return DashboardView.from_row(await service.create_view_from_preset(
+        ctx.db, ctx.principal, draft, now=ctx.now()))
+
+
+async def resolve_create_view_from_preset(info: Info,
+                                          input: DashboardViewFromPresetInput) -> DashboardView:
+    return await create_view_from_preset(info, PresetDraft(
+        name=input.name,
+        widgets=[{"measure": w.measure, **({"title": w.title} if w.title else {})}
+                 for w in input.widgets],
+        chart_types=None if input.chart_types is None else [k.value for k in input.chart_types],
+        view_type=input.type, granularity=input.granularity,
+        date_range=_date_range(input.date_range)))
 
 
 async def resolve_widget_data(info: Info, widget: Widget, *,

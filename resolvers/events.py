@@ -15,7 +15,7 @@ from gateway.services.event_rules import EVENT_FIELDS
 from gateway.types.events import EventStats, TrackEventsResult, graphql_path
 
 __all__ = ["EventInput", "EventsMutation", "EventsQuery", "resolve_event_stats",
-           "resolve_track_events", "track_event_items"]
+           "resolve_track_events", "track_events"]
 
 
 @strawberry.input(description="One event. Names and rules: README, \"Events\".")
@@ -61,8 +61,9 @@ class EventInput:
         return {f: v for f in EVENT_FIELDS if (v := getattr(self, f)) is not None}
 
 
-async def track_event_items(info: Info, items: Sequence[object]) -> TrackEventsResult:
-    """Ingest already-decoded items (the REST body's events) through the one service call."""
+async def track_events(info: Info, items: Sequence[object]) -> TrackEventsResult:
+    """`trackEvents`, from decoded items: the input's events (`EventInput.as_item`) or the
+    REST body's, which the service checks one by one (one bad event is one rejected event)."""
     ctx = info.context
     result = await service.track_events(
         ctx.db, ctx.principal, items, now=ctx.now(),
@@ -72,7 +73,7 @@ async def track_event_items(info: Info, items: Sequence[object]) -> TrackEventsR
 
 async def resolve_track_events(info: Info, events: list[EventInput]) -> TrackEventsResult:
     try:
-        return await track_event_items(info, [e.as_item() for e in events])
+        return await track_events(info, [e.as_item() for e in events])
     except InvalidInput as exc:
         if type(exc) is not InvalidInput or not exc.details:
             raise

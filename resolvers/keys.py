@@ -13,7 +13,7 @@ from gateway.services import keys as service
 from gateway.types.keys import ApiKey, CreatedApiKey
 
 __all__ = ["CreateApiKeyInput", "KeysMutation", "KeysQuery", "UpdateApiKeyInput",
-           "create_api_key_from_body", "update_api_key_from_body"]
+           "create_api_key", "update_api_key"]
 
 
 @strawberry.input
@@ -54,11 +54,11 @@ async def resolve_api_key(info: Info, id: strawberry.ID) -> ApiKey:
 
 
 async def resolve_create_api_key(info: Info, input: CreateApiKeyInput) -> CreatedApiKey:
-    return await create_api_key_from_body(info, input)
+    return await create_api_key(info, input)
 
 
-async def create_api_key_from_body(info: Info, input: CreateApiKeyInput,
-                                   body_errors: Sequence[FieldError] = ()) -> CreatedApiKey:
+async def create_api_key(info: Info, input: CreateApiKeyInput,
+                         body_errors: Sequence[FieldError] = ()) -> CreatedApiKey:
     """`createApiKey`, plus what the REST adapter found wrong in the body's shape (reported
     by the service after its scope check)."""
     ctx = info.context
@@ -87,11 +87,11 @@ async def resolve_revoke_api_key(info: Info, id: strawberry.ID) -> ApiKey:
 
 async def resolve_update_api_key(info: Info, id: strawberry.ID,
                                  input: UpdateApiKeyInput) -> ApiKey:
-    return await update_api_key_from_body(info, id, input)
+    return await update_api_key(info, id, input)
 
 
-async def update_api_key_from_body(info: Info, id: strawberry.ID, input: UpdateApiKeyInput,
-                                   body_errors: Sequence[FieldError] = ()) -> ApiKey:
+async def update_api_key(info: Info, id: strawberry.ID, input: UpdateApiKeyInput,
+                         body_errors: Sequence[FieldError] = ()) -> ApiKey:
     """`updateApiKey`, plus the REST adapter's body-shape errors (as for create)."""
     ctx = info.context
     pixels = input.pixel_ids

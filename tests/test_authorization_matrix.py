@@ -317,6 +317,9 @@ ROWS.update({
         "mutation($id: ID!) { deleteAlert(id: $id) }", _ids(_alert_id)), names_object=True),
     "Mutation.createWebhook": Row("alerts:write", gql(
         'mutation { createWebhook(input: {name: "w", url: "https://example.test/h"}) { id } }')),
+    "Mutation.updateWebhook": Row("alerts:write", gql(
+        'mutation($id: ID!) { updateWebhook(id: $id, input: {name: "w2", '
+        'url: "https://example.test/h2"}) { id } }', _ids(_webhook_id)), names_object=True),
     "Mutation.deleteWebhook": Row("alerts:write", gql(
         "mutation($id: ID!) { deleteWebhook(id: $id) }", _ids(_webhook_id)), names_object=True),
     "GET /api/v2/alerts": Row("alerts:read", rest("GET", "/api/v2/alerts")),

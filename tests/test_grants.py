@@ -74,6 +74,7 @@ NOT_GRANTING: dict[str, str] = {
     "Mutation.updateAlert": "alert data",
     "Mutation.deleteAlert": "alert data",
     "Mutation.createWebhook": "its secret signs our deliveries; it authenticates nobody here",
+    "Mutation.updateWebhook": "its secret signs our deliveries; it authenticates nobody here",
     "Mutation.deleteWebhook": "alert data",
     "POST /graphql": "the GraphQL transport: its mutations are enumerated from the schema",
     "POST /accounts/api/api-keys/{key_id}/revoke": "revoking only takes power away",

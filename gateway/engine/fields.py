@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.channels import CHANNELS, PAID_SEARCH, PAID_SOCIAL, SOCIAL
 from gateway.engine.query import And, Filter, Not, Or, Predicate
+from gateway.filter_ops import OPERATORS
 from gateway.storage.models import EventRow
 
 __all__ = [
@@ -35,8 +36,6 @@ __all__ = [
 
 T = EventRow.__table__.c  # type: ignore[attr-defined]
 
-OPERATORS: tuple[str, ...] = ("equals", "not_equals", "in", "not_in", "contains", "gt", "gte",
-                              "lt", "lte", "is_set", "is_not_set")
 _STRING_OPS = ("equals", "not_equals", "in", "not_in", "contains", "is_set", "is_not_set")
 _NUMBER_OPS = ("equals", "not_equals", "in", "not_in", "gt", "gte", "lt", "lte", "is_set",
                "is_not_set")

@@ -1,20 +1,49 @@
-"""The adapter every REST surface is built from.
+"""The adapter every REST surface is built from: one mechanism, copied by each surface.
 
-A route is `surface.route(method, path, call)` where `call(ctx, request)` turns the request
-into arguments, calls a resolver (directly, or as a stored GraphQL operation on the schema)
-and returns the product's JSON body. Errors are `GatewayError`s rendered by the surface's one
-`render` function with the status from its table, so a surface is a table, not a branch per
-handler.
+A route is `surface.route(method, path, call, twin="Mutation.updateWebhook")`. `call(ctx,
+request)` does three things and nothing else:
+
+1. turns the request into the resolver's typed arguments: the strawberry input types GraphQL
+   uses (`AnalyticsQueryInput`, `CreateApiKeyInput`, …), or, where the vendor's body is a
+   document the service validates in the body's own terms (ClickStack alerts and webhooks,
+   Upstack views), the typed draft of `gateway/drafts.py` that the GraphQL resolver builds
+   from its input too;
+2. calls that resolver, the function the GraphQL field `twin` calls, with
+   `RestInfo(ctx)` as its `info` (both satisfy `gateway.context.ResolverInfo`, so mypy checks
+   REST's calls like GraphQL's);
+3. shapes the result (the GraphQL type) into the vendor's JSON.
+
+Scope checks, validation and business rules stay in the service behind the resolver, so both
+surfaces answer the same decision with the same error code. `gateway/rest` imports nothing from
+services, storage or the engine (tests/test_layers.py); every route names its GraphQL `twin`
+and every write route has a mutation (tests/rest/test_twins.py); a new route's scenario goes
+through tests/support_parity.py, which runs it on both surfaces and compares answers and
+error codes. Errors are `GatewayError`s rendered by the surface's one `render` function with
+the status from its table, so a surface is a table, not a branch per handler.
+
+Why direct calls, not stored GraphQL operations executed on the schema: measured with
+benchmarks/catalog.py (`--rounds 1 --seconds 3`: wrk, loopback, one uvicorn worker, 32
+connections; a shared 2-core machine, so compare within a run). On the measures catalog (55
+measures, ~800 fields), req/s, three runs:
+
+    direct resolver call                 1,007     674   1,329
+    stored operation, result cache on    1,289     552   1,117
+    stored operation, result cache off       -      54      98
+
+With the GraphQL result cache answering (only the pure catalog can be cached) the two are
+within this machine's noise. Every other route (alerts, views, keys, queries: per pixel, never
+cached) pays full execution, and there the stored operation serves ~1/13 of the direct call:
+graphql-core executes each field at a few µs, work the direct call skips without losing a
+check, because the same resolver and service run either way. A stored operation would also
+need each request as GraphQL variables and the answer picked back out of `data`: two more
+shapes per route. So a route calls the resolver; the stored-operation variant lives on only in
+benchmarks/_apps.py, to keep measuring the choice.
 
 Bodies: `read_json` takes JSON sent as JSON (`application/json` or `application/*+json`, any
 parameters), else 415 UNSUPPORTED_MEDIA_TYPE. `unknown_fields` lists the fields a body may
-not carry, each as a field error naming it; the adapter hands them to the service, which
-reports them after its scope check (a caller without the scope gets 403, not a lesson in
-our field names), with its own field errors.
-
-Direct resolver calls are the default: on the measures route they serve ~2x the requests of
-executing the equivalent stored operation, with the same resolver, service, checks and errors
-(benchmarks/catalog.py measures both; tests/rest/test_mechanism.py proves identical output).
+not carry, each as a field error naming it; the adapter hands them to the service (in the
+draft, or as `body_errors`), which reports them after its scope check (a caller without the
+scope gets 403, not a lesson in our field names), with its own field errors.
 """
 
 from __future__ import annotations
@@ -23,6 +52,7 @@ import json
 import logging
 import math
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -30,7 +60,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.context import Context, DirectInfo, build_context
+from gateway.context import Context, build_context
 from gateway.errors import (
     FieldError,
     GatewayError,
@@ -41,7 +71,7 @@ from gateway.errors import (
 )
 from gateway.limits import parse_int
 
-__all__ = ["Call", "JSONBody", "Surface", "SurfaceRoute", "is_json_media_type", "operation",
+__all__ = ["Call", "JSONBody", "RestInfo", "Surface", "SurfaceRoute", "is_json_media_type",
            "query_int", "read_json", "resolver_info", "retry_after_headers", "unknown_fields"]
 
 log = logging.getLogger("gateway.rest")
@@ -61,16 +91,25 @@ def retry_after_headers(exc: GatewayError) -> dict[str, str]:
     return {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
 
 
-def resolver_info(ctx: Context) -> DirectInfo:
-    """The `info` argument for calling a resolver function directly."""
-    return DirectInfo(context=ctx)
+@dataclass(frozen=True)
+class RestInfo:
+    """The `info` a REST route hands to the resolver it adapts: the request's Context, which
+    is all a resolver may read of its info (`gateway.context.ResolverInfo`)."""
+
+    context: Context
+
+
+def resolver_info(ctx: Context) -> RestInfo:
+    """The `info` argument for calling a resolver from a route."""
+    return RestInfo(context=ctx)
 
 
 class Surface:
     """One product's REST dialect: statuses per error code and the error body.
 
     >>> upstack = Surface("upstack", render=lambda exc, status: {"message": exc.message})
-    >>> routes = [upstack.route("GET", "/db-mgmt/api/measures", list_measures)]
+    >>> routes = [upstack.route("GET", "/db-mgmt/api/measures", list_measures,
+    ...                         twin="Query.measures")]
     """
 
     def __init__(self, name: str, *, render: Callable[[GatewayError, int], Any],
@@ -91,7 +130,10 @@ class Surface:
             headers.update(self._headers(exc))
         return JSONBody(self._render(exc, status), status_code=status, headers=headers)
 
-    def route(self, method: str, path: str, call: Call, *, status: int = 200) -> SurfaceRoute:
+    def route(self, method: str, path: str, call: Call, *, twin: str,
+              status: int = 200) -> SurfaceRoute:
+        """`twin` names the GraphQL field ("Query.alerts", "Mutation.updateWebhook") whose
+        resolver `call` calls: the same operation, checks and errors on both surfaces."""
         surface = self
 
         async def endpoint(request: Request) -> Response:
@@ -113,17 +155,19 @@ class Surface:
             return response
 
         endpoint.__name__ = f"{self.name}_{method.lower()}_{path.strip('/').replace('/', '_')}"
-        return SurfaceRoute(path, endpoint, methods=[method], surface=self)
+        return SurfaceRoute(path, endpoint, methods=[method], surface=self, twin=twin)
 
 
 class SurfaceRoute(Route):
     """A route that knows its surface, so an error raised before routing (a body refused by
-    the middleware) can still answer in the dialect of the route addressed."""
+    the middleware) can still answer in the dialect of the route addressed, and its GraphQL
+    twin (tests check each write has one)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], *, methods: list[str],
-                 surface: Surface) -> None:
+                 surface: Surface, twin: str | None = None) -> None:
         super().__init__(path, endpoint, methods=methods)
         self.surface = surface
+        self.twin = twin
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -204,26 +248,3 @@ def unknown_fields(body: Mapping[str, Any], allowed: Collection[str], *,
     names = ", ".join(sorted(allowed))
     return [FieldError(f"unknown field {k[:100]!r} (allowed: {names})", (*where, k[:100]))
             for k in body if k not in allowed and k not in ignored]
-
-
-def operation(document: str, variables: Callable[[Request], dict[str, Any]],
-              pick: Callable[[dict[str, Any]], Any]) -> Call:
-    """A `Call` that executes a stored GraphQL operation on the app's schema.
-
-    Same resolvers and errors as a direct call: the first error's original `GatewayError` is
-    re-raised for the surface to render; a GraphQL error without one becomes InvalidInput.
-    """
-
-    async def call(ctx: Context, request: Request) -> Any:
-        result = await ctx.state.schema.execute(
-            document, variable_values=variables(request), context_value=ctx)
-        if result.errors:
-            original = result.errors[0].original_error
-            if isinstance(original, GatewayError):
-                raise original
-            if original is not None:
-                raise original
-            raise InvalidInput(result.errors[0].message)
-        return pick(result.data)
-
-    return call

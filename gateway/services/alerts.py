@@ -10,14 +10,14 @@ it exists elsewhere).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gateway.auth.policy import require_owned, require_pixel, require_scope
 from gateway.auth.principal import Principal
 from gateway.catalog import CATALOG
+from gateway.drafts import AlertDraft
 from gateway.egress import EgressGuard
 from gateway.errors import FieldError, InvalidInput, NotFound
 from gateway.limits import MAX_PAGE_SIZE, check_page
@@ -36,11 +36,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "THRESHOLD_TYPES",
-    "AlertDraft",
     "alert_history",
     "create_alert",
     "delete_alert",
     "get_alert",
+    "history_of_alerts",
     "list_alerts",
     "replace_alert",
 ]
@@ -48,27 +48,6 @@ __all__ = [
 THRESHOLD_TYPES = ("above", "below")
 SOURCES = ("tile", "measure")
 NOT_FOUND = "Alert not found"
-
-
-@dataclass(frozen=True)
-class AlertDraft:
-    """An alert as sent; every value is checked by the service. `source` defaults to
-    "measure" when `measure` is given, else "tile"."""
-
-    threshold: Any
-    threshold_type: Any
-    interval: Any
-    channel: Any = None
-    source: Any = None
-    dashboard_id: Any = None
-    tile_id: Any = None
-    measure: Any = None
-    name: Any = None
-    message: Any = None
-    enabled: Any = True
-    # Problems the REST adapter found in the body's shape (unknown fields): reported with
-    # the draft's own field errors, after the scope check.
-    body_errors: tuple[FieldError, ...] = ()
 
 
 def _text(raw: Any, field: str, limit: int, errors: list[FieldError]) -> str | None:
@@ -229,6 +208,15 @@ async def delete_alert(db: Database, principal: Principal | None, alert_id: str)
         _owned(await store.find_alert(session, alert_id), pixel_id)
         await store.delete_alert(session, alert_id)
         await session.commit()
+
+
+async def history_of_alerts(db: Database, principal: Principal | None, alert_ids: Sequence[str],
+                            limit: int) -> dict[str, list[AlertHistoryRow]]:
+    """The newest `limit` entries of each alert (the request's batching loader); an alert
+    of another pixel has none."""
+    pixel_id = require_pixel(require_scope(principal, "alerts:read"))
+    async with db.session() as session:
+        return await store.history_of(session, alert_ids, limit, pixel_id=pixel_id)
 
 
 async def alert_history(loader: DataLoader[str, list[AlertHistoryRow]],

@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from gateway.attribution import DEFAULT_MODEL, DEFAULT_WINDOW_DAYS
 from gateway.auth.policy import require_owned, require_pixel, require_scope
 from gateway.auth.principal import Principal
+from gateway.drafts import JSONValue, PresetDraft, ViewDraft
 from gateway.errors import FieldError, InvalidInput, PixelMismatch, StaleVersion
 from gateway.periods import DEFAULT_PRESET, GRANULARITIES
 from gateway.services.dashboard_config import (
@@ -44,6 +44,7 @@ __all__ = [
     "create_view_from_preset",
     "delete_view",
     "find_view_reference",
+    "find_views_by_id",
     "get_view",
     "list_views",
     "update_view",
@@ -105,6 +106,16 @@ async def get_view(db: Database, principal: Principal | None, view_id: str) -> D
         return _owned(await store.find_view(session, view_id), pixel_id)
 
 
+async def find_views_by_id(db: Database, principal: Principal | None,
+                           view_ids: Sequence[str]) -> dict[str, DashboardViewRow]:
+    """Views by id (the request's batching loader): only the request pixel's; another
+    pixel's view is absent, as if missing."""
+    pixel_id = require_pixel(require_scope(principal, "dashboards:read"))
+    async with db.session() as session:
+        rows = await store.find_views(session, view_ids)
+    return {i: r for i, r in rows.items() if r.pixel_id == pixel_id}
+
+
 async def find_view_reference(loader: DataLoader[str, DashboardViewRow | None],
                               principal: Principal | None,
                               view_id: str) -> DashboardViewRow | None:
@@ -115,25 +126,24 @@ async def find_view_reference(loader: DataLoader[str, DashboardViewRow | None],
     return row if row is not None and row.pixel_id == pixel_id else None
 
 
-async def create_view(db: Database, principal: Principal | None, *, name: Any,
-                      configuration: Any = None, view_type: Any = "view",
-                      description: Any = None, order: Any = None, body_pixel: Any = None,
-                      body_errors: Sequence[FieldError] = (),
+async def create_view(db: Database, principal: Principal | None, draft: ViewDraft, *,
                       now: datetime) -> DashboardViewRow:
     """Validate and store a view. Raises InvalidInput listing every problem with its path
-    (`name`, `configuration.widgets.2.measure`, …, and `body_errors`: what the REST adapter
-    found in the body's shape, reported after the scope check), PixelMismatch when
-    `body_pixel` (a `pixelId` sent in the body) is not the request's pixel."""
+    (`name`, `configuration.widgets.2.measure`, …, and the draft's `body_errors`: what the
+    REST adapter found in the body's shape, reported after the scope check), PixelMismatch
+    when `body_pixel` (a `pixelId` sent in the body) is not the request's pixel."""
     found = require_scope(principal, "dashboards:write")
     pixel_id = require_pixel(found)
-    _check_body_pixel(pixel_id, body_pixel)
-    errors: list[FieldError] = list(body_errors)
-    clean_name = _name(name, errors)
-    if view_type not in VIEW_TYPES:
+    _check_body_pixel(pixel_id, draft.body_pixel)
+    errors: list[FieldError] = list(draft.body_errors)
+    clean_name = _name(draft.name, errors)
+    view_type = draft.view_type
+    if not isinstance(view_type, str) or view_type not in VIEW_TYPES:
         errors.append(FieldError(f"type must be one of {', '.join(VIEW_TYPES)}", ("type",)))
-    clean_description = _description(description, errors)
-    clean_order = _order(order, errors)
-    config = normalize_configuration(configuration, ("configuration",), errors)
+        view_type = "view"
+    clean_description = _description(draft.description, errors)
+    clean_order = _order(draft.order, errors)
+    config = normalize_configuration(draft.configuration, ("configuration",), errors)
     raise_if(errors)
     row = DashboardViewRow(
         pixel_id=pixel_id, type=view_type, name=clean_name, description=clean_description,
@@ -205,7 +215,7 @@ async def delete_view(db: Database, principal: Principal | None, view_id: str) -
 
 
 async def copy_view(db: Database, principal: Principal | None, view_id: str, *,
-                    name: Any = None, body_errors: Sequence[FieldError] = (),
+                    name: JSONValue = None, body_errors: Sequence[FieldError] = (),
                     now: datetime) -> DashboardViewRow:
     """A new view (version 1) with the source's type, description, order and configuration;
     named `name`, or "<source name> (copy)"."""
@@ -226,21 +236,17 @@ async def copy_view(db: Database, principal: Principal | None, view_id: str, *,
     return row
 
 
-async def create_view_from_preset(db: Database, principal: Principal | None, *, name: Any,
-                                  widgets: Any, chart_types: Any = None,
-                                  view_type: Any = "view", granularity: Any = "day",
-                                  date_range: Any = None,
-                                  attribution_model: Any = DEFAULT_MODEL,
-                                  attribution_window: Any = DEFAULT_WINDOW_DAYS,
-                                  body_pixel: Any = None,
-                                  body_errors: Sequence[FieldError] = (),
-                                  now: datetime) -> DashboardViewRow:
+async def create_view_from_preset(db: Database, principal: Principal | None,
+                                  draft: PresetDraft, *, now: datetime) -> DashboardViewRow:
     """A kpi-grid view from `[{"measure", "title"}]`: one sparkline tile per measure (or the
     chart type at the same position in `chart_types`), 3 columns x 2 rows, four per row, in
     reading order. Measures may be keys or titles; errors point at `widgets.<i>.measure`."""
-    _check_body_pixel(require_pixel(require_scope(principal, "dashboards:write")), body_pixel)
-    errors: list[FieldError] = list(body_errors)
-    clean_name = _name(name, errors)
+    _check_body_pixel(require_pixel(require_scope(principal, "dashboards:write")),
+                      draft.body_pixel)
+    errors: list[FieldError] = list(draft.body_errors)
+    clean_name = _name(draft.name, errors)
+    widgets, chart_types, date_range = draft.widgets, draft.chart_types, draft.date_range
+    granularity = draft.granularity
     if not isinstance(widgets, list) or not widgets:
         errors.append(FieldError("widgets must be a non-empty list", ("widgets",)))
         widgets = []
@@ -254,25 +260,25 @@ async def create_view_from_preset(db: Database, principal: Principal | None, *, 
     if granularity not in GRANULARITIES:
         errors.append(FieldError(f"granularity must be one of {', '.join(GRANULARITIES)}",
                                  ("granularity",)))
-    drafts = []
+    tiles = []
     for i, w in enumerate(widgets):
-        draft = {k: v for k, v in w.items() if k in ("measure", "title", "id")} \
+        tile = {k: v for k, v in w.items() if k in ("measure", "title", "id")} \
             if isinstance(w, Mapping) else w
-        if isinstance(draft, dict):
+        if isinstance(tile, dict):
             types = chart_types or []
-            draft["chartType"] = types[i] if i < len(types) else "sparkline"
-        drafts.append(draft)
-    placed = normalize_widgets(drafts, ("widgets",), errors)
+            tile["chartType"] = types[i] if i < len(types) else "sparkline"
+        tiles.append(tile)
+    placed = normalize_widgets(tiles, ("widgets",), errors)
     raise_if(errors)
-    configuration = {
+    configuration: dict[str, Any] = {
         "layout": "kpi-grid",
         "widgets": placed,
         "granularity": granularity,
         "dateRange": date_range if date_range is not None else {"preset": DEFAULT_PRESET},
-        "attributionModel": attribution_model,
-        "attributionWindow": attribution_window,
+        "attributionModel": draft.attribution_model,
+        "attributionWindow": draft.attribution_window,
         "filters": {},
     }
-    return await create_view(db, principal, name=clean_name, configuration=configuration,
-                             view_type=view_type, now=now)
+    return await create_view(db, principal, ViewDraft(
+        name=clean_name, configuration=configuration, view_type=draft.view_type), now=now)
 

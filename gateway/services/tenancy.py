@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from gateway.auth.policy import require_authenticated
@@ -12,6 +13,7 @@ from gateway.storage import Database
 from gateway.storage.models import OrganizationRow, PixelRow
 from gateway.storage.tenancy import (
     find_pixel,
+    find_pixels,
     insert_organization,
     insert_pixel,
     list_organizations,
@@ -22,6 +24,7 @@ __all__ = [
     "create_organization",
     "create_pixel",
     "default_organization",
+    "find_reachable_pixels",
     "get_pixel",
     "list_visible_pixels",
 ]
@@ -71,6 +74,17 @@ async def list_visible_pixels(db: Database, principal: Principal | None) -> list
     async with db.session() as session:
         rows = await list_pixels(session, found.organization_id)
     return [r for r in rows if found.can_reach(r.id)]
+
+
+async def find_reachable_pixels(db: Database, principal: Principal | None,
+                                pixel_ids: Sequence[str]) -> dict[str, PixelRow]:
+    """Pixels by id (the request's batching loader): only those the credential can reach;
+    the others are absent, as if missing."""
+    found = require_authenticated(principal)
+    async with db.session() as session:
+        rows = await find_pixels(session, list(pixel_ids))
+    return {i: r for i, r in rows.items()
+            if r.organization_id == found.organization_id and found.can_reach(r.id)}
 
 
 async def get_pixel(db: Database, principal: Principal | None, pixel_id: str) -> PixelRow:

@@ -14,12 +14,12 @@ report only whether one is set. Rows from before sealing hold clear text in `sec
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from gateway.auth.policy import require_owned, require_pixel, require_scope
 from gateway.auth.principal import Principal
+from gateway.drafts import WebhookDraft
 from gateway.egress import EgressGuard, EgressRefused, UnresolvedHost
 from gateway.errors import Conflict, FieldError
 from gateway.limits import check_page
@@ -34,7 +34,6 @@ __all__ = [
     "MAX_NAME",
     "MAX_URL",
     "WEBHOOK_SERVICES",
-    "WebhookDraft",
     "check_url",
     "create_webhook",
     "delete_webhook",
@@ -60,22 +59,6 @@ REFUSED_TARGET = ("url must not point to a loopback, private, link-local, multic
 def webhook_secret_box(server_secret: str) -> SecretBox:
     """The box webhook secrets are sealed in (its own key, derived from GATEWAY_SECRET)."""
     return SecretBox(server_secret, purpose="webhook signing secret")
-
-
-@dataclass(frozen=True)
-class WebhookDraft:
-    """A webhook as sent (values unchecked). `secret` UNSET-like: `keep_secret=True` on a
-    replace keeps the stored one when the body did not mention it."""
-
-    name: Any
-    url: Any
-    service: Any = "generic"
-    description: Any = None
-    secret: Any = None
-    keep_secret: bool = False
-    # Problems the REST adapter found in the body's shape (unknown fields): reported with
-    # the draft's own field errors, after the scope check.
-    body_errors: tuple[FieldError, ...] = ()
 
 
 async def check_url(guard: EgressGuard, raw: Any, path: tuple[str | int, ...],
@@ -121,7 +104,7 @@ async def _validate(guard: EgressGuard, draft: WebhookDraft) -> dict[str, Any]:
         # The message never echoes the value.
         errors.append(FieldError("secret must be a string of 8 to 256 characters", ("secret",)))
     raise_if(errors)
-    values = {"name": draft.name.strip(), "url": url, "service": draft.service,
+    values = {"name": str(draft.name).strip(), "url": url, "service": draft.service,
               "description": description}
     if not draft.keep_secret:
         values["secret"] = draft.secret

@@ -23,7 +23,7 @@ import orjson
 from gateway.auth.policy import require_pixel, require_scope
 from gateway.auth.principal import Principal
 from gateway.engine import EngineQuery, Filter, TimeRange, run_query
-from gateway.errors import InvalidInput, NotFound
+from gateway.errors import GatewayError, InvalidInput, NotFound
 from gateway.limits import date_problem
 from gateway.periods import GRANULARITIES, MAX_RANGE_DAYS, day_range, preset_days
 from gateway.services.analytics_input import Problems, parse_filter
@@ -116,20 +116,25 @@ def _days(spec: tuple[str, ...], now: datetime, zone: ZoneInfo) -> tuple[date, d
     return preset_days(spec[1], now, zone)
 
 
-async def compute_series(db: Database, keys: Sequence[SeriesKey]
-                         ) -> list[Series | InvalidInput]:
-    """Every key's series, with one engine call per (pixel, range, granularity) group.
-    Internal: callers have checked the principal (see `widget_series`). A group whose stored
-    filter no longer passes answers its InvalidInput for its own keys only (the loader
-    raises it for those), not for the whole batch."""
+async def compute_series(db: Database, principal: Principal | None, keys: Sequence[SeriesKey]
+                         ) -> list[Series | GatewayError]:
+    """Every key's series, with one engine call per (pixel, range, granularity) group (the
+    request's batching loader; dashboards:read). A key of another pixel answers NotFound, and a
+    group whose stored filter no longer passes its InvalidInput, for their own keys only (the
+    loader raises it for those), not for the whole batch."""
+    own = require_pixel(require_scope(principal, "dashboards:read"))
+    foreign = [k for k in keys if k.pixel_id != own]
     groups: dict[tuple[str, tuple[str, ...], str, str, datetime], list[str]] = {}
     for key in keys:
+        if key.pixel_id != own:
+            continue
         measures = groups.setdefault(key.group, [])
         if key.measure not in measures:
             measures.append(key.measure)
     async with db.session() as session:
-        pixels = await find_pixels(session, sorted({k.pixel_id for k in keys}))
-    computed: dict[tuple[Any, ...], Series | InvalidInput] = {}
+        pixels = await find_pixels(session, [own])
+    computed: dict[tuple[Any, ...], Series | GatewayError] = {
+        (*k.group, k.measure): NotFound("Dashboard view not found") for k in foreign}
     for (pixel_id, spec, granularity, filters, now), measures in groups.items():
         timezone = pixels[pixel_id].timezone if pixel_id in pixels else "UTC"
         zone = ZoneInfo(timezone)

@@ -163,15 +163,18 @@ async def insert_history(session: AsyncSession, row: AlertHistoryRow) -> None:
     await session.flush()
 
 
-async def history_of(session: AsyncSession, alert_ids: Sequence[str],
-                     limit: int) -> dict[str, list[AlertHistoryRow]]:
-    """The newest `limit` entries of each alert, newest first (one query)."""
+async def history_of(session: AsyncSession, alert_ids: Sequence[str], limit: int, *,
+                     pixel_id: str) -> dict[str, list[AlertHistoryRow]]:
+    """The newest `limit` entries of each of `pixel_id`'s alerts among `alert_ids`, newest
+    first (one query); another pixel's alert has none."""
+    own = select(AlertRow.id).where(col(AlertRow.id).in_(list(alert_ids)),
+                                    AlertRow.pixel_id == pixel_id)
     ranked = (
         select(AlertHistoryRow.id, func.row_number().over(
             partition_by=AlertHistoryRow.alert_id,
             order_by=(col(AlertHistoryRow.window_start).desc(), col(AlertHistoryRow.id).desc()),
         ).label("rank"))
-        .where(col(AlertHistoryRow.alert_id).in_(list(alert_ids)))
+        .where(col(AlertHistoryRow.alert_id).in_(own))
         .subquery()
     )
     result = await session.execute(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import strawberry
@@ -17,19 +17,19 @@ from gateway.attribution import (
     DEFAULT_WINDOW_DAYS,
     AttributionModel,
 )
-from gateway.engine import OPERATORS, Bucket, CohortCell, FieldSpec
+from gateway.filter_ops import OPERATORS
 from gateway.periods import CohortGranularity, Granularity
-from gateway.services.analytics import (
-    AttributionAnswer,
-    AttributionRequest,
-    CohortAnswer,
-    CohortRequest,
-    MeasureSummary,
-    QueryAnswer,
-    QueryRequest,
-)
-from gateway.services.analytics_input import DateRangeRequest, ResolvedRange
 from gateway.types.measure import MeasureFormat, TrendDirection
+
+if TYPE_CHECKING:  # the results these types are built from (annotations only)
+    from gateway.engine import Bucket, CohortCell, FieldSpec
+    from gateway.services.analytics import (
+        AttributionAnswer,
+        CohortAnswer,
+        MeasureSummary,
+        QueryAnswer,
+    )
+    from gateway.services.analytics_input import ResolvedRange
 
 __all__ = [
     "AnalyticsQueryInput", "AnalyticsResult", "AttributionModel", "AttributionQueryInput",
@@ -53,9 +53,6 @@ class DateRangeInput:
     end: str | None = None
     preset: str | None = None
 
-    def to_request(self) -> DateRangeRequest:
-        return DateRangeRequest(self.start, self.end, self.preset)
-
 
 @strawberry.input(description="A filter: either {field, op, value}, or `and`/`or` over "
                   f"filters, or `not` of one. Operators: {', '.join(OPERATORS)}.")
@@ -66,10 +63,6 @@ class FilterInput:
     field: str | None = None
     op: str | None = None
     value: JSON | None = None
-
-
-def _range(r: DateRangeInput | None) -> DateRangeRequest | None:
-    return None if r is None else r.to_request()
 
 
 @strawberry.input
@@ -94,15 +87,6 @@ class AnalyticsQueryInput:
                                          description="Keep the first N dimension groups.")
     pixel_id: strawberry.ID | None = strawberry.field(
         default=None, description="Optional; must be the request's pixel.")
-
-    def to_request(self) -> QueryRequest:
-        return QueryRequest(
-            measures=list(self.measures), date_range=_range(self.date_range),
-            granularity=self.granularity.value, dimensions=list(self.dimensions),
-            timezone=self.timezone, filters=self.filters,
-            compare_date_range=_range(self.compare_date_range), compare=self.compare,
-            order_by=self.order_by, descending=self.descending, limit=self.limit,
-            pixel_id=None if self.pixel_id is None else str(self.pixel_id))
 
 
 @strawberry.type
@@ -244,15 +228,6 @@ class AttributionQueryInput:
     compare: bool | None = None
     pixel_id: strawberry.ID | None = None
 
-    def to_request(self) -> AttributionRequest:
-        return AttributionRequest(
-            date_range=_range(self.date_range), dimension=self.dimension,
-            model=self.attribution_model.value, window_days=self.attribution_window,
-            conversion_event=self.conversion_event, half_life_days=self.half_life_days,
-            timezone=self.timezone, filters=self.filters,
-            compare_date_range=_range(self.compare_date_range), compare=self.compare,
-            pixel_id=None if self.pixel_id is None else str(self.pixel_id))
-
 
 @strawberry.type
 class AttributionRow:
@@ -320,14 +295,6 @@ class CohortQueryInput:
     timezone: str | None = None
     filters: FilterInput | None = None
     pixel_id: strawberry.ID | None = None
-
-    def to_request(self) -> CohortRequest:
-        base = CohortRequest()
-        return CohortRequest(
-            measures=base.measures if self.measures is None else list(self.measures),
-            date_range=_range(self.date_range), granularity=self.granularity.value,
-            timezone=self.timezone, filters=self.filters,
-            pixel_id=None if self.pixel_id is None else str(self.pixel_id))
 
 
 @strawberry.type

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import strawberry
 from strawberry.utils.str_converters import to_camel_case
 
 from gateway.errors import FieldError
-from gateway.services.events import EventStats as EventStatsResult
-from gateway.services.events import TrackResult
+
+if TYPE_CHECKING:
+    from gateway.services.events import EventStats as EventStatsResult
+    from gateway.services.events import TrackResult
 
 __all__ = ["DuplicateEvent", "EventError", "EventNameCount", "EventStats",
            "TrackEventsResult", "graphql_path"]

@@ -70,7 +70,6 @@ class Measure:
     @classmethod
     async def resolve_reference(cls, info: Info, key: strawberry.ID) -> Measure | None:
         """Federation entry point; the same ungated rule as the `measure` field."""
-        from gateway.services.measures import find_measure
+        from resolvers.measures import resolve_measure
 
-        found = find_measure(info.context.principal, str(key))
-        return None if found is None else cls.from_definition(found)
+        return resolve_measure(info, str(key))

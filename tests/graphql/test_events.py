@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.support import Harness, assert_graphql_error
-from tests.support_events import count_events, page_view, post_events, purchase
+from tests.support_events import count_events, page_view, purchase
 
 TRACK = """
 mutation Track($events: [EventInput!]!) {
@@ -87,24 +87,6 @@ async def test_event_stats_needs_analytics_read(harness: Harness) -> None:
     key = await harness.mint("events:write")
     body = await harness.graphql("{ eventStats { total } }", key=key, pixel=harness.pixel_id)
     assert_graphql_error(body, "INSUFFICIENT_SCOPE")
-
-
-async def test_rest_and_graphql_store_the_same_row(harness: Harness) -> None:
-    """Same scenario on both surfaces gives identical stored events."""
-    key = await harness.mint("events:write")
-    event = purchase("77", country="fr", properties={"a": [1]}, url="https://x.example/t")
-    rest = {**event, "event_id": "rest"}
-    gql = gql_event({**event, "event_id": "gql"})
-    assert (await post_events(harness, key, rest)).json()["accepted"] == 1
-    body = await harness.graphql(TRACK, {"events": [gql]}, key=key, pixel=harness.pixel_id)
-    assert body["data"]["trackEvents"]["accepted"] == 1
-    from sqlalchemy import select
-
-    from gateway.storage.models import EventRow
-    async with harness.state.db.session() as session:
-        rows = (await session.execute(select(EventRow).order_by(EventRow.id))).scalars().all()
-    a, b = (r.model_dump(exclude={"id", "event_id"}) for r in rows)
-    assert a == b
 
 
 async def test_out_of_range_values_in_the_document_are_field_errors(harness: Harness) -> None:

@@ -28,12 +28,12 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from gateway.context import Context
+from gateway.drafts import AlertDraft, JSONValue
 from gateway.errors import FieldError, InvalidInput
 from gateway.rest.base import read_json, resolver_info, unknown_fields
 from gateway.rest.clickstack.paging import page_params, paged
 from gateway.rest.clickstack.surface import surface
 from gateway.rest.wire import iso_z
-from gateway.services.alerts import AlertDraft
 from gateway.types.alerts import Alert
 from resolvers import alerts as resolvers
 
@@ -95,7 +95,7 @@ def _unsupported(body: dict[str, Any]) -> list[FieldError]:
     return errors
 
 
-def _channel(body: dict[str, Any], errors: list[FieldError]) -> Any:
+def _channel(body: dict[str, Any], errors: list[FieldError]) -> JSONValue:
     """The one channel: `channel`, or the single entry of `channels` (equal when both)."""
     channel = body.get("channel")
     channels = body.get("channels")
@@ -133,13 +133,12 @@ async def _draft(ctx: Context, request: Request) -> AlertDraft:
 
 async def list_alerts(ctx: Context, request: Request) -> Any:
     limit, offset = page_params(request)
-    found, total = await resolvers.resolve_alerts_page(resolver_info(ctx), limit, offset)
+    found, total = await resolvers.alerts_page(resolver_info(ctx), limit, offset)
     return paged([alert_body(a) for a in found], total, limit, offset)
 
 
 async def create_alert(ctx: Context, request: Request) -> dict[str, Any]:
-    created = await resolvers.resolve_create_alert_draft(resolver_info(ctx),
-                                                         await _draft(ctx, request))
+    created = await resolvers.create_alert(resolver_info(ctx), await _draft(ctx, request))
     return {"data": alert_body(created)}
 
 
@@ -150,8 +149,8 @@ async def get_alert(ctx: Context, request: Request) -> dict[str, Any]:
 
 async def replace_alert(ctx: Context, request: Request) -> dict[str, Any]:
     draft = await _draft(ctx, request)
-    replaced = await resolvers.resolve_replace_alert_draft(resolver_info(ctx),
-                                                           request.path_params["id"], draft)
+    replaced = await resolvers.replace_alert(resolver_info(ctx), request.path_params["id"],
+                                             draft)
     return {"data": alert_body(replaced)}
 
 
@@ -162,9 +161,9 @@ async def delete_alert(ctx: Context, request: Request) -> dict[str, Any]:
 
 def routes() -> list[Route]:
     return [
-        surface.route("GET", BASE, list_alerts),
-        surface.route("POST", BASE, create_alert),
-        surface.route("GET", BASE + "/{id}", get_alert),
-        surface.route("PUT", BASE + "/{id}", replace_alert),
-        surface.route("DELETE", BASE + "/{id}", delete_alert),
+        surface.route("GET", BASE, list_alerts, twin="Query.alerts"),
+        surface.route("POST", BASE, create_alert, twin="Mutation.createAlert"),
+        surface.route("GET", BASE + "/{id}", get_alert, twin="Query.alert"),
+        surface.route("PUT", BASE + "/{id}", replace_alert, twin="Mutation.updateAlert"),
+        surface.route("DELETE", BASE + "/{id}", delete_alert, twin="Mutation.deleteAlert"),
     ]

@@ -21,12 +21,12 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from gateway.context import Context
+from gateway.drafts import WebhookDraft
 from gateway.errors import FieldError, InvalidInput
 from gateway.rest.base import read_json, resolver_info, unknown_fields
 from gateway.rest.clickstack.paging import page_params, paged
 from gateway.rest.clickstack.surface import surface
 from gateway.rest.wire import iso_z
-from gateway.services.webhooks import WebhookDraft
 from gateway.types.alerts import Webhook
 from resolvers import alerts as resolvers
 
@@ -62,19 +62,18 @@ async def _draft(ctx: Context, request: Request, *, replacing: bool) -> WebhookD
 
 async def list_webhooks(ctx: Context, request: Request) -> Any:
     limit, offset = page_params(request)
-    found, total = await resolvers.resolve_webhooks_page(resolver_info(ctx), limit, offset)
+    found, total = await resolvers.webhooks_page(resolver_info(ctx), limit, offset)
     return paged([webhook_body(w) for w in found], total, limit, offset)
 
 
 async def create_webhook(ctx: Context, request: Request) -> dict[str, Any]:
     draft = await _draft(ctx, request, replacing=False)
-    return {"data": webhook_body(await resolvers.resolve_create_webhook_draft(
-        resolver_info(ctx), draft))}
+    return {"data": webhook_body(await resolvers.create_webhook(resolver_info(ctx), draft))}
 
 
 async def replace_webhook(ctx: Context, request: Request) -> dict[str, Any]:
     draft = await _draft(ctx, request, replacing=True)
-    return {"data": webhook_body(await resolvers.resolve_replace_webhook_draft(
+    return {"data": webhook_body(await resolvers.replace_webhook(
         resolver_info(ctx), request.path_params["id"], draft))}
 
 
@@ -85,8 +84,8 @@ async def delete_webhook(ctx: Context, request: Request) -> dict[str, Any]:
 
 def routes() -> list[Route]:
     return [
-        surface.route("GET", BASE, list_webhooks),
-        surface.route("POST", BASE, create_webhook),
-        surface.route("PUT", BASE + "/{id}", replace_webhook),
-        surface.route("DELETE", BASE + "/{id}", delete_webhook),
+        surface.route("GET", BASE, list_webhooks, twin="Query.webhooks"),
+        surface.route("POST", BASE, create_webhook, twin="Mutation.createWebhook"),
+        surface.route("PUT", BASE + "/{id}", replace_webhook, twin="Mutation.updateWebhook"),
+        surface.route("DELETE", BASE + "/{id}", delete_webhook, twin="Mutation.deleteWebhook"),
     ]

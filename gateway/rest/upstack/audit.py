@@ -41,4 +41,5 @@ async def read_audit_log(ctx: Context, request: Request) -> dict[str, Any]:
 
 
 def routes() -> list[Route]:
-    return [surface.route("GET", "/accounts/api/audit-log", read_audit_log)]
+    return [surface.route("GET", "/accounts/api/audit-log", read_audit_log,
+                          twin="Query.auditLog")]

@@ -26,7 +26,7 @@ from gateway.errors import InvalidInput
 from gateway.rest.base import read_json, resolver_info
 from gateway.rest.upstack.surface import surface
 from gateway.types.events import TrackEventsResult
-from resolvers.events import track_event_items
+from resolvers import events as resolvers
 
 __all__ = ["routes", "track_body", "track_events"]
 
@@ -59,8 +59,8 @@ def track_body(result: TrackEventsResult) -> dict[str, Any]:
 
 async def track_events(ctx: Context, request: Request) -> dict[str, Any]:
     body = await read_json(request, ctx.settings.events_max_body_bytes)
-    return track_body(await track_event_items(resolver_info(ctx), _items(body)))
+    return track_body(await resolvers.track_events(resolver_info(ctx), _items(body)))
 
 
 def routes() -> list[Route]:
-    return [surface.route("POST", "/tr/api/events", track_events)]
+    return [surface.route("POST", "/tr/api/events", track_events, twin="Mutation.trackEvents")]

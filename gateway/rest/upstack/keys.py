@@ -22,12 +22,12 @@ from gateway.types.keys import ApiKey, CreatedApiKey
 from resolvers.keys import (
     CreateApiKeyInput,
     UpdateApiKeyInput,
-    create_api_key_from_body,
+    create_api_key,
     resolve_api_key,
     resolve_api_keys,
     resolve_revoke_api_key,
     resolve_rotate_api_key,
-    update_api_key_from_body,
+    update_api_key,
 )
 
 __all__ = ["key_body", "routes"]
@@ -66,8 +66,8 @@ async def create_key(ctx: Context, request: Request) -> dict[str, Any]:
         pixel_ids=None if pixels is None else [strawberry.ID(p) for p in pixels],
         expires_at=parse_time(body.get("expiresAt"), "expiresAt"),
         rate_tier=string_field(body, "rateTier", "standard"))
-    return _created_body(await create_api_key_from_body(resolver_info(ctx), data,
-                                                        unknown_fields(body, _FIELDS)))
+    return _created_body(await create_api_key(resolver_info(ctx), data,
+                                              unknown_fields(body, _FIELDS)))
 
 
 async def update_key(ctx: Context, request: Request) -> dict[str, Any]:
@@ -84,9 +84,8 @@ async def update_key(ctx: Context, request: Request) -> dict[str, Any]:
         data.expires_at = parse_time(body["expiresAt"], "expiresAt")
     if "rateTier" in body:
         data.rate_tier = string_field(body, "rateTier")
-    key = await update_api_key_from_body(resolver_info(ctx),
-                                         strawberry.ID(request.path_params["key_id"]), data,
-                                         unknown_fields(body, _FIELDS))
+    key = await update_api_key(resolver_info(ctx), strawberry.ID(request.path_params["key_id"]),
+                               data, unknown_fields(body, _FIELDS))
     return {"apiKey": key_body(key)}
 
 
@@ -105,10 +104,12 @@ async def revoke_key(ctx: Context, request: Request) -> dict[str, Any]:
 def routes() -> list[Route]:
     base = "/accounts/api/api-keys"
     return [
-        surface.route("GET", base, list_keys),
-        surface.route("POST", base, create_key, status=201),
-        surface.route("GET", base + "/{key_id}", get_key),
-        surface.route("PATCH", base + "/{key_id}", update_key),
-        surface.route("POST", base + "/{key_id}/rotate", rotate_key),
-        surface.route("POST", base + "/{key_id}/revoke", revoke_key),
+        surface.route("GET", base, list_keys, twin="Query.apiKeys"),
+        surface.route("POST", base, create_key, twin="Mutation.createApiKey", status=201),
+        surface.route("GET", base + "/{key_id}", get_key, twin="Query.apiKey"),
+        surface.route("PATCH", base + "/{key_id}", update_key, twin="Mutation.updateApiKey"),
+        surface.route("POST", base + "/{key_id}/rotate", rotate_key,
+                      twin="Mutation.rotateApiKey"),
+        surface.route("POST", base + "/{key_id}/revoke", revoke_key,
+                      twin="Mutation.revokeApiKey"),
     ]

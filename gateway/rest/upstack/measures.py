@@ -8,12 +8,12 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from gateway.context import Context
-from gateway.rest.base import operation, resolver_info
+from gateway.rest.base import resolver_info
 from gateway.rest.upstack.surface import surface
 from gateway.types.measure import Measure
 from resolvers.measures import resolve_measures
 
-__all__ = ["list_measures", "list_measures_operation", "measure_body", "routes"]
+__all__ = ["list_measures", "measure_body", "routes"]
 
 _FORMATS = {"number": "Number", "currency": "Currency", "percentage": "Percentage",
             "multiplier": "Multiplier"}
@@ -45,34 +45,5 @@ async def list_measures(ctx: Context, request: Request) -> dict[str, Any]:
     return {"measures": [measure_body(m) for m in found]}
 
 
-# The same route as a stored operation; kept for the benchmark and the equivalence test.
-MEASURES_OPERATION = """
-query UpstackMeasures($category: String, $search: String) {
-  measures(category: $category, search: $search) {
-    key title description category unit format isAverage isPercentage isAdditive hasPacing
-    preferredTrendDirection synonyms formula aggregation
-  }
-}"""
-
-
-def _measure_body_from_graphql(m: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": m["key"], "key": m["key"], "title": m["title"], "description": m["description"],
-        "category": m["category"], "unit": m["unit"], "format": _FORMATS[m["format"].lower()],
-        "isAverage": m["isAverage"], "isPercentage": m["isPercentage"],
-        "isAdditive": m["isAdditive"], "hasPacing": m["hasPacing"],
-        "preferredTrendDirection": m["preferredTrendDirection"].lower(),
-        "synonyms": m["synonyms"], "formula": m["formula"], "aggregation": m["aggregation"],
-    }
-
-
-list_measures_operation = operation(
-    MEASURES_OPERATION,
-    variables=lambda r: {"category": r.query_params.get("category"),
-                         "search": r.query_params.get("search")},
-    pick=lambda data: {"measures": [_measure_body_from_graphql(m) for m in data["measures"]]},
-)
-
-
 def routes() -> list[Route]:
-    return [surface.route("GET", "/db-mgmt/api/measures", list_measures)]
+    return [surface.route("GET", "/db-mgmt/api/measures", list_measures, twin="Query.measures")]

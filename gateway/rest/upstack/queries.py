@@ -356,8 +356,10 @@ async def get_filters(ctx: Context, request: Request) -> dict[str, Any]:
 
 def routes() -> list[Route]:
     return [
-        surface.route("POST", "/db-mgmt/api/query", post_query),
-        surface.route("POST", "/db-mgmt/api/query-attribution", post_attribution),
-        surface.route("POST", "/db-mgmt/api/query-cohort-analysis", post_cohorts),
-        surface.route("GET", "/db-mgmt/api/filters", get_filters),
+        surface.route("POST", "/db-mgmt/api/query", post_query, twin="Query.analytics"),
+        surface.route("POST", "/db-mgmt/api/query-attribution", post_attribution,
+                      twin="Query.attribution"),
+        surface.route("POST", "/db-mgmt/api/query-cohort-analysis", post_cohorts,
+                      twin="Query.cohortAnalysis"),
+        surface.route("GET", "/db-mgmt/api/filters", get_filters, twin="Query.analyticsFilters"),
     ]

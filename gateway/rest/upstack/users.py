@@ -64,8 +64,9 @@ async def logout(ctx: Context, request: Request) -> dict[str, Any]:
 
 def routes() -> list[Route]:
     return [
-        surface.route("GET", "/accounts/api/users", list_users),
-        surface.route("POST", "/accounts/api/users", create_user, status=201),
-        surface.route("POST", "/accounts/api/auth/login", login),
-        surface.route("POST", "/accounts/api/auth/logout", logout),
+        surface.route("GET", "/accounts/api/users", list_users, twin="Query.users"),
+        surface.route("POST", "/accounts/api/users", create_user, twin="Mutation.createUser",
+                      status=201),
+        surface.route("POST", "/accounts/api/auth/login", login, twin="Mutation.login"),
+        surface.route("POST", "/accounts/api/auth/logout", logout, twin="Mutation.logout"),
     ]

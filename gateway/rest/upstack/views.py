@@ -31,6 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.context import Context
+from gateway.drafts import PresetDraft, ViewDraft
 from gateway.errors import FieldError, InvalidInput
 from gateway.rest.base import JSONBody, read_json, resolver_info, unknown_fields
 from gateway.rest.upstack.surface import surface
@@ -44,8 +45,12 @@ BASE = "/accounts/api/dashboard/views"
 
 _CREATE_FIELDS = ("name", "configuration", "type", "description", "order", "pixelId")
 _READ_ONLY_FIELDS = ("id", "version", "createdAt", "updatedAt", "createdBy", "updatedBy")
-_PRESET_FIELDS = ("name", "widgets", "chartTypes", "type", "granularity", "dateRange",
-                  "attributionModel", "attributionWindow", "layout", "pixelId")
+# body field -> PresetDraft field; an absent field takes the draft's default.
+_PRESET_DRAFT = {"name": "name", "widgets": "widgets", "chartTypes": "chart_types",
+                 "type": "view_type", "granularity": "granularity", "dateRange": "date_range",
+                 "attributionModel": "attribution_model",
+                 "attributionWindow": "attribution_window", "pixelId": "body_pixel"}
+_PRESET_FIELDS = (*_PRESET_DRAFT, "layout")
 _PRESET_WIDGET_FIELDS = ("measure", "title", "id")
 _PRESET_LAYOUT = "kpi-grid"  # the one layout Upstack documents for presets
 
@@ -112,19 +117,19 @@ async def get_view(ctx: Context, request: Request) -> Response:
 
 async def create_view(ctx: Context, request: Request) -> Response:
     body = await _object(ctx, request)
-    view = await resolvers.resolve_create_view_from_body(
-        resolver_info(ctx), name=body.get("name"), configuration=body.get("configuration"),
+    view = await resolvers.create_view(resolver_info(ctx), ViewDraft(
+        name=body.get("name"), configuration=body.get("configuration"),
         view_type=body.get("type", "view"), description=body.get("description"),
         order=body.get("order"), body_pixel=body.get("pixelId"),
-        body_errors=unknown_fields(body, _CREATE_FIELDS, ignored=_READ_ONLY_FIELDS))
+        body_errors=tuple(unknown_fields(body, _CREATE_FIELDS, ignored=_READ_ONLY_FIELDS))))
     return _view_response(view)
 
 
 async def update_view(ctx: Context, request: Request) -> Response:
     body = await _object(ctx, request)
     expected = _expected_version(request, body)
-    view = await resolvers.resolve_update_view_from_body(
-        resolver_info(ctx), request.path_params["id"], body, expected_version=expected)
+    view = await resolvers.update_view(resolver_info(ctx), request.path_params["id"], body,
+                                       expected_version=expected)
     return _view_response(view)
 
 
@@ -136,9 +141,9 @@ async def delete_view(ctx: Context, request: Request) -> dict[str, Any]:
 
 async def copy_view(ctx: Context, request: Request) -> Response:
     body = await _object(ctx, request, optional=True)
-    view = await resolvers.resolve_copy_view_from_body(
-        resolver_info(ctx), request.path_params["id"], name=body.get("name"),
-        body_errors=unknown_fields(body, ("name",)))
+    view = await resolvers.copy_view(resolver_info(ctx), request.path_params["id"],
+                                     name=body.get("name"),
+                                     body_errors=unknown_fields(body, ("name",)))
     return _view_response(view)
 
 
@@ -152,23 +157,22 @@ async def from_preset(ctx: Context, request: Request) -> Response:
     for i, widget in enumerate(widgets if isinstance(widgets, list) else []):
         if isinstance(widget, dict):
             errors.extend(unknown_fields(widget, _PRESET_WIDGET_FIELDS, where=("widgets", i)))
-    view = await resolvers.resolve_create_view_from_preset_body(
-        resolver_info(ctx), name=body.get("name"), widgets=body.get("widgets"),
-        chart_types=body.get("chartTypes"), view_type=body.get("type", "view"),
-        granularity=body.get("granularity", "day"), date_range=body.get("dateRange"),
-        attribution_model=body.get("attributionModel", "first_click"),
-        attribution_window=body.get("attributionWindow", 30), body_pixel=body.get("pixelId"),
-        body_errors=errors)
+    given = {field: body[wire] for wire, field in _PRESET_DRAFT.items() if wire in body}
+    view = await resolvers.create_view_from_preset(resolver_info(ctx), PresetDraft(
+        **{"name": None, "widgets": None, **given}, body_errors=tuple(errors)))
     return _view_response(view)
 
 
 def routes() -> list[Route]:
     return [
-        surface.route("GET", BASE, list_views),
-        surface.route("POST", BASE, create_view),
-        surface.route("POST", f"{BASE}/from-preset", from_preset),
-        surface.route("GET", BASE + "/{id}", get_view),
-        surface.route("PATCH", BASE + "/{id}", update_view),
-        surface.route("DELETE", BASE + "/{id}", delete_view),
-        surface.route("POST", BASE + "/{id}/copy", copy_view),
+        surface.route("GET", BASE, list_views, twin="Query.dashboardViews"),
+        surface.route("POST", BASE, create_view, twin="Mutation.createDashboardView"),
+        surface.route("POST", f"{BASE}/from-preset", from_preset,
+                      twin="Mutation.createDashboardViewFromPreset"),
+        surface.route("GET", BASE + "/{id}", get_view, twin="Query.dashboardView"),
+        surface.route("PATCH", BASE + "/{id}", update_view,
+                      twin="Mutation.updateDashboardView"),
+        surface.route("DELETE", BASE + "/{id}", delete_view,
+                      twin="Mutation.deleteDashboardView"),
+        surface.route("POST", BASE + "/{id}/copy", copy_view, twin="Mutation.copyDashboardView"),
     ]
