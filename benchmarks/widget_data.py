@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,12 @@ from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.app import create_app  # noqa: E402
-from gateway.catalog import CATALOG  # noqa: E402
-from gateway.demo import seed_demo  # noqa: E402
-from gateway.engine import EngineQuery, TimeRange, run_query  # noqa: E402
-from gateway.services.widget_data import SeriesKey, compute_series, day_range  # noqa: E402
-from gateway.settings import Settings  # noqa: E402
+from gateway.app import create_app
+from gateway.catalog import CATALOG
+from gateway.demo import seed_demo
+from gateway.engine import EngineQuery, TimeRange, run_query
+from gateway.services.widget_data import SeriesKey, compute_series, day_range
+from gateway.settings import Settings
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 RANGE = {"start": "2026-10-22", "end": "2026-11-20"}
@@ -78,7 +78,7 @@ async def main(views: int, widgets: int, repeat: int) -> None:
                             "widgets": [{"measure": m} for m in measures], "dateRange": RANGE}})
                     assert r.status_code == 200, r.text
                 engine = state.db.engine.sync_engine
-                start, end = day_range(datetime(2026, 10, 22).date(), datetime(2026, 11, 20).date(),
+                start, end = day_range(date(2026, 10, 22), date(2026, 11, 20),
                                        "America/New_York")
 
                 async def per_widget() -> None:
