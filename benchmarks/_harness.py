@@ -16,10 +16,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from typing import Any
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -55,7 +55,9 @@ def require_wrk() -> str:
 def serve(factory: str, env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
     """Run `uvicorn --factory <factory>` on a free loopback port; yield its base URL."""
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="bench-serve-", suffix=".log", delete=False)
+    # Open as long as the server runs; closed and removed in the `finally` below.
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+        prefix="bench-serve-", suffix=".log", delete=False)
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers), "--no-access-log",
@@ -104,7 +106,7 @@ def _ms(text: str) -> float:
 def wrk(url: str, *, seconds: int, connections: int, method: str = "GET",
         headers: dict[str, str] | None = None, body: str | None = None) -> WrkResult:
     """One wrk run (1 thread; the server gets the other core). Non-2xx answers count as errors."""
-    lua = ["wrk.method = %r" % method]
+    lua = [f"wrk.method = {method!r}"]
     for k, v in (headers or {}).items():
         lua.append(f"wrk.headers[{k!r}] = {v!r}")
     if body is not None:
@@ -121,7 +123,8 @@ def wrk(url: str, *, seconds: int, connections: int, method: str = "GET",
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = int(bad.group(1)) if bad else 0
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())

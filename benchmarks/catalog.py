@@ -30,12 +30,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import WrkResult, require_wrk, serve, wrk  # noqa: E402
-from gateway.auth.principal import system_principal  # noqa: E402
-from gateway.services.keys import create_key  # noqa: E402
-from gateway.services.tenancy import create_organization, create_pixel  # noqa: E402
-from gateway.settings import Settings  # noqa: E402
-from gateway.storage import Database  # noqa: E402
+from benchmarks._harness import WrkResult, require_wrk, serve, wrk
+from gateway.auth.principal import system_principal
+from gateway.services.keys import create_key
+from gateway.services.tenancy import create_organization, create_pixel
+from gateway.settings import Settings
+from gateway.storage import Database
 
 FIELDS = ("key title description category unit format isAverage isPercentage isAdditive "
           "hasPacing preferredTrendDirection synonyms formula aggregation")
@@ -73,11 +73,12 @@ def main() -> int:
     results: dict[str, list[WrkResult]] = {}
     with serve("benchmarks._apps:bare_catalog_app", env) as bare, \
             serve("benchmarks._apps:gateway_app", env) as gw, \
-            serve("benchmarks._apps:gateway_app", {**env, "GATEWAY_GRAPHQL_RESULT_CACHE": "0"}) as raw:
+            serve("benchmarks._apps:gateway_app",
+                  {**env, "GATEWAY_GRAPHQL_RESULT_CACHE": "0"}) as raw:
         # Same payload everywhere, or the comparison means nothing.
         expected = httpx.get(f"{bare}/db-mgmt/api/measures").json()["measures"]
-        assert httpx.get(f"{gw}/db-mgmt/api/measures", headers=auth).json()["measures"] == expected
-        assert httpx.get(f"{gw}/bench/measures-operation", headers=auth).json()["measures"] == expected
+        for path in ("/db-mgmt/api/measures", "/bench/measures-operation"):
+            assert httpx.get(f"{gw}{path}", headers=auth).json()["measures"] == expected
         gql = httpx.post(f"{gw}/graphql", content=QUERY, headers=gql_headers).json()
         assert [m["key"] for m in gql["data"]["measures"]] == [m["key"] for m in expected]
         variants = {
@@ -117,7 +118,8 @@ def main() -> int:
     base = statistics.median(r.requests_per_s for r in results["bare Starlette (baseline)"])
     print(f"\nmeasures catalog ({len(expected)} measures), {args.connections} connections, "
           f"{args.seconds}s x {args.rounds} rounds, medians\n")
-    print(f"| {'variant':<28} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'vs bare':>7} | errors |")
+    print(f"| {'variant':<28} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} "
+          f"| {'vs bare':>7} | errors |")
     print(f"|{'-' * 30}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 9}|--------|")
     for name, runs in results.items():
         rps = statistics.median(r.requests_per_s for r in runs)

@@ -30,12 +30,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import store_demo_events  # noqa: E402
-from gateway.services.tenancy import create_organization, create_pixel  # noqa: E402
-from gateway.storage import Database  # noqa: E402
+from benchmarks._harness import store_demo_events
+from gateway.services.tenancy import create_organization, create_pixel
+from gateway.storage import Database
 
 END = datetime(2026, 11, 20, 12, tzinfo=UTC)  # fixed, so the file is the same every time
 DAYS = 90

@@ -36,8 +36,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gateway.auth.principal import system_principal
 from gateway.demo import generate_events
@@ -46,6 +45,8 @@ from gateway.services.keys import create_key
 from gateway.services.tenancy import create_organization, create_pixel
 from gateway.storage import Database
 from gateway.storage.events import EVENT_COLUMNS
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SECRET = "bench-secret-" + "x" * 32
 _DROP = {"pixel_id", "received_at", "ts"}

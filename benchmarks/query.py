@@ -45,7 +45,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import serve, store_demo_events  # noqa: E402
+from benchmarks._harness import serve, store_demo_events
 from gateway.auth.principal import system_principal
 from gateway.engine import EngineQuery, TimeRange, run_query
 from gateway.engine.run import Limits
@@ -212,7 +212,7 @@ def _http(db_path: Path, key: str, pixel: str, start: date, end: date, runs: int
 
 
 async def _main(args: argparse.Namespace) -> None:
-    db_path = Path(args.db).resolve()
+    db_path = Path(args.db).resolve()  # noqa: ASYNC240  # once, before anything runs
     settings = Settings(database_url=f"sqlite+aiosqlite:///{db_path}").with_secret()
     db = Database(settings.database_url)
     await db.migrate()
@@ -231,7 +231,7 @@ async def _main(args: argparse.Namespace) -> None:
     local0 = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp() * 1000)
     params = {"pixel": pixel, "a": span.start_ms, "b": span.end_ms, "switch": switch,
               "before": -4 * 3_600_000 - local0, "after": -5 * 3_600_000 - local0}
-    assert tz.utcoffset(datetime(2026, 11, 1, 1)) is not None
+    assert datetime(2026, 11, 1, 1, tzinfo=tz).utcoffset() is not None
 
     async def run(sql: str, p: dict[str, object]) -> list[object]:
         async with db.engine.connect() as conn:

@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,14 +29,14 @@ from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.app import create_app  # noqa: E402
-from gateway.auth.principal import system_principal  # noqa: E402
-from gateway.catalog import CATALOG  # noqa: E402
-from gateway.demo import seed_demo  # noqa: E402
-from gateway.engine import EngineQuery, TimeRange, run_query  # noqa: E402
-from gateway.periods import day_range  # noqa: E402
-from gateway.services.widget_data import SeriesKey, compute_series  # noqa: E402
-from gateway.settings import Settings  # noqa: E402
+from gateway.app import create_app
+from gateway.auth.principal import system_principal
+from gateway.catalog import CATALOG
+from gateway.demo import seed_demo
+from gateway.engine import EngineQuery, TimeRange, run_query
+from gateway.periods import day_range
+from gateway.services.widget_data import SeriesKey, compute_series
+from gateway.settings import Settings
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 RANGE = {"start": "2026-10-22", "end": "2026-11-20"}

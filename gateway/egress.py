@@ -337,7 +337,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                     _pinned(request, target, address))
             except httpx.ConnectError as exc:  # the next address, as a browser would
                 failure = exc
-        assert failure is not None
+        if failure is None:  # no address at all (the guard refuses that first)
+            raise httpx.ConnectError(f"{target.host} has no address", request=request)
         raise failure
 
     async def aclose(self) -> None:

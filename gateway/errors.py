@@ -1,24 +1,24 @@
 """Errors with stable codes: the one tree every layer raises and every surface renders.
 
-    GatewayError                              code                 default status
-      AuthRequired                            AUTH_REQUIRED        401
-      InvalidApiKey                           INVALID_API_KEY      401
-      AccessDenied                            ACCESS_DENIED        401  the key cannot reach the pixel
-      InvalidSession                          INVALID_SESSION      401  bad, expired or logged-out token
-      InvalidCredentials                      INVALID_CREDENTIALS  401  wrong email or password at login
-      CsrfFailed                              CSRF_FAILED          403  cookie write without CSRF proof
-      InsufficientScope                       INSUFFICIENT_SCOPE   403
-      PixelMismatch                           PIXEL_MISMATCH       403  body pixelId is not the request's
-      NotFound                                NOT_FOUND            404  also another tenant's object
-      InvalidInput                            INVALID_INPUT        400  carries field-level `details`
-        PayloadTooLarge                       PAYLOAD_TOO_LARGE    413
-        UnsupportedMediaType                  UNSUPPORTED_MEDIA_TYPE 415  a JSON body not sent as JSON
-        QueryTooLarge                         QUERY_TOO_LARGE      400  buckets x groups, or a GraphQL
-                                                                    document's shape, past a bound
-      Conflict                                CONFLICT             409
-        StaleVersion                          STALE_VERSION        409  a write named an old version
-      RateLimited                             RATE_LIMITED         429
-      StorageUnavailable                      STORAGE_UNAVAILABLE  503  database busy or down; retry
+    GatewayError                code                 default status
+      AuthRequired              AUTH_REQUIRED        401
+      InvalidApiKey             INVALID_API_KEY      401
+      AccessDenied              ACCESS_DENIED        401  the key cannot reach the pixel
+      InvalidSession            INVALID_SESSION      401  bad, expired or logged-out token
+      InvalidCredentials        INVALID_CREDENTIALS  401  wrong email or password at login
+      CsrfFailed                CSRF_FAILED          403  cookie write without CSRF proof
+      InsufficientScope         INSUFFICIENT_SCOPE   403
+      PixelMismatch             PIXEL_MISMATCH       403  body pixelId is not the request's
+      NotFound                  NOT_FOUND            404  also another tenant's object
+      InvalidInput              INVALID_INPUT        400  carries field-level `details`
+        PayloadTooLarge         PAYLOAD_TOO_LARGE    413
+        UnsupportedMediaType    UNSUPPORTED_MEDIA_TYPE 415  a JSON body not sent as JSON
+        QueryTooLarge           QUERY_TOO_LARGE      400  buckets x groups, or a GraphQL
+                                                      document's shape, past a bound
+      Conflict                  CONFLICT             409
+        StaleVersion            STALE_VERSION        409  a write named an old version
+      RateLimited               RATE_LIMITED         429
+      StorageUnavailable        STORAGE_UNAVAILABLE  503  database busy or down; retry
 
 Codes are never renamed or reused once shipped; a new situation gets a new class. The status
 is the default; each REST surface owns a table that may map a code to its product's status.

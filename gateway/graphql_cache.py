@@ -98,8 +98,7 @@ class ResultCache(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         key = self._key()
         usable = key is not None and has_valid_credential(self.execution_context.context)
-        if usable:
-            assert key is not None
+        if usable and key is not None:
             hit = self.store.get(key)
             if hit is not None:
                 self.store.hits += 1

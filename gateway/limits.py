@@ -180,8 +180,8 @@ def filter_problem(raw: Any, path: Path = ("filters",)) -> FieldError | None:
                 return FieldError(f"a filter may have at most {MAX_FILTER_CONDITIONS} "
                                   "conditions", (*where, *prefix))
             base = (*where, *prefix)
-            for i in range(len(items) - 1, -1, -1):
-                stack.append((items[i], (*base, i) if indexed else base, depth + 1))
+            stack.extend((items[i], (*base, i) if indexed else base, depth + 1)
+                         for i in reversed(range(len(items))))
             continue
         problem, count = _condition_problem(node, where)
         if problem is not None:

@@ -26,6 +26,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaxTokensLimiter
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.base import get_object_definition
 from strawberry.types.graphql import OperationType
 from strawberry.utils.str_converters import to_camel_case
 
@@ -60,7 +61,7 @@ MAX_FRAGMENT_NESTING = 50
 # Built once: a rule class per request would defeat the validation cache.
 _RULES = (limits_rule(MAX_DEPTH, MAX_ALIASES, MAX_FRAGMENT_NESTING),)
 # Input types whose variables are bounded before coercion (gateway/graphql_inputs.py).
-_FILTER_TYPES = frozenset({FilterInput.__strawberry_definition__.name})  # type: ignore[attr-defined]
+_FILTER_TYPES = frozenset({get_object_definition(FilterInput, strict=True).name})
 
 Query = merge_types("Query", (MeasuresQuery, ViewerQuery, KeysQuery, UsersQuery, AuditQuery,
                               EventsQuery, AnalyticsQuery, DashboardsQuery, AlertsQuery))
@@ -134,7 +135,7 @@ class GatewaySchema(strawberry.federation.Schema):
 
 
 def _pure_root_fields() -> frozenset[str]:
-    definition = Query.__strawberry_definition__  # type: ignore[attr-defined]
+    definition = get_object_definition(Query, strict=True)
     return frozenset(f.graphql_name or to_camel_case(f.python_name)
                      for f in definition.fields if f.metadata.get(PURE))
 

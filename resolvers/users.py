@@ -28,7 +28,7 @@ async def resolve_users(info: Info) -> list[User]:
 
 async def resolve_create_user(info: Info, input: CreateUserInput) -> User:
     ctx = info.context
-    row = await service.create_user(ctx.db, ctx.principal, email=input.email,
+    row = await service.create_user(ctx.db, ctx.settings, ctx.principal, email=input.email,
                                     password=input.password, role=input.role, now=ctx.now(),
                                     pixel_ids=None if input.pixel_ids is None else [
                                         str(p) for p in input.pixel_ids],

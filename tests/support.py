@@ -57,7 +57,7 @@ class Harness:
                                          name, self.clock(), timezone=timezone)
         return row.id
 
-    async def mint(self, *scopes: str, pixels: list[str] | None | str = "default",
+    async def mint(self, *scopes: str, pixels: list[str] | str | None = "default",
                    organization_id: str | None = None, name: str = "test key",
                    expires_at: datetime | None = None) -> str:
         """A key secret. `pixels="default"` restricts it to the harness pixel; None = all."""

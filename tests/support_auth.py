@@ -25,8 +25,8 @@ async def add_user(h: Harness, email: str, role: str, *, password: str = PASSWOR
     """A user made by the users service as the operator (reaching `pixel_ids`, None: every
     pixel); returns its id."""
     row = await user_service.create_user(
-        h.state.db, system_principal(organization_id or h.organization_id), email=email,
-        password=password, role=role, pixel_ids=pixel_ids, now=h.clock())
+        h.state.db, h.state.settings, system_principal(organization_id or h.organization_id),
+        email=email, password=password, role=role, pixel_ids=pixel_ids, now=h.clock())
     return row.id
 
 

@@ -237,7 +237,7 @@ def body(value: Any) -> Callable[[World], Awaitable[Any]]:
 
 
 async def _alert_update(w: World) -> dict[str, Any]:
-    return {"id": await _alert_id(w), "i": {k: v for k, v in _ALERT.items()}}
+    return {"id": await _alert_id(w), "i": dict(_ALERT.items())}
 
 
 VIEWS = "/accounts/api/dashboard/views"

@@ -36,7 +36,7 @@ def test_titles_resolve_case_insensitively() -> None:
 
 def test_formula_must_reference_known_measures() -> None:
     bad = MeasureDefinition("x.y", "Y", "d", "count", "number", Formula("core.nope / 2"))
-    with pytest.raises(ValueError, match="unknown measure core.nope"):
+    with pytest.raises(ValueError, match=r"unknown measure core\.nope"):
         Catalog([bad])
 
 

@@ -18,7 +18,7 @@ def gateway_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env["GATEWAY_DATABASE_URL"] = db_url
     return subprocess.run([sys.executable, "-m", "gateway", *args], env=env, text=True,
-                          capture_output=True, timeout=120)
+                          capture_output=True, timeout=120, check=False)
 
 
 async def test_cli_key_reads_catalog_over_rest_and_graphql(tmp_path: Path) -> None:
@@ -35,9 +35,9 @@ async def test_cli_key_reads_catalog_over_rest_and_graphql(tmp_path: Path) -> No
     assert key["key"].encode() not in (tmp_path / "cli.sqlite3").read_bytes()
 
     app = create_app(Settings(database_url=url))  # secret read from the file the CLI made
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://t") as client:
+    async with app.router.lifespan_context(app), \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                              base_url="http://t") as client:
             headers = {"x-api-key": key["key"], "x-pixel-id": pixel["id"]}
             rest = await client.get("/db-mgmt/api/measures", headers=headers)
             assert rest.status_code == 200 and len(rest.json()["measures"]) >= 30

@@ -99,7 +99,7 @@ REFUSED: list[tuple[str, Any, str]] = [
 
 
 @pytest.mark.parametrize("path", list(ROUTES))
-@pytest.mark.parametrize("where, filters, message", REFUSED,
+@pytest.mark.parametrize(("where", "filters", "message"), REFUSED,
                          ids=[f"{k}:{m[:12]}" for k, _, m in REFUSED])
 async def test_filter_past_a_bound_is_a_field_400(h: Harness, key: str, path: str, where: str,
                                                   filters: Any, message: str) -> None:
@@ -175,7 +175,7 @@ def _details(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("path", list(ROUTES))
-@pytest.mark.parametrize("where, filters, message", [
+@pytest.mark.parametrize(("where", "filters", "message"), [
     ("input.filters.and", {"and": [leaf(i) for i in range(1000)]}, "100 conditions"),
     ("input.filters" + AND10, nested(500), "10 levels"),
     ("input.filters.value", {"field": "revenue", "op": "gt", "value": 2**63}, "64 bits"),
@@ -212,7 +212,7 @@ async def test_graphql_filter_as_its_own_variable_and_inline(h: Harness, key: st
 
 @pytest.mark.parametrize("zone", [
     "A" * 300, "Europe/" + "x" * 250, "../../../../etc/passwd", "/etc/localtime",
-    "Europe/../Europe/Berlin", "America", "Europe/Berlin\u0000", "Ｅurope/Berlin", "",
+    "Europe/../Europe/Berlin", "America", "Europe/Berlin\u0000", "\uff25urope/Berlin", "",
     "zone.tab", "leapseconds", "Europe/Berlin/",
 ])
 async def test_bad_time_zone_is_a_field_400(h: Harness, key: str, zone: str) -> None:
@@ -237,7 +237,7 @@ FAR_ZONES = ("Pacific/Kiritimati", "Etc/GMT+12", "Pacific/Pago_Pago", "Etc/GMT-1
 
 
 @pytest.mark.parametrize("zone", FAR_ZONES)
-@pytest.mark.parametrize("dates, where", [
+@pytest.mark.parametrize(("dates", "where"), [
     (("0001-01-01", "0001-01-02"), "start"), (("9999-12-30", "9999-12-31"), "start"),
     (("1999-12-31", "2000-01-01"), "start"), (("2100-12-31", "2101-01-01"), "end"),
 ])
@@ -281,7 +281,7 @@ def _bearer(key: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("params", [
     {"offset": "9999999999999999999"}, {"offset": "-1"}, {"offset": "1000000001"},
-    {"offset": "²"}, {"offset": "١"}, {"offset": "1e3"}, {"offset": ""}, {"offset": " 1"},
+    {"offset": "²"}, {"offset": "\u0661"}, {"offset": "1e3"}, {"offset": ""}, {"offset": " 1"},
     {"offset": "0x10"}, {"limit": "²"}, {"limit": "0"}, {"limit": "1001"}, {"limit": "-5"},
     {"limit": "9" * 5000},
 ])
@@ -334,7 +334,7 @@ async def test_alert_history_limit_is_refused_when_negative(h: Harness, key: str
     assert "errors" not in ok, ok
 
 
-@pytest.mark.parametrize("params, field", [
+@pytest.mark.parametrize(("params", "field"), [
     ({"limit": "²"}, "limit"), ({"limit": "0"}, "limit"), ({"limit": "501"}, "limit"),
     ({"limit": "-1"}, "limit"), ({"limit": "9" * 30}, "limit"), ({"limit": ""}, "limit"),
     ({"cursor": "²"}, "after"), ({"cursor": "-1"}, "after"), ({"cursor": "9" * 30}, "after"),
@@ -397,7 +397,7 @@ async def test_dashboard_dates_and_filters_take_the_same_bounds(h: Harness, key:
         assert_graphql_error(body, "INVALID_INPUT")
 
 
-@pytest.mark.parametrize("extra, where", [
+@pytest.mark.parametrize(("extra", "where"), [
     ({"measures": [f"m{i}" for i in range(100_000)]}, "measures"),
     ({"dimensions": [f"d{i}" for i in range(100_000)]}, "dimensions"),
     ({"measures": ["revenue" * 150_000]}, "measures.0"),

@@ -40,9 +40,8 @@ def _body_routes(app: Starlette) -> list[tuple[str, str]]:
     found = [("POST", "/graphql")]
     for route in app.routes:
         if isinstance(route, SurfaceRoute):
-            for method in sorted(route.methods or ()):
-                if method in ("POST", "PUT", "PATCH"):
-                    found.append((method, route.path))
+            found.extend((method, route.path) for method in sorted(route.methods or ())
+                         if method in ("POST", "PUT", "PATCH"))
     return found
 
 

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_committed_sdl_matches_code() -> None:
     committed = (ROOT / "schema.graphql").read_text()
-    assert committed == export_sdl(), "schema.graphql is stale: run `gateway schema > schema.graphql`"
+    assert committed == export_sdl(), (
+        "schema.graphql is stale: run `gateway schema > schema.graphql`")
 
 
 def test_federation_entities_declared() -> None:

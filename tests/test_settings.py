@@ -17,7 +17,7 @@ from gateway.settings import MIN_SECRET_BYTES, Settings, SettingsError
 def test_a_secret_shorter_than_32_bytes_is_refused(secret: str) -> None:
     """GATEWAY_SECRET under 32 bytes (not characters) is refused, wherever Settings are
     built: from the environment, directly, and so by create_app (issue #10)."""
-    with pytest.raises(SettingsError, match="GATEWAY_SECRET is .* bytes; it must be at least 32"):
+    with pytest.raises(SettingsError, match=r"GATEWAY_SECRET is .* bytes; it must be at least 32"):
         Settings.from_environ({"GATEWAY_SECRET": secret})
     with pytest.raises(SettingsError):
         create_app(Settings(database_url="sqlite+aiosqlite:///:memory:", secret=secret))

@@ -34,9 +34,9 @@ from gateway.storage.keys import find_key_by_hash
 from gateway.storage.models import ApiKeyRow
 from gateway.storage.tenancy import find_pixel, list_pixels
 
-__all__ = ["SESSION_COOKIE", "ApiKeyAuthenticator", "Authenticator", "Credentials", "KeyCache", "KeyRecord",
-           "PixelTargets", "audit_organization_of", "credential_label", "read_credentials",
-           "tag_failure"]
+__all__ = ["SESSION_COOKIE", "ApiKeyAuthenticator", "Authenticator", "Credentials", "KeyCache",
+           "KeyRecord", "PixelTargets", "audit_organization_of", "credential_label",
+           "read_credentials", "tag_failure"]
 
 SESSION_COOKIE = "gateway_session"
 

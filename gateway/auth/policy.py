@@ -18,8 +18,8 @@ from gateway.errors import AuthRequired, InsufficientScope, NotFound
 
 __all__ = [
     "has_scope",
-    "require_owned",
     "require_authenticated",
+    "require_owned",
     "require_pixel",
     "require_scope",
 ]

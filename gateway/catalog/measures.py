@@ -10,8 +10,9 @@ in percent units (2.5 means 2.5 %).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Literal
 
-from gateway.catalog.definitions import Aggregate, Condition, Formula, MeasureDefinition
+from gateway.catalog.definitions import Aggregate, Condition, Format, Formula, MeasureDefinition
 from gateway.catalog.formula import formula_references, parse_formula
 
 __all__ = ["CATALOG", "Catalog"]
@@ -28,14 +29,14 @@ _PLATFORM_SOURCES = {
 _PLATFORM_TITLES = {"meta": "Meta", "google": "Google", "tiktok": "TikTok"}
 
 
-def _m(key: str, title: str, description: str, fmt: str, definition: Aggregate | Formula,
-       *, unit: str | None = None, trend: str = "up", average: bool = False,
+def _m(key: str, title: str, description: str, fmt: Format, definition: Aggregate | Formula,
+       *, unit: str | None = None, trend: Literal["up", "down"] = "up", average: bool = False,
        pacing: bool = False, synonyms: tuple[str, ...] = ()) -> MeasureDefinition:
     units = {"currency": "currency", "percentage": "percent", "multiplier": "ratio"}
     return MeasureDefinition(
-        key=key, title=title, description=description, format=fmt,  # type: ignore[arg-type]
+        key=key, title=title, description=description, format=fmt,
         unit=unit or units.get(fmt, "count"), definition=definition,
-        preferred_trend=trend, is_average=average, has_pacing=pacing,  # type: ignore[arg-type]
+        preferred_trend=trend, is_average=average, has_pacing=pacing,
         synonyms=synonyms,
     )
 

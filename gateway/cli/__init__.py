@@ -6,7 +6,8 @@
     gateway rollups                   fold every stored event into the rollups now
     gateway pixels create --name N [--timezone TZ] [--currency C] [--json]
     gateway pixels list [--json]
-    gateway keys create --name N --scope S [--scope S ...] [--pixel ID ...] [--expires DATE] [--json]
+    gateway keys create --name N --scope S [--scope S ...] [--pixel ID ...]
+                        [--expires DATE] [--json]
     gateway keys list [--json]
     gateway keys show|rotate|revoke ID [--json]
     gateway keys update ID [--name N] [--scope S ...] [--pixel ID ... | --all-pixels]

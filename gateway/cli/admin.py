@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 from gateway.audit import AuditLog, AuditTrail
 from gateway.auth.principal import Principal, system_principal
 from gateway.errors import GatewayError
-from gateway.schema import export_sdl
 from gateway.services import keys as key_service
 from gateway.services import tenancy
 from gateway.services import users as user_service
@@ -143,6 +142,10 @@ def migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def print_schema(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported here: the schema (strawberry and every GraphQL type) is half of the CLI's
+    # start-up time, and only this command needs it.
+    from gateway.schema import export_sdl
+
     print(export_sdl(), end="")
     return 0
 
@@ -304,8 +307,8 @@ def create_user(settings: Settings, args: argparse.Namespace) -> int:
     async def work(db: Database) -> UserRow:
         org = await _org_id(db, args.org)
         return await _audited(db, lambda trail: user_service.create_user(
-            db, system_principal(org), email=args.email, password=password, role=args.role,
-            pixel_ids=args.pixels, now=datetime.now(UTC), audit=trail))
+            db, settings, system_principal(org), email=args.email, password=password,
+            role=args.role, pixel_ids=args.pixels, now=datetime.now(UTC), audit=trail))
 
     row = run_db(settings, work)
     if args.json:

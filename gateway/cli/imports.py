@@ -134,8 +134,9 @@ def event_rows(path: Path, fmt: str) -> Iterator[Parsed]:
     source = _csv_rows(path, EVENT_FIELDS) if fmt == "csv" else _jsonl_rows(path)
     for line, event in source:
         if isinstance(event, dict) and event.get("event_id") in (None, ""):
-            event = {**event, "event_id": _content_id(event)}
-        yield line, event
+            yield line, {**event, "event_id": _content_id(event)}
+        else:
+            yield line, event
 
 
 def spend_rows(path: Path) -> Iterator[Parsed]:

@@ -145,9 +145,9 @@ async def _period(conn: AsyncConnection, q: AttributionQuery, span: TimeRange
     conv_credit: dict[str | None, float] = defaultdict(float)
     rev_credit: dict[str | None, float] = defaultdict(float)
     total_rev = 0.0
-    for anon, ts, revenue in conversions:
-        ts = int(ts)
-        revenue = float(revenue or 0.0)
+    for anon, raw_ts, raw_revenue in conversions:
+        ts = int(raw_ts)
+        revenue = float(raw_revenue or 0.0)
         total_rev += revenue
         mine = [t for t in touches.get(anon, []) if ts - window <= t[0] <= ts]
         credit: dict[str | None, float] = {None: 1.0}

@@ -46,7 +46,8 @@ def _from_ms(ms: int) -> datetime:
 
 def _offset_ms(tz: ZoneInfo, ms: int) -> int:
     off = _from_ms(ms).astimezone(tz).utcoffset()
-    assert off is not None
+    if off is None:  # never for a ZoneInfo; the check narrows the type
+        raise ValueError(f"{tz} gives no UTC offset")
     return int(off.total_seconds() * 1000)
 
 

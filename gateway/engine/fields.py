@@ -34,7 +34,7 @@ __all__ = [
     "validate_filter",
 ]
 
-T = EventRow.__table__.c  # type: ignore[attr-defined]
+T = EventRow.__table__.c  # type: ignore[attr-defined]  # SQLModel sets it at class creation
 
 _STRING_OPS = ("equals", "not_equals", "in", "not_in", "contains", "is_set", "is_not_set")
 _NUMBER_OPS = ("equals", "not_equals", "in", "not_in", "gt", "gte", "lt", "lte", "is_set",
@@ -132,7 +132,7 @@ def find_field(name: str) -> FieldSpec | None:
         key = name.removeprefix("properties.")
         if PROPERTY_KEY.match(key):
             return FieldSpec(name, "property", f"Custom property {key}.",
-                             lambda: T.properties[key].as_string())
+                             T.properties[key].as_string)
     return None
 
 

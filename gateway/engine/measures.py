@@ -13,7 +13,7 @@ bounded fetch of the raw values (see `engine.run`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,9 +161,9 @@ def plan_measures(keys: Sequence[str], catalog: Catalog = CATALOG) -> MeasurePla
     return MeasurePlan(tuple(dict.fromkeys(keys)), tuple(ordered), trees)
 
 
-def _substitute(node: Node, resolve: Any) -> Node:
+def _substitute(node: Node, resolve: Callable[[str], Node]) -> Node:
     if isinstance(node, Ref):
-        return resolve(node.key)  # type: ignore[no-any-return]
+        return resolve(node.key)
     if isinstance(node, Neg):
         return Neg(_substitute(node.operand, resolve))
     if isinstance(node, BinaryOp):

@@ -118,7 +118,8 @@ def rollup_statement(query: EngineQuery, plan: MeasurePlan, parts: Sequence[int]
     if query.filters is not None:
         where.append(compile_filter(query.filters, src))
     if distinct:
-        columns = sorted({plan.parts[i].column for i in parts})
+        # distinct parts always name a column (distinct_rollup checks DISTINCT_COLUMNS)
+        columns = sorted({c for i in parts if (c := plan.parts[i].column) is not None})
         where.append(D.col.in_(columns) if len(columns) > 1 else D.col == columns[0])
         prev = D.hour - D.gap * HOUR_MS
         first_terms = [D.gap == 0, prev < span.start_ms]

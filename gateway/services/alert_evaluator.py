@@ -137,8 +137,9 @@ class AlertEvaluator:
             log.warning("alert %s: query failed: %s", alert.id, type(exc).__name__)
             await self._record_error(alert, start, end, now, exc)
             return None
+        above = alert.threshold_type == "above"
         breached = value is not None and (
-            value >= alert.threshold if alert.threshold_type == "above" else value < alert.threshold)
+            value >= alert.threshold if above else value < alert.threshold)
         state = "ALERT" if breached else "OK"
         previous = alert.state if alert.state in ("OK", "ALERT") else "OK"
         delivery = None
@@ -208,13 +209,14 @@ class AlertEvaluator:
             except SealedSecretError:  # never sent unsigned to a receiver that checks
                 return Delivery(ok=False, attempts=0, error="the webhook's sealed secret "
                                 "does not open (GATEWAY_SECRET changed?); set a new secret")
-        assert url is not None
+        if url is None:  # the alerts service gives every alert a webhook or a url
+            return Delivery(ok=False, attempts=0, error="the alert has no webhook and no url")
         payload = notification_payload(alert, state, previous, value, start, end)
         key = hashlib.sha256(f"{payload['eventId']}:{start.isoformat()}:{state}".encode())
         return await deliver(
             client, url, payload, secret=secret, idempotency_key=key.hexdigest(),
             attempts=self.settings.webhook_attempts, backoff=self.settings.webhook_backoff_seconds,
-            timeout=self.settings.webhook_timeout_seconds, sleep=self._sleep)
+            attempt_timeout=self.settings.webhook_timeout_seconds, sleep=self._sleep)
 
 
 def _ms(value: datetime) -> int:

@@ -193,7 +193,8 @@ def _set_revenue(row: list[Any], value: Any, ctx: RuleContext) -> None:
     row[_REVENUE] = _number(value)
 
 
-def _setter(slot: int, parse: Callable[[Any], Any]) -> Callable[[list[Any], Any, RuleContext], None]:
+def _setter(slot: int,
+            parse: Callable[[Any], Any]) -> Callable[[list[Any], Any, RuleContext], None]:
     def set_value(row: list[Any], value: Any, ctx: RuleContext) -> None:
         row[slot] = parse(value)
     return set_value
@@ -269,10 +270,10 @@ def check_event(item: Any, index: int, ctx: RuleContext) -> Row | list[FieldErro
             text = _TEXT.get(field)
             if text is not None:
                 slot, limit = text
-                value = _text(field, value)
-                if value is not None and len(value) > limit:
+                given = _text(field, value)
+                if given is not None and len(given) > limit:
                     raise _Invalid(f"must be at most {limit} characters")
-                row[slot] = value
+                row[slot] = given
                 continue
             handler = _SPECIAL.get(field)
             if handler is None:

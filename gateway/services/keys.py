@@ -204,8 +204,8 @@ async def revoke_key(db: Database, settings: Settings, actor: Principal | None, 
 async def update_key_settings(
         db: Database, settings: Settings, actor: Principal | None, key_id: str, *,
         now: datetime, name: str | Unset = UNSET, scopes: Sequence[str] | Unset = UNSET,
-        pixel_ids: Sequence[str] | None | Unset = UNSET,
-        expires_at: datetime | None | Unset = UNSET, rate_tier: str | Unset = UNSET,
+        pixel_ids: Sequence[str] | Unset | None = UNSET,
+        expires_at: datetime | Unset | None = UNSET, rate_tier: str | Unset = UNSET,
         audit: AuditTrail | None = None, body_errors: Sequence[FieldError] = ()) -> ApiKeyRow:
     """Change what is given; `pixel_ids=None` means every pixel, `expires_at=None` means no
     expiry. The result must stay within the actor's own scopes and pixels."""

@@ -71,8 +71,9 @@ def _normalize_email(email: str) -> str:
     return value
 
 
-async def create_user(db: Database, actor: Principal | None, *, email: str, password: str,
-                      role: str, now: datetime, pixel_ids: Sequence[str] | None = None,
+async def create_user(db: Database, settings: Settings, actor: Principal | None, *, email: str,
+                      password: str, role: str, now: datetime,
+                      pixel_ids: Sequence[str] | None = None,
                       audit: AuditTrail | None = None) -> UserRow:
     """A user in the actor's organization, reaching `pixel_ids` (None: every pixel). Raises
     InsufficientScope when the role or the pixels would give more than the actor holds,
@@ -86,7 +87,7 @@ async def create_user(db: Database, actor: Principal | None, *, email: str, pass
             f"password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
             "password")
     row = UserRow(organization_id=found.organization_id, email=address,
-                  password_hash=await hash_password(password), role=role,
+                  password_hash=await hash_password(password, settings), role=role,
                   pixel_ids=stored_pixels, created_at=now)
     try:
         async with db.session() as session:
@@ -131,7 +132,7 @@ async def log_in(db: Database, settings: Settings, *, email: str, password: str,
     try:
         async with throttle.verification():
             ok = await verify_password(password[:MAX_PASSWORD_LENGTH],
-                                       None if user is None else user.password_hash)
+                                       None if user is None else user.password_hash, settings)
     except RateLimited as exc:
         attempt.cancel()  # the password was not checked: the attempt does not count
         _audit_throttled(audit, label, user, exc)

@@ -54,7 +54,7 @@ def _retryable(status: int) -> bool:
 
 async def deliver(client: httpx.AsyncClient, url: str, payload: Mapping[str, Any], *,
                   secret: str | None, idempotency_key: str, attempts: int = 3,
-                  backoff: float = 1.0, timeout: float = 10.0,
+                  backoff: float = 1.0, attempt_timeout: float = 10.0,
                   sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> Delivery:
     """POST `payload` to `url` up to `attempts` times with `client` (whose transport must
     be the egress guard's). The error text never contains the secret (only statuses,
@@ -68,8 +68,8 @@ async def deliver(client: httpx.AsyncClient, url: str, payload: Mapping[str, Any
     status: int | None = None
     for attempt in range(1, max(1, attempts) + 1):
         try:
-            response = await client.post(url, content=body, headers=headers, timeout=timeout,
-                                         follow_redirects=False)
+            response = await client.post(url, content=body, headers=headers,
+                                         timeout=attempt_timeout, follow_redirects=False)
         except httpx.HTTPError as exc:
             error, status = f"{type(exc).__name__} on attempt {attempt}: {exc}"[:500], None
         else:
@@ -81,5 +81,6 @@ async def deliver(client: httpx.AsyncClient, url: str, payload: Mapping[str, Any
                 return Delivery(ok=False, attempts=attempt, status_code=status, error=error)
         if attempt < attempts:
             delay = min(MAX_BACKOFF, backoff * 2 ** (attempt - 1))
-            await sleep(delay * (0.75 + random.random() / 2))  # jitter: +-25 %
+            # jitter: +-25 %; spreads retries, needs no unpredictability
+            await sleep(delay * (0.75 + random.random() / 2))  # noqa: S311
     return Delivery(ok=False, attempts=max(1, attempts), status_code=status, error=error)

@@ -118,7 +118,8 @@ async def enabled_alerts(session: AsyncSession) -> list[AlertRow]:
 
 
 async def _delete_dependents(session: AsyncSession, alert_ids: Any) -> None:
-    await session.execute(delete(AlertHistoryRow).where(col(AlertHistoryRow.alert_id).in_(alert_ids)))
+    await session.execute(
+        delete(AlertHistoryRow).where(col(AlertHistoryRow.alert_id).in_(alert_ids)))
     await session.execute(delete(AlertLeaseRow).where(col(AlertLeaseRow.alert_id).in_(alert_ids)))
 
 

@@ -35,7 +35,7 @@ _PLACEHOLDERS: dict[str, Callable[[int, str], str]] = {
 def _insert_sql(dialect: Dialect) -> str:
     placeholder = _PLACEHOLDERS[dialect.paramstyle]
     values = ", ".join(placeholder(i, c) for i, c in enumerate(AUDIT_COLUMNS))
-    return f"INSERT INTO audit_log ({', '.join(AUDIT_COLUMNS)}) VALUES ({values})"
+    return f"INSERT INTO audit_log ({', '.join(AUDIT_COLUMNS)}) VALUES ({values})"  # noqa: S608  # fixed identifiers; values bound
 
 
 async def insert_audit_entries(session: AsyncSession, entries: Sequence[tuple[Any, ...]]) -> None:

@@ -36,7 +36,8 @@ class DashboardViewRow(SQLModel, table=True):
     type: str = Field(default="view", max_length=32)
     name: str = Field(max_length=200)
     description: str | None = Field(default=None, max_length=2000)
-    configuration: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    configuration: dict[str, Any] = Field(default_factory=dict,
+                                          sa_column=Column(JSON, nullable=False))
     order: int | None = None
     # Optimistic concurrency: every write bumps it; a write naming an older one is refused.
     version: int = 1

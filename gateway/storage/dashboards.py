@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, update
+from sqlalchemy import CursorResult, delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -60,7 +60,8 @@ async def update_view_if_version(session: AsyncSession, view_id: str, version: i
         .values(**values, version=version + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    # An UPDATE answers a CursorResult (with rowcount); AsyncSession.execute is typed Result.
+    return bool(cast("CursorResult[Any]", result).rowcount)
 
 
 async def delete_view(session: AsyncSession, view_id: str) -> None:

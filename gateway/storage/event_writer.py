@@ -53,7 +53,7 @@ EVENT_ID = EVENT_COLUMNS.index("event_id")
 
 # Rows are tuples in EVENT_COLUMNS order; `properties` is already JSON text (or None).
 _INSERT_SQL = (
-    f"INSERT INTO event ({', '.join(EVENT_COLUMNS)}) "
+    f"INSERT INTO event ({', '.join(EVENT_COLUMNS)}) "  # noqa: S608  # fixed identifiers; values bound
     f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)}) "
     "ON CONFLICT (pixel_id, event_id) DO NOTHING"
 )
@@ -311,7 +311,8 @@ async def sqlite_write_lock(engine: AsyncEngine) -> AsyncIterator[Any]:
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         db = raw.driver_connection
-        assert db is not None
+        if db is None:  # only after the pool invalidated it; never inside engine.connect()
+            raise StorageError("the database connection is closed")
         await db.execute("BEGIN IMMEDIATE")
         try:
             yield db
@@ -331,7 +332,7 @@ async def _stored_before(db: Any, rows: list[Row], before: int) -> set[Key]:
         for start in range(0, len(ids), _LOOKUP_CHUNK):
             chunk = ids[start:start + _LOOKUP_CHUNK]
             cursor = await db.execute(
-                "SELECT event_id FROM event WHERE pixel_id = ? AND id <= ? AND event_id IN "
+                "SELECT event_id FROM event WHERE pixel_id = ? AND id <= ? AND event_id IN "  # noqa: S608  # fixed identifiers; values bound
                 f"({', '.join('?' for _ in chunk)})", (pixel_id, before, *chunk))
             found.update((pixel_id, e) for (e,) in await cursor.fetchall())
     return found

@@ -13,7 +13,8 @@ from gateway.storage.models import EventRow
 
 __all__ = ["EVENT_COLUMNS", "count_events", "count_events_by_name", "insert_events"]
 
-EVENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in EventRow.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+_TABLE = EventRow.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
+EVENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in _TABLE.columns if c.name != "id")
 
 
 async def insert_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -21,7 +22,7 @@ async def insert_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
     if not rows:
         return
     full = [{c: r.get(c) for c in EVENT_COLUMNS} for r in rows]
-    await session.execute(insert(EventRow.__table__), full)  # type: ignore[attr-defined]
+    await session.execute(insert(_TABLE), full)
 
 
 async def count_events(session: AsyncSession, pixel_id: str) -> int:

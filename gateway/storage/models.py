@@ -17,8 +17,8 @@ from sqlmodel import Field, SQLModel
 
 from gateway.storage.types import UTCDateTime
 
-__all__ = ["ApiKeyRow", "AuditRow", "EventRow", "OrganizationRow", "PixelRow", "SessionRow", "UserRow",
-           "metadata", "new_id"]
+__all__ = ["ApiKeyRow", "AuditRow", "EventRow", "OrganizationRow", "PixelRow", "SessionRow",
+           "UserRow", "metadata", "new_id"]
 
 metadata = SQLModel.metadata
 
@@ -175,5 +175,6 @@ class AuditRow(SQLModel, table=True):
 
 
 # Issue #6 tables live in their own module; importing it registers them on `metadata`.
-from gateway.storage import dashboard_tables as _dashboard_tables  # noqa: F401
-from gateway.storage import rollups as _rollups  # noqa: F401
+# Imported last (E402) because those modules import this one; unused by name (F401).
+from gateway.storage import dashboard_tables as _dashboard_tables  # noqa: E402, F401
+from gateway.storage import rollups as _rollups  # noqa: E402, F401

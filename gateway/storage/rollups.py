@@ -14,7 +14,8 @@ Two tables, both keyed by (pixel, rollup, event name, UTC hour, the rollup's fie
   counts do not add up across hours, so each row counts the *chains* of one value (a
   session id, say) with one (event name, field values) that occur in an hour, by `gap`: the
   hours since the same chain last occurred (0: never before; NO_VALUE rows count events
-  without a value, so that their groups are listed, as a raw scan lists them, with 0). A value is counted once in a
+  without a value, so that their groups are listed, as a raw scan lists them, with 0). A
+  value is counted once in a
   bucket at the first hour of the bucket in which it occurs, which is exactly the rows whose
   previous occurrence (`hour - gap`) lies before the bucket: a plain conditional SUM, no
   DISTINCT. This is exact only when the query groups by exactly the rollup's fields and
@@ -68,15 +69,15 @@ __all__ = [
     "ROLLUP_STATE_TABLE",
     "ROLLUP_TABLE",
     "ROLLUP_VALUE_TABLE",
-    "source_of",
+    "ConnectionExecutor",
     "Executor",
     "Rollup",
+    "SqliteExecutor",
     "apply_rollups",
     "dimension_values",
     "fold",
     "lag",
-    "ConnectionExecutor",
-    "SqliteExecutor",
+    "source_of",
 ]
 
 HOUR_MS = 3_600_000
@@ -278,7 +279,7 @@ def _upsert_sql() -> str:
         sets.append(f"{n}_sum = {_merge('+', 'event_rollup', f'{n}_sum')}")
         sets.append(f"{n}_min = {_merge('<', 'event_rollup', f'{n}_min')}")
         sets.append(f"{n}_max = {_merge('>', 'event_rollup', f'{n}_max')}")
-    return (f"INSERT INTO event_rollup ({', '.join(cols)}) "
+    return (f"INSERT INTO event_rollup ({', '.join(cols)}) "  # noqa: S608  # fixed identifiers; values bound
             f"VALUES ({', '.join(':' + c for c in cols)}) "
             f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {', '.join(sets)}")
 
@@ -365,7 +366,7 @@ async def _distinct_deltas(ex: Executor, pixel: str, rows: Sequence[Mapping[str,
             chunk = values[start:start + _FETCH_CHUNK]
             placeholders, params = _in_list(chunk)
             found = await ex.fetch(
-                "SELECT value, shapes FROM event_rollup_value WHERE pixel_id = :pixel AND "
+                "SELECT value, shapes FROM event_rollup_value WHERE pixel_id = :pixel AND "  # noqa: S608  # fixed identifiers; values bound
                 f"col = :col AND value IN ({placeholders})",
                 {"pixel": pixel, "col": col, **params})
             before_of = {v: _decode(raw) for v, raw in found}
@@ -384,11 +385,11 @@ async def _distinct_deltas(ex: Executor, pixel: str, rows: Sequence[Mapping[str,
 
 
 _DISTINCT_UPSERT = (
-    f"INSERT INTO event_rollup_distinct ({', '.join((*_DISTINCT_KEY, *DIMENSIONS, 'n'))}) "
+    f"INSERT INTO event_rollup_distinct ({', '.join((*_DISTINCT_KEY, *DIMENSIONS, 'n'))}) "  # noqa: S608  # fixed identifiers; values bound
     f"VALUES ({', '.join(':' + c for c in (*_DISTINCT_KEY, *DIMENSIONS, 'n'))}) "
     f"ON CONFLICT ({', '.join(_DISTINCT_KEY)}) DO UPDATE SET n = event_rollup_distinct.n + "
     "excluded.n")
-_DISTINCT_PRUNE = ("DELETE FROM event_rollup_distinct WHERE "
+_DISTINCT_PRUNE = ("DELETE FROM event_rollup_distinct WHERE "  # noqa: S608  # fixed identifiers; values bound
                    + " AND ".join(f"{c} = :{c}" for c in _DISTINCT_KEY) + " AND n = 0")
 
 
@@ -441,7 +442,7 @@ async def fold(ex: Executor, limit: int) -> int:
     the watermark; returns how many. Call holding the write lock (SQLite assigns ids and
     commits in the same order, so nothing below the watermark can appear later)."""
     [(mark,)] = await ex.fetch("SELECT last_event_id FROM event_rollup_state WHERE id = 1", {})
-    batch = await ex.fetch(f"SELECT {', '.join(_EVENT_COLS)} FROM event WHERE id > :mark "
+    batch = await ex.fetch(f"SELECT {', '.join(_EVENT_COLS)} FROM event WHERE id > :mark "  # noqa: S608  # fixed identifiers; values bound
                            f"ORDER BY id LIMIT {int(limit)}", {"mark": mark})
     if not batch:
         return 0

@@ -27,7 +27,8 @@ async def insert_organization(session: AsyncSession, name: str, now: datetime) -
 
 
 async def list_organizations(session: AsyncSession) -> list[OrganizationRow]:
-    result = await session.execute(select(OrganizationRow).order_by(col(OrganizationRow.created_at)))
+    result = await session.execute(
+        select(OrganizationRow).order_by(col(OrganizationRow.created_at)))
     return list(result.scalars())
 
 

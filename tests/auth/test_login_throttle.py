@@ -1,8 +1,10 @@
 """Login throttling: per account, per client address and per process, before any argon2
 work, answered RATE_LIMITED with Retry-After on both surfaces (issue #10, item 9).
 
-Every wrong or right password checked costs ~0.25 s of argon2 here, so the limits are small
-and each test checks as few passwords as its rule needs.
+The rules are about argon2's cost (no check for a throttled attempt, a cap on checks at
+once), so this module hashes at the production cost (the suite's `settings` lowers it):
+every password checked costs ~0.25 s here, so the limits are small and each test checks as
+few passwords as its rule needs.
 """
 
 from __future__ import annotations
@@ -46,6 +48,15 @@ class Gateway:
                     ip: str = "198.51.100.1") -> httpx.Response:
         return await self.client(ip).post("/accounts/api/auth/login",
                                           json={"email": email, "password": password})
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The suite's settings with argon2 at its production cost (Settings' defaults)."""
+    production = Settings()
+    return replace(settings, password_memory_kib=production.password_memory_kib,
+                   password_passes=production.password_passes,
+                   password_lanes=production.password_lanes)
 
 
 def _limits(settings: Settings, **changes: Any) -> Settings:

@@ -46,8 +46,9 @@ async def test_create_read_update_copy_delete(harness: Harness) -> None:
     stale = await harness.graphql(UPDATE, {"id": view["id"], "input": {"name": "Old"},
                                            "version": 1}, key=key)
     assert_graphql_error(stale, "STALE_VERSION", path=["updateDashboardView"])
-    copy = await harness.graphql('mutation($id: ID!) { copyDashboardView(id: $id) { name version } }',
-                                 {"id": view["id"]}, key=key)
+    copy = await harness.graphql(
+        'mutation($id: ID!) { copyDashboardView(id: $id) { name version } }',
+        {"id": view["id"]}, key=key)
     assert copy["data"]["copyDashboardView"] == {"name": "New (copy)", "version": 1}
     gone = await harness.graphql('mutation($id: ID!) { deleteDashboardView(id: $id) }',
                                  {"id": view["id"]}, key=key)

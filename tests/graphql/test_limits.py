@@ -92,14 +92,16 @@ async def test_depth_is_counted_through_fragments(harness: Harness) -> None:
     body = await harness.graphql(document)
     assert "'Deep' exceeds maximum operation depth of 12" in [e["message"] for e in body["errors"]]
     assert "QUERY_TOO_LARGE" in codes(body)
-    body = await harness.graphql(document.replace("x { x { x { x { x { ...B", "x { x { x { x { ...B")
-                                 .replace("} } } } } } fragment B", "} } } } } fragment B"))
+    shallower = (document.replace("x { x { x { x { x { ...B", "x { x { x { x { ...B")
+                 .replace("} } } } } } fragment B", "} } } } } fragment B"))
+    body = await harness.graphql(shallower)
     assert "QUERY_TOO_LARGE" not in codes(body), body  # 12 deep: only the unknown fields
     assert body["errors"] and not any("Syntax" in e["message"] for e in body["errors"])
 
     key = await harness.mint("events:write")
-    introspection = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType " \
-                    "{ ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } } }"
+    introspection = ("{ __schema { types { fields { type { ofType { ofType { ofType { ofType "
+                     "{ ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } "
+                     "} }")
     body = await harness.graphql(introspection, key=key)
     assert "errors" not in body, body
 

@@ -90,7 +90,7 @@ async def test_list_is_paginated_with_total_header(harness: Harness) -> None:
                                                          headers=_bearer(key)), 400)
 
 
-@pytest.mark.parametrize("change, fragment", [
+@pytest.mark.parametrize(("change", "fragment"), [
     ({"thresholdType": "sideways"}, "thresholdType"),
     ({"interval": "2h"}, "interval"),
     ({"threshold": "high"}, "threshold"),
@@ -197,7 +197,7 @@ async def test_other_pixels_alerts_and_webhooks_are_404(harness: Harness) -> Non
     assert (await harness.client.get(ALERTS, headers=_bearer(stranger))).json()["data"] == []
 
 
-@pytest.mark.parametrize("scopes, method, status", [
+@pytest.mark.parametrize(("scopes", "method", "status"), [
     (("alerts:read",), "GET", 200),
     (("alerts:read",), "POST", 403),
     (("alerts:write",), "GET", 200),

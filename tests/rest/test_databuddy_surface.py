@@ -38,8 +38,8 @@ def test_documented_codes_and_statuses(error: GatewayError, status: int, code: s
 
 def test_the_documented_example_body() -> None:
     response = surface.error_response(AuthRequired("Authentication required"))
-    assert response.body == b'{"success":false,"error":"Authentication required",' \
-                            b'"code":"AUTH_REQUIRED"}'
+    assert response.body == (b'{"success":false,"error":"Authentication required",'
+                             b'"code":"AUTH_REQUIRED"}')
 
 
 @pytest.mark.parametrize("cls", all_error_classes(), ids=lambda c: c.code)

@@ -105,8 +105,10 @@ async def test_cookie_reads_need_no_csrf_but_cookie_writes_do(harness: Harness) 
 async def test_roles_cannot_escalate(harness: Harness) -> None:
     await add_user(harness, "admin@example.com", "admin")
     await add_user(harness, "member@example.com", "member")
-    admin = {"authorization": "Bearer " + (await login(harness, "admin@example.com")).json()["token"]}
-    member = {"authorization": "Bearer " + (await login(harness, "member@example.com")).json()["token"]}
+    admin_token = (await login(harness, "admin@example.com")).json()["token"]
+    member_token = (await login(harness, "member@example.com")).json()["token"]
+    admin = {"authorization": "Bearer " + admin_token}
+    member = {"authorization": "Bearer " + member_token}
     owner = await harness.client.post("/accounts/api/users", headers=admin, json={
         "email": "o@example.com", "password": PASSWORD, "role": "owner"})
     assert_upstack_error(owner, 403, message="Only an owner")

@@ -100,7 +100,7 @@ async def test_unknown_measure_points_at_the_widget(harness: Harness) -> None:
     assert_upstack_error(response, 400, fields=["configuration.widgets.0.measure"])
 
 
-@pytest.mark.parametrize("widgets, field", [
+@pytest.mark.parametrize(("widgets", "field"), [
     ([_widget("core.revenue", 0, 0, 6, 2), _widget("core.orders", 4, 1)],
      "configuration.widgets.1.layout"),
     ([_widget("core.revenue", 10, 0, 3, 2)], "configuration.widgets.0.layout"),
@@ -223,7 +223,7 @@ async def test_another_pixels_view_is_404_everywhere(harness: Harness) -> None:
     assert (await harness.client.get(url, headers=h)).json() == view
 
 
-@pytest.mark.parametrize("scopes, method, path, status", [
+@pytest.mark.parametrize(("scopes", "method", "path", "status"), [
     (("analytics:read",), "GET", BASE, 403),
     (("dashboards:read",), "GET", BASE, 200),
     (("dashboards:write",), "GET", BASE, 200),

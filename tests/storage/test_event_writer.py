@@ -33,7 +33,7 @@ async def make_pixel(db: Database) -> str:
 
 
 def row(pixel: str, event_id: str | None, **values: Any) -> tuple[Any, ...]:
-    base = {c: None for c in EVENT_COLUMNS}
+    base = dict.fromkeys(EVENT_COLUMNS)
     base.update(pixel_id=pixel, event_id=event_id, name="x", ts=1, received_at=1, **values)
     return tuple(base[c] for c in EVENT_COLUMNS)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection
 
 from gateway.storage.models import metadata
 
 config = context.config
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
@@ -27,5 +28,6 @@ if connection is not None:
     _run(connection)
 else:
     url = config.get_main_option("sqlalchemy.url") or ""
-    with create_engine(url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")).begin() as conn:
+    sync_url = url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
+    with create_engine(sync_url).begin() as conn:
         _run(conn)

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import gateway.storage.types
-
 
 revision: str = '0001'
 down_revision: str | Sequence[str] | None = None

@@ -10,6 +10,7 @@ Create Date: 2026-11-23
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -24,7 +25,7 @@ _DIMENSIONS = ("utm_source", "utm_medium", "utm_campaign", "channel", "country",
 _NUMERIC = ("revenue", "spend", "impressions", "clicks")
 
 
-def _dimension_columns() -> list[sa.Column]:
+def _dimension_columns() -> list[sa.Column[Any]]:
     return [*(sa.Column(f, sa.String(256), nullable=True) for f in _DIMENSIONS),
             sa.Column("new_customer", sa.Boolean(), nullable=True)]
 
