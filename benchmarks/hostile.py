@@ -27,13 +27,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import serve  # noqa: E402  (path set up above)
-from gateway.auth.principal import system_principal  # noqa: E402
-from gateway.services.keys import create_key  # noqa: E402
-from gateway.services.tenancy import create_organization, create_pixel  # noqa: E402
-from gateway.services.users import create_user  # noqa: E402
-from gateway.settings import Settings  # noqa: E402
-from gateway.storage import Database  # noqa: E402
+from benchmarks._harness import serve
+from gateway.auth.principal import system_principal
+from gateway.services.keys import create_key
+from gateway.services.tenancy import create_organization, create_pixel
+from gateway.services.users import create_user
+from gateway.settings import Settings
+from gateway.storage import Database
 
 Case = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
 

@@ -89,7 +89,7 @@ def test_dataloaders_read_through_services(path: Path) -> None:
     directly, so no unchecked row reaches a GraphQL type (issue #11)."""
     bad = [m for m, names, type_only in _imports(path)
            if _within(m, ("gateway.storage", "gateway.engine"))
-           and not (type_only or m == "gateway.storage" and names == ["Database"])]
+           and not (type_only or (m == "gateway.storage" and names == ["Database"]))]
     assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 

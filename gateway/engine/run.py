@@ -32,10 +32,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.catalog import CATALOG, Catalog
 from gateway.engine.buckets import BucketPlan, plan_buckets
-from gateway.engine.rollup_plan import additive_rollup, aligned, distinct_rollup, rollup_statement
 from gateway.engine.fields import T, compile_filter, field_expression
 from gateway.engine.measures import MeasurePlan, evaluate, percentile, plan_measures, rollup
 from gateway.engine.query import Bucket, EngineQuery, EngineResult, TimeRange
+from gateway.engine.rollup_plan import additive_rollup, aligned, distinct_rollup, rollup_statement
 from gateway.errors import QueryTooLarge
 from gateway.storage import Database
 from gateway.storage.rollups import Rollup
