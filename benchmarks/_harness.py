@@ -27,9 +27,21 @@ __all__ = ["WrkResult", "free_port", "require_wrk", "serve", "wrk"]
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port: the first free one of `BENCH_PORTS` ("8890-8899") when set (so
+    runs sharing a machine keep to their own ports), else one the OS picks."""
+    wanted = os.environ.get("BENCH_PORTS")
+    candidates = [0]
+    if wanted:
+        low, _, high = wanted.partition("-")
+        candidates = list(range(int(low), int(high or low) + 1))
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError(f"no free port in BENCH_PORTS={wanted}")
 
 
 def require_wrk() -> str:
