@@ -134,3 +134,16 @@ def test_bodies_are_keyed_by_the_catalog_listing() -> None:
     assert ours is bodies.encoded(Measure.listing(CATALOG.listing()))
     assert b"custom.orders" in theirs and b"custom.orders" not in ours
     assert orjson.loads(theirs)["measures"][:-1] == orjson.loads(ours)["measures"]
+
+
+async def test_a_repeated_credential_header_counts_once_first_wins(harness: Harness) -> None:
+    """Headers are read once per request (gateway/context.py); a repeated header answers
+    with its first value, as before: the first `x-api-key` decides (issue #11)."""
+    good = await harness.mint("events:write")
+    bad = "upstack_" + "A" * 40
+    first_good = await harness.client.get(PATH, headers=[("x-api-key", good),
+                                                         ("x-api-key", bad)])
+    assert first_good.status_code == 200
+    assert_upstack_error(await harness.client.get(PATH, headers=[("x-api-key", bad),
+                                                                 ("x-api-key", good)]),
+                         401, message="Invalid API key")
