@@ -12,7 +12,7 @@ Starlette returning the same bytes (benchmarks/catalog.py, docs/benchmarks.md).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -59,9 +59,8 @@ def measures_body(found: Sequence[Measure]) -> dict[str, Any]:
 
 
 def _listed(ctx: Context, request: Request) -> Sequence[Measure]:
-    if not request.scope.get("query_string"):  # the usual call: no parsing to do
-        return resolve_measures(resolver_info(ctx))
-    q = request.query_params
+    # The usual call has no query string: nothing to parse.
+    q: Mapping[str, str] = request.query_params if request.scope.get("query_string") else {}
     return resolve_measures(resolver_info(ctx), category=q.get("category"),
                             search=q.get("search"))
 
