@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import strawberry
 
 from gateway.context import Info
@@ -13,9 +15,10 @@ __all__ = ["MeasuresQuery", "resolve_measure", "resolve_measures"]
 
 
 def resolve_measures(info: Info, category: str | None = None,
-                     search: str | None = None) -> list[Measure]:
+                     search: str | None = None) -> Sequence[Measure]:
+    """The same tuple for the same listing (`Measure.listing`): nothing is rebuilt."""
     defs = service.list_measures(info.context.principal, category=category, search=search)
-    return [Measure.from_definition(d) for d in defs]
+    return Measure.listing(defs)
 
 
 def resolve_measure(info: Info, key: str) -> Measure | None:
@@ -25,7 +28,7 @@ def resolve_measure(info: Info, key: str) -> Measure | None:
 
 @strawberry.type
 class MeasuresQuery:
-    measures: list[Measure] = strawberry.field(
+    measures: Sequence[Measure] = strawberry.field(
         resolver=resolve_measures,
         description="The measures catalog, in catalog order. Readable by any active key. "
         "`category` keeps one category (core, web, meta, …); `search` matches key, title, "

@@ -158,3 +158,35 @@ def test_entry_fields_match_the_insert_columns() -> None:
 
     assert AuditEntry._fields == AUDIT_COLUMNS
     assert set(AUDIT_COLUMNS) == set(AuditRow.model_fields) - {"id"}
+
+
+async def test_a_batch_is_written_whole_and_in_order(tmp_path: Path) -> None:
+    """A batch larger than one INSERT statement (multi-row, `_ROWS_PER_STATEMENT` rows) is
+    written completely, in recording order (ids follow it), with the timestamps SQLAlchemy
+    itself would have stored, whatever zone they were recorded in (issue #11)."""
+    from datetime import timedelta, timezone
+
+    from gateway.storage.audit import _ROWS_PER_STATEMENT, _sqlite_at
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'a.sqlite3'}")
+    await db.migrate()
+    log = AuditLog(db, batch_size=1000)
+    start = datetime(2026, 11, 20, 12, 0, 0, 123456, tzinfo=UTC)
+    east = timezone(timedelta(hours=5, minutes=30))
+    n = 2 * _ROWS_PER_STATEMENT + 7
+    for i in range(n):
+        at = start + timedelta(seconds=i, microseconds=-123456 * (i % 2))  # whole seconds too
+        log.record(AuditEntry(at=at.astimezone(east) if i % 3 else at, organization_id=None,
+                              action="auth.success", outcome="success", target=f"t{i}"))
+    assert await log.flush() == n
+    async with db.session() as session:
+        rows = (await session.execute(select(AuditRow).order_by(AuditRow.id))).scalars().all()
+    assert [r.target for r in rows] == [f"t{i}" for i in range(n)]
+    assert [r.at for r in rows] == [
+        start + timedelta(seconds=i, microseconds=-123456 * (i % 2)) for i in range(n)]
+    processor = AuditRow.__table__.c.at.type.dialect_impl(db.engine.dialect).bind_processor(
+        db.engine.dialect)
+    for at in (start, start.replace(microsecond=0), start.astimezone(east),
+               datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC)):
+        assert _sqlite_at(at) == processor(at)
+    await db.dispose()

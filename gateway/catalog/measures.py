@@ -14,6 +14,7 @@ from typing import Literal
 
 from gateway.catalog.definitions import Aggregate, Condition, Format, Formula, MeasureDefinition
 from gateway.catalog.formula import formula_references, parse_formula
+from gateway.lru import LRU
 
 __all__ = ["CATALOG", "Catalog"]
 
@@ -153,7 +154,13 @@ _DEFINITIONS: list[MeasureDefinition] = [
 
 
 class Catalog:
-    """An immutable, validated set of measures with look-ups by key and by title."""
+    """An immutable, validated set of measures with look-ups by key and by title.
+
+    Immutable, so its identity is its version: whatever is derived from a catalog (its
+    listings here, the GraphQL objects and encoded REST bodies built from them) is cached by
+    the identity of what it was derived from, and a changed catalog (a pixel's custom
+    measures, one day) is a new `Catalog` with new listings, so nothing needs invalidating.
+    """
 
     def __init__(self, definitions: Iterable[MeasureDefinition]) -> None:
         self._by_key: dict[str, MeasureDefinition] = {}
@@ -166,6 +173,9 @@ class Catalog:
             for name in (d.title, *d.synonyms):
                 self._by_title.setdefault(name.casefold(), d)
         self._validate()
+        # (category, search) -> the listing; bounded, since searches are caller-chosen.
+        self._listings: LRU[tuple[str | None, str | None], tuple[MeasureDefinition, ...]] = (
+            LRU(64))
 
     def _validate(self) -> None:
         for d in self._by_key.values():
@@ -190,6 +200,29 @@ class Catalog:
     def resolve(self, key_or_title: str) -> MeasureDefinition | None:
         """A key first, then a title: what a friendly client means by a measure name."""
         return self.find(key_or_title) or self.find_by_title(key_or_title)
+
+    def listing(self, category: str | None = None, search: str | None = None
+                ) -> tuple[MeasureDefinition, ...]:
+        """Measures in catalog order, optionally of one category and/or matching `search`
+        (case-insensitive, in key, title, synonyms or description). The same arguments
+        return the same tuple object (recent ones are kept), so what callers derive from a
+        listing can be cached by its identity."""
+        key = (category, search)
+        found = self._listings.get(key)
+        if found is None:
+            found = tuple(self._select(category, search))
+            self._listings.put(key, found)
+        return found
+
+    def _select(self, category: str | None, search: str | None) -> Iterator[MeasureDefinition]:
+        needle = search.casefold().strip() if search else None
+        for m in self._by_key.values():
+            if category is not None and m.category != category:
+                continue
+            if needle and not any(needle in text.casefold()
+                                  for text in (m.key, m.title, m.description, *m.synonyms)):
+                continue
+            yield m
 
 
 CATALOG = Catalog(_DEFINITIONS)

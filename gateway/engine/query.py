@@ -58,15 +58,31 @@ class Predicate:
     op: str
     value: Any = None
 
+    def __post_init__(self) -> None:
+        # Frozen all the way down: a list value becomes a tuple, so every query is hashable
+        # (the engine caches plans per distinct query: gateway/engine/run.py).
+        if isinstance(self.value, list | tuple):
+            object.__setattr__(self, "value", _frozen(self.value))
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(_frozen(v) for v in value) if isinstance(value, list | tuple) else value
+
 
 @dataclass(frozen=True)
 class And:
     items: tuple[Filter, ...]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "items", tuple(self.items))
+
 
 @dataclass(frozen=True)
 class Or:
     items: tuple[Filter, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "items", tuple(self.items))
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,20 @@ Per period (primary, then compare), all run concurrently:
 
 1. the main statement: one scan of the pixel's events in the range whose name is one the
    measures read, grouped by (bucket, dimensions), one conditional-aggregate column per part
-   (split at a bucket boundary into `Limits.slices` statements that run side by side);
+   (split at a bucket boundary into `Limits.slices` statements that run side by side).
+   Where the rollups give the same answer (gateway/engine/rollup_plan.py), the additive
+   parts read one rollup statement (`rollup_main`) and the distinct counts another
+   (`rollup_distinct`), and only the parts left over scan raw events;
 2. when a distinct count is asked and the period has several buckets or groups: the same
    scan without grouping, for the period total (distinct counts do not add up), and, when a
-   `limit` makes the group ranking decide what is returned, grouped by dimensions only;
+   `limit` makes the group ranking decide what is returned, grouped by dimensions only
+   (each from a rollup where one fits);
 3. when a percentile is asked: one bounded fetch of the raw values, reduced in Python.
+
+So a period issues at most `Limits.slices` + 4 statements (six by default: a rollup
+statement, two raw slices, total, group totals, percentiles). The plan (every statement,
+built before any runs) is a pure function of the query, cached per distinct query by the
+database (`Database.plans`).
 
 Without a limit, groups are ordered by their totals rolled up from buckets (for a distinct
 count: the sum of bucket values) and `EngineResult.group_totals` is left empty when those
@@ -21,7 +30,6 @@ ranking and limiting groups) happens in Python on the aggregated rows.
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -133,90 +141,135 @@ def _group_key(key: Key) -> Key:
                  ("true" if v is True else "false" if v is False else str(v)) for v in key)
 
 
-class _Plan:
+@dataclass(frozen=True)
+class _Statement:
+    """One statement of a period. `parts`: the plan.parts indexes its value columns stand for,
+    after its key columns (empty for the percentile fetch, which reads raw values);
+    `rollup`: the rollup it reads (None: raw events)."""
+
+    name: str
+    sql: Select[Any]
+    parts: tuple[int, ...]
+    rollup: str | None = None
+
+
+@dataclass(frozen=True)
+class _PeriodPlan:
     """The statements of one period, built before any runs so all periods run together.
-    `parts[name]`: the plan.parts indexes a statement's value columns stand for."""
+    Never mutated once built: plans are shared through the database's plan cache."""
 
-    def __init__(self, query: EngineQuery, plan: MeasurePlan, span: TimeRange,
-                 limits: Limits, rollups: bool) -> None:
-        try:
-            self.buckets = plan_buckets(query.granularity, span, query.timezone,
-                                        limits.max_buckets)
-        except ValueError as exc:
-            raise QueryTooLarge(f"{exc}; use a coarser granularity or a shorter range") from exc
-        self.dims = [field_expression(d) for d in query.dimensions]
-        self.bucket_sql = self.buckets.sql_index(T.ts)
-        self.statements: dict[str, Select[Any]] = {}
-        self.parts: dict[str, list[int]] = {}
-        self.rollups: dict[str, str] = {}  # statement -> rollup read (for EXPLAIN and tests)
-        use = rollups and aligned(self.buckets, span)
-        distinct = plan.distinct_parts
-        raw = list(plan.sql_parts)
-        additive = [i for i in raw if i not in distinct]
-        dims = query.dimensions
+    buckets: BucketPlan
+    dimensions: int  # key columns after the bucket index
+    statements: tuple[_Statement, ...]
 
-        def from_rollup(name: str, parts: list[int], rollup: Rollup | None,
-                        buckets: BucketPlan | None, grouping: Sequence[str],
-                        max_rows: int) -> bool:
-            if rollup is None or not parts:
-                return False
-            self.statements[name] = rollup_statement(query, plan, parts, rollup, span,
-                                                     buckets, grouping, max_rows)
-            self.parts[name] = parts
-            self.rollups[name] = rollup.id
-            return True
-
-        parts_of = [plan.parts[i] for i in additive], [plan.parts[i] for i in distinct]
-        if use and from_rollup("rollup_main", additive, additive_rollup(parts_of[0], query),
-                               self.buckets, dims, limits.max_cells):
-            raw = [i for i in raw if i not in additive]
-        if use and from_rollup("rollup_distinct", distinct,
-                               distinct_rollup(parts_of[1], query, dims), self.buckets, dims,
-                               limits.max_cells):
-            raw = [i for i in raw if i not in distinct]
-        if raw:
-            count = self.buckets.count
-            k = max(1, min(limits.slices, count))
-            cuts = [self.buckets.edges[round(i * count / k)] for i in range(k + 1)]
-            for i in range(k):
-                part_where = _base_where(query, plan, span, cuts[i], cuts[i + 1], parts=raw)
-                self.statements[f"main{i}"] = _aggregate_stmt(
-                    plan, raw, part_where, [self.bucket_sql, *self.dims], limits.max_cells)
-                self.parts[f"main{i}"] = raw
-        if distinct and (self.buckets.count > 1 or self.dims):
-            if not (use and from_rollup("total", distinct,
-                                        distinct_rollup(parts_of[1], query, ()), None, (), 1)):
-                where = _base_where(query, plan, span, parts=distinct)
-                self.statements["total"] = _aggregate_stmt(plan, distinct, where, [], 1)
-                self.parts["total"] = distinct
-            # Exact group totals of distinct counts cost one more scan: only when a limit
-            # makes the ranking decide which groups are returned.
-            if self.dims and self.buckets.count > 1 and query.limit is not None and not (
-                    use and from_rollup("groups", distinct,
-                                        distinct_rollup(parts_of[1], query, dims), None, dims,
-                                        limits.max_cells)):
-                where = _base_where(query, plan, span, parts=distinct)
-                self.statements["groups"] = _aggregate_stmt(plan, distinct, where, self.dims,
-                                                            limits.max_cells)
-                self.parts["groups"] = distinct
-        if plan.percentile_parts:
-            idx = plan.percentile_parts
-            where = _base_where(query, plan, span, parts=idx)
-            conds = [plan.parts[i].condition() for i in idx]
-            self.statements["percentiles"] = (
-                select(self.bucket_sql, *self.dims, *(plan.parts[i].value_sql() for i in idx))
-                .where(and_(*where, or_(*conds))).limit(limits.max_percentile_rows + 1))
+    def has(self, name: str) -> bool:
+        return any(s.name == name for s in self.statements)
 
 
-def _period(plan: MeasurePlan, p: _Plan, results: dict[str, Sequence[Any]],
+@dataclass(frozen=True)
+class _Planned:
+    """A query's plan: its measures' parts, then one `_PeriodPlan` per period (primary, then
+    compare)."""
+
+    measures: MeasurePlan
+    periods: tuple[_PeriodPlan, ...]
+
+
+def _plan_buckets(query: EngineQuery, span: TimeRange, limits: Limits) -> BucketPlan:
+    try:
+        return plan_buckets(query.granularity, span, query.timezone, limits.max_buckets)
+    except ValueError as exc:
+        raise QueryTooLarge(f"{exc}; use a coarser granularity or a shorter range") from exc
+
+
+def _rolled_up(name: str, query: EngineQuery, plan: MeasurePlan, span: TimeRange,
+               parts: tuple[int, ...], found: Rollup | None, buckets: BucketPlan | None,
+               grouping: Sequence[str], max_rows: int) -> _Statement | None:
+    """The statement `name` over the rollup `found`; None when there is none (or no parts)."""
+    if found is None or not parts:
+        return None
+    return _Statement(name, rollup_statement(query, plan, parts, found, span, buckets,
+                                             grouping, max_rows), parts, found.id)
+
+
+def _raw(name: str, query: EngineQuery, plan: MeasurePlan, span: TimeRange,
+         parts: tuple[int, ...], keys: list[ColumnElement[Any]], max_rows: int) -> _Statement:
+    """The statement `name` over raw events, the whole period, grouped by `keys`."""
+    where = _base_where(query, plan, span, parts=parts)
+    return _Statement(name, _aggregate_stmt(plan, parts, where, keys, max_rows), parts)
+
+
+def _plan_period(query: EngineQuery, plan: MeasurePlan, span: TimeRange, limits: Limits,
+                 rollups: bool) -> _PeriodPlan:
+    """The statements of one period (see the module docstring); `rollups`: whether the
+    rollups are current, so statements may read them where they answer the same."""
+    buckets = _plan_buckets(query, span, limits)
+    dims = [field_expression(d) for d in query.dimensions]
+    distinct = tuple(plan.distinct_parts)
+    additive = tuple(i for i in plan.sql_parts if i not in distinct)
+    grouping, cells = query.dimensions, limits.max_cells
+    fits_additive = fits_grouped = fits_total = None
+    if rollups and aligned(buckets, span):
+        distinct_defs = [plan.parts[i] for i in distinct]
+        fits_additive = additive_rollup([plan.parts[i] for i in additive], query)
+        fits_grouped = distinct_rollup(distinct_defs, query, grouping)
+        fits_total = distinct_rollup(distinct_defs, query, ())
+    main = _rolled_up("rollup_main", query, plan, span, additive, fits_additive, buckets,
+                      grouping, cells)
+    main_distinct = _rolled_up("rollup_distinct", query, plan, span, distinct, fits_grouped,
+                               buckets, grouping, cells)
+    statements = [s for s in (main, main_distinct) if s is not None]
+    rolled = {i for s in statements for i in s.parts}
+    raw = tuple(i for i in plan.sql_parts if i not in rolled)
+    if raw:
+        count = buckets.count
+        k = max(1, min(limits.slices, count))
+        cuts = [buckets.edges[round(i * count / k)] for i in range(k + 1)]
+        keys = [buckets.sql_index(T.ts), *dims]
+        for i in range(k):
+            where = _base_where(query, plan, span, cuts[i], cuts[i + 1], parts=raw)
+            statements.append(_Statement(f"main{i}",
+                                         _aggregate_stmt(plan, raw, where, keys, cells), raw))
+    if distinct and (buckets.count > 1 or dims):
+        statements.append(
+            _rolled_up("total", query, plan, span, distinct, fits_total, None, (), 1)
+            or _raw("total", query, plan, span, distinct, [], 1))
+        # Exact group totals of distinct counts cost one more scan: only when a limit makes
+        # the ranking decide which groups are returned.
+        if dims and buckets.count > 1 and query.limit is not None:
+            statements.append(
+                _rolled_up("groups", query, plan, span, distinct, fits_grouped, None,
+                           grouping, cells)
+                or _raw("groups", query, plan, span, distinct, dims, cells))
+    if plan.percentile_parts:
+        idx = plan.percentile_parts
+        where = _base_where(query, plan, span, parts=idx)
+        conds = [plan.parts[i].condition() for i in idx]
+        fetch = (select(buckets.sql_index(T.ts), *dims,
+                        *(plan.parts[i].value_sql() for i in idx))
+                 .where(and_(*where, or_(*conds))).limit(limits.max_percentile_rows + 1))
+        statements.append(_Statement("percentiles", fetch, ()))
+    return _PeriodPlan(buckets, len(dims), tuple(statements))
+
+
+def plan_query(query: EngineQuery, catalog: Catalog, limits: Limits, rollups: bool
+               ) -> _Planned:
+    """The statements of `query`, a pure function of its arguments (so it can be cached)."""
+    plan = plan_measures(query.measures, catalog)
+    spans = [query.range] + ([query.compare_range] if query.compare_range else [])
+    return _Planned(plan, tuple(_plan_period(query, plan, span, limits, rollups)
+                                for span in spans))
+
+
+def _period(plan: MeasurePlan, p: _PeriodPlan, results: dict[str, Sequence[Any]],
             limits: Limits) -> _Period:
     period = _Period(p.buckets)
-    n = 1 + len(p.dims)
-    for name, rows in results.items():
-        if name in ("total", "groups", "percentiles"):
+    n = 1 + p.dimensions
+    for s in p.statements:
+        if s.name in ("total", "groups", "percentiles"):
             continue
-        parts = p.parts[name]
-        for key, values in _aligned(plan, parts, rows, n, limits.max_cells).items():
+        parts = s.parts
+        for key, values in _aligned(plan, parts, results[s.name], n, limits.max_cells).items():
             cell = (int(key[0]), _group_key(key[1:]))
             found = period.cells.get(cell)
             if found is None:
@@ -232,7 +285,7 @@ def _period(plan: MeasurePlan, p: _Plan, results: dict[str, Sequence[Any]],
     period.total = rollup(plan.parts, period.cells.values())
     distinct = plan.distinct_parts
     if "groups" in results:
-        found_groups = _aligned(plan, distinct, results["groups"], len(p.dims),
+        found_groups = _aligned(plan, distinct, results["groups"], p.dimensions,
                                 limits.max_cells)
         for key, values in found_groups.items():
             g = _group_key(key)
@@ -325,15 +378,19 @@ def _series(plan: MeasurePlan, period: _Period, groups: Sequence[Key]) -> list[B
     return out
 
 
-@functools.lru_cache(maxsize=256)
-def _planned(query: EngineQuery, catalog: Catalog, limits: Limits, rollups: bool
-             ) -> tuple[MeasurePlan, tuple[_Plan, ...]]:
-    """The statements of a query, built once per distinct query: building them is most of
-    the engine's own time over rollups (~5 ms of SQLAlchemy expressions), and dashboards,
-    widgets and alerts ask the same queries again. Plans are never mutated once built."""
-    plan = plan_measures(query.measures, catalog)
-    spans = [query.range] + ([query.compare_range] if query.compare_range else [])
-    return plan, tuple(_Plan(query, plan, span, limits, rollups) for span in spans)
+def _planned(db: Database, query: EngineQuery, catalog: Catalog, limits: Limits,
+             rollups: bool) -> _Planned:
+    """The plan of a query from the database's plan cache, built on a miss: building it is
+    most of the engine's own time over rollups (~5 ms of SQLAlchemy expressions), and
+    dashboards, widgets and alerts ask the same queries again. A query is hashable all the
+    way down (filters are frozen trees of tuples), so every query can be cached."""
+    key = (query, catalog, limits, rollups)
+    found = db.plans.get(key)
+    if isinstance(found, _Planned):
+        return found
+    made = plan_query(query, catalog, limits, rollups)
+    db.plans.put(key, made)
+    return made
 
 
 async def run_query(db: Database, query: EngineQuery, *, catalog: Catalog = CATALOG,
@@ -341,17 +398,16 @@ async def run_query(db: Database, query: EngineQuery, *, catalog: Catalog = CATA
     """Run `query`. Measures, dimensions and filter fields must be valid (the service
     validates them with field paths first); raises QueryTooLarge past `limits`.
 
-    The statements (at most four per period) run concurrently, each on its own pooled
-    connection: SQLite runs each in its own thread, so a distinct-count total costs no
-    extra wall time on a multi-core machine.
+    The statements (see the module docstring: at most `Limits.slices` + 4 per period, six
+    with the default two slices; five when none reads a rollup) run concurrently, each on
+    its own pooled connection: SQLite runs each in its own thread, so a distinct-count total
+    costs no extra wall time on a multi-core machine.
     """
     # Rollups only when they hold every stored event (a few missing ones are folded first).
     current = limits.rollups and await db.rollups_current()
-    try:
-        plan, plans = _planned(query, catalog, limits, current)
-    except TypeError:  # an unhashable filter value (a list): plan without the cache
-        plan, plans = _planned.__wrapped__(query, catalog, limits, current)
-    jobs = [(i, name, stmt) for i, p in enumerate(plans) for name, stmt in p.statements.items()]
+    planned = _planned(db, query, catalog, limits, current)
+    plan, plans = planned.measures, planned.periods
+    jobs = [(i, st.name, st.sql) for i, p in enumerate(plans) for st in p.statements]
     fetched = await asyncio.gather(*(_fetch(db, stmt) for _, _, stmt in jobs))
     results: list[dict[str, Sequence[Any]]] = [{} for _ in plans]
     for (i, name, _), rows in zip(jobs, fetched, strict=True):
@@ -362,7 +418,7 @@ async def run_query(db: Database, query: EngineQuery, *, catalog: Catalog = CATA
         raise _too_many(limits.max_cells)
     primary = periods[0]
     compare = periods[1] if len(periods) > 1 else None
-    exact_groups = "groups" in plans[0].statements or not (
+    exact_groups = plans[0].has("groups") or not (
         plan.distinct_parts and primary.buckets.count > 1)
     return EngineResult(
         primary=_series(plan, primary, groups),
@@ -373,6 +429,7 @@ async def run_query(db: Database, query: EngineQuery, *, catalog: Catalog = CATA
         group_totals={g: _measure_values(plan, primary.groups.get(g, rollup(plan.parts, [])))
                       for g in groups} if query.dimensions and exact_groups else {},
         statements=len(jobs),
-        rollups=tuple(sorted(f"{'compare.' if i else ''}{name}={rollup}"
-                             for i, p in enumerate(plans) for name, rollup in p.rollups.items())),
+        rollups=tuple(sorted(f"{'compare.' if i else ''}{st.name}={st.rollup}"
+                             for i, p in enumerate(plans) for st in p.statements
+                             if st.rollup is not None)),
     )

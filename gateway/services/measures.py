@@ -14,21 +14,12 @@ __all__ = ["find_measure", "get_measure", "list_measures", "suggest_measures"]
 
 
 def list_measures(principal: Principal | None, *, category: str | None = None,
-                  search: str | None = None, catalog: Catalog = CATALOG) -> list[MeasureDefinition]:
-    """Measures in catalog order, optionally of one category and/or matching `search`
-    (case-insensitive, in key, title, synonyms or description)."""
+                  search: str | None = None, catalog: Catalog = CATALOG
+                  ) -> tuple[MeasureDefinition, ...]:
+    """`Catalog.listing` for any authenticated caller: measures in catalog order, optionally
+    of one category and/or matching `search`; the same tuple for the same arguments."""
     require_authenticated(principal)
-    needle = search.casefold().strip() if search else None
-    found = []
-    for m in catalog:
-        if category is not None and m.category != category:
-            continue
-        if needle and not any(
-            needle in text.casefold() for text in (m.key, m.title, m.description, *m.synonyms)
-        ):
-            continue
-        found.append(m)
-    return found
+    return catalog.listing(category, search)
 
 
 def suggest_measures(name: str, catalog: Catalog = CATALOG, n: int = 3) -> list[str]:

@@ -9,7 +9,7 @@ the database file's mode), and existing files readable by others are narrowed to
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -26,12 +26,15 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from gateway.files import create_private, ensure_private
+from gateway.lru import LRU
 from gateway.storage.event_writer import EventWriter, sqlite_write_lock
-from gateway.storage.rollups import ConnectionExecutor, SqliteExecutor, fold, lag
+from gateway.storage.rollups import ConnectionExecutor, RollupKeys, SqliteExecutor, fold, lag
 
 __all__ = ["Database", "alembic_config"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+# Distinct queries whose plans a database keeps: dashboards, widgets and alerts repeat a few.
+_PLAN_CACHE = 256
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -72,7 +75,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Database:
-    """One database: the engine, a session factory, and `migrate()`.
+    """One database: the engine, a session factory, `migrate()`, and the caches that live as
+    long as it: `plans` (the engine's query plans, `gateway.engine.run`: built once per
+    distinct query, the 256 most recent) and `rollup_keys` (the rollup key of each
+    event source seen by `fold_rollups`).
 
     >>> db = Database("sqlite+aiosqlite:///./gateway.db")
     >>> await db.migrate()
@@ -95,6 +101,9 @@ class Database:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Every event ingestion path writes through this one queue (group commit).
         self.event_writer = EventWriter(self.engine, sqlite_fast_path=self.is_sqlite)
+        # Values are the engine's plans; storage keeps them without knowing their type.
+        self.plans: LRU[Hashable, object] = LRU(_PLAN_CACHE)
+        self.rollup_keys = RollupKeys()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -122,7 +131,7 @@ class Database:
         if not self.is_sqlite or not await self.rollup_lag():
             return 0  # nothing to do: no write lock taken (it would stall other writers)
         async with sqlite_write_lock(self.engine) as driver:
-            return await fold(SqliteExecutor(driver), limit)
+            return await fold(SqliteExecutor(driver), limit, self.rollup_keys)
 
     async def rollup_lag(self) -> int:
         """Stored events not yet folded into the rollups (0 on other backends)."""

@@ -1,4 +1,4 @@
-"""Hourly rollups of events, exact, kept current in the same transaction as every insert.
+"""Hourly rollups of events, exact, folded off the write path by a background task.
 
 Dashboards ask the same few questions over 30-day ranges; scanning every raw event each time
 costs a few hundred milliseconds per million events. Rollups keep per-hour aggregates keyed by
@@ -72,6 +72,7 @@ __all__ = [
     "ConnectionExecutor",
     "Executor",
     "Rollup",
+    "RollupKeys",
     "SqliteExecutor",
     "apply_rollups",
     "dimension_values",
@@ -197,10 +198,11 @@ def dimension_values(src: Source) -> dict[str, Any]:
     }
 
 
-class _Keys:
+class RollupKeys:
     """Per source, the key (`dk`) of each rollup: a digest of the rollup's field names and
-    values; `dims[dk]` maps it back to the values stored in the row. One instance lives for
-    the process (sources repeat across writes); it starts over past `limit` sources."""
+    values; `dims[dk]` maps it back to the values stored in the row. Sources repeat across
+    writes, so one instance lives as long as its database (`Database.rollup_keys`); it starts
+    over past `limit` sources."""
 
     def __init__(self, limit: int = 50_000) -> None:
         self._by_source: dict[Source, tuple[str, ...]] = {}
@@ -229,14 +231,13 @@ class _Keys:
         return found
 
 
-_KEYS = _Keys()
 _IDS = tuple(r.id for r in ROLLUPS)
 _DISTINCT_AT = tuple(i for i, r in enumerate(ROLLUPS) if r.distinct)
 
 
 # --- additive ------------------------------------------------------------------------------
 
-def _additive(rows: Iterable[Mapping[str, Any]], shapes: Iterable[Shape], keys: _Keys
+def _additive(rows: Iterable[Mapping[str, Any]], shapes: Iterable[Shape], keys: RollupKeys
               ) -> dict[tuple[str, str, str, int, str], list[Any]]:
     """(pixel, rollup, name, hour, dk) -> [n, then per NUMERIC: count, sum, min, max];
     `shapes`: each row's (name, hour, source), in the same order."""
@@ -288,7 +289,7 @@ _UPSERT = _upsert_sql()
 _NUMERIC_COLS = [f"{n}_{a}" for n in NUMERIC for a in ("n", "sum", "min", "max")]
 
 
-def _additive_params(found: Mapping[tuple[str, str, str, int, str], list[Any]], keys: _Keys
+def _additive_params(found: Mapping[tuple[str, str, str, int, str], list[Any]], keys: RollupKeys
                      ) -> list[dict[str, Any]]:
     empty = dict.fromkeys(DIMENSIONS)
     params = []
@@ -308,7 +309,7 @@ def _additive_params(found: Mapping[tuple[str, str, str, int, str], list[Any]], 
 Shape = tuple[str, int, Source]
 
 
-def _chains(shapes: Iterable[Shape], col: str, keys: _Keys, out: Counter[tuple[Any, ...]],
+def _chains(shapes: Iterable[Shape], col: str, keys: RollupKeys, out: Counter[tuple[Any, ...]],
             sign: int) -> None:
     """Add `sign` x the chain rows of one value's shapes to `out`."""
     hours: dict[tuple[str, str, str], set[int]] = defaultdict(set)
@@ -344,7 +345,7 @@ _VALUE_UPSERT = ("INSERT INTO event_rollup_value (pixel_id, col, value, shapes) 
 
 
 async def _distinct_deltas(ex: Executor, pixel: str, rows: Sequence[Mapping[str, Any]],
-                           shapes: Sequence[Shape], keys: _Keys
+                           shapes: Sequence[Shape], keys: RollupKeys
                            ) -> tuple[Counter[tuple[Any, ...]], list[dict[str, Any]]]:
     """The changes to distinct rows, and the new states of the values that changed;
     `shapes`: each row's (name, hour, source), in the same order."""
@@ -394,7 +395,7 @@ _DISTINCT_PRUNE = ("DELETE FROM event_rollup_distinct WHERE "  # noqa: S608  # f
 
 
 async def _write_distinct(ex: Executor, pixel: str, delta: Counter[tuple[Any, ...]],
-                          keys: _Keys) -> None:
+                          keys: RollupKeys) -> None:
     empty = dict.fromkeys(DIMENSIONS)
     changed = [(k, n) for k, n in delta.items() if n]
     if not changed:
@@ -410,11 +411,11 @@ async def _write_distinct(ex: Executor, pixel: str, delta: Counter[tuple[Any, ..
 
 # --- entry points --------------------------------------------------------------------------
 
-async def apply_rollups(ex: Executor, rows: Sequence[Mapping[str, Any]]) -> None:
+async def apply_rollups(ex: Executor, rows: Sequence[Mapping[str, Any]], keys: RollupKeys
+                        ) -> None:
     """Fold stored `rows` (column mappings) into the rollups; call holding the write lock."""
     if not rows:
         return
-    keys = _KEYS
     keys.trim()
     # Each row's (name, hour, source), computed once: the additive and the three distinct
     # passes all need it (computing it per pass was the largest avoidable cost of a fold).
@@ -437,16 +438,17 @@ _EVENT_COLS = ("id", "pixel_id", "name", "ts", "utm_source", "utm_medium", "utm_
                "new_customer", *NUMERIC, *DISTINCT_COLUMNS)
 
 
-async def fold(ex: Executor, limit: int) -> int:
+async def fold(ex: Executor, limit: int, keys: RollupKeys) -> int:
     """Fold up to `limit` events past the watermark into the rollups, in id order, and move
     the watermark; returns how many. Call holding the write lock (SQLite assigns ids and
-    commits in the same order, so nothing below the watermark can appear later)."""
+    commits in the same order, so nothing below the watermark can appear later). `keys`: the
+    database's rollup key cache."""
     [(mark,)] = await ex.fetch("SELECT last_event_id FROM event_rollup_state WHERE id = 1", {})
     batch = await ex.fetch(f"SELECT {', '.join(_EVENT_COLS)} FROM event WHERE id > :mark "  # noqa: S608  # fixed identifiers; values bound
                            f"ORDER BY id LIMIT {int(limit)}", {"mark": mark})
     if not batch:
         return 0
-    await apply_rollups(ex, [dict(zip(_EVENT_COLS, r, strict=True)) for r in batch])
+    await apply_rollups(ex, [dict(zip(_EVENT_COLS, r, strict=True)) for r in batch], keys)
     await ex.executemany("UPDATE event_rollup_state SET last_event_id = :id WHERE id = 1",
                          [{"id": batch[-1][0]}])
     return len(batch)

@@ -8,6 +8,7 @@ import strawberry
 
 from gateway.catalog import Aggregate, MeasureDefinition
 from gateway.context import Info
+from gateway.lru import LRU
 
 __all__ = ["Measure", "MeasureFormat", "TrendDirection"]
 
@@ -47,6 +48,19 @@ class Measure:
     events: list[str] = strawberry.field(description="Event names the measure reads.")
 
     @classmethod
+    def listing(cls, defs: tuple[MeasureDefinition, ...]) -> tuple[Measure, ...]:
+        """The Measures of a catalog listing (`Catalog.listing`), built once per listing
+        object and shared: the same listing gives the same tuple, so REST can key its encoded
+        body by that tuple's identity (gateway/rest/upstack/measures.py). Immutable, since
+        shared; the Measures in it must not be mutated either."""
+        found = _LISTINGS.get(id(defs))
+        if found is not None and found[0] is defs:
+            return found[1]
+        made = tuple(cls.from_definition(d) for d in defs)
+        _LISTINGS.put(id(defs), (defs, made))  # the entry keeps `defs`, so its id stays its own
+        return made
+
+    @classmethod
     def from_definition(cls, d: MeasureDefinition) -> Measure:
         agg = d.definition if isinstance(d.definition, Aggregate) else None
         return cls(
@@ -73,3 +87,8 @@ class Measure:
         from resolvers.measures import resolve_measure
 
         return resolve_measure(info, str(key))
+
+
+# Measure tuples by listing identity (`Measure.listing`); each entry holds its listing, so
+# no other object can take that id while cached. As many as the catalog keeps listings.
+_LISTINGS: LRU[int, tuple[tuple[MeasureDefinition, ...], tuple[Measure, ...]]] = LRU(64)

@@ -20,6 +20,7 @@ from gateway.engine import (
     run_query,
 )
 from gateway.errors import QueryTooLarge
+from gateway.storage import Database
 from gateway.storage.events import insert_events
 from tests.support import Harness
 from tests.support_query import close, expected_series, generate
@@ -183,6 +184,36 @@ async def test_statements_do_not_grow_with_measures(harness: Harness) -> None:
         harness.pixel_id, ALL_MEASURES, span, dimensions=("country",)))
     assert every.rollups == ("rollup_main=wide",)
     assert every.statements == 5
+    # The most a period issues (run_query's docstring, issue #11): slices + 4.
+    limited = await run_query(harness.state.db, EngineQuery(
+        harness.pixel_id, ALL_MEASURES, span, dimensions=("country",), limit=2))
+    assert limited.rollups == ("rollup_main=wide",)
+    assert limited.statements == Limits().slices + 4 == 6
+
+
+async def test_plans_are_cached_per_database(harness: Harness) -> None:
+    """A query's plan is built once per database and reused, also for a filter given with a
+    list value (frozen into a tuple, so every query is hashable: no uncached fallback);
+    another database keeps its own plans (issue #11)."""
+    await _seed(harness, seed=3, n=100)
+    db = harness.state.db
+    q = EngineQuery(harness.pixel_id, ("core.revenue", "web.sessions"), TimeRange(START, END),
+                    dimensions=("country",),
+                    filters=And([Predicate("utm_source", "in", ["google", "meta"]),
+                                 Not(Predicate("device", "is_set"))]))
+    assert q.filters == And((Predicate("utm_source", "in", ("google", "meta")),
+                             Not(Predicate("device", "is_set"))))
+    before = len(db.plans)
+    first = await run_query(db, q)
+    assert len(db.plans) == before + 1
+    again = await run_query(db, q)
+    assert len(db.plans) == before + 1 and again == first
+    other = Database(db.url)
+    try:
+        assert len(other.plans) == 0
+        assert (await run_query(other, q)) == first and len(other.plans) == 1
+    finally:
+        await other.dispose()
 
 
 @pytest.mark.parametrize("slices", [1, 3, 100])

@@ -1,11 +1,15 @@
-"""GET /db-mgmt/api/measures: the ungated catalog and the authentication rules (issue #2)."""
+"""GET /db-mgmt/api/measures: the ungated catalog and the authentication rules (issue #2);
+the body encoded once per catalog listing (issue #11)."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from gateway.auth.keys import mint_key
-from gateway.catalog import CATALOG
+from gateway.catalog import CATALOG, Aggregate, Catalog, MeasureDefinition
+from gateway.rest.upstack.measures import CatalogBodies, measures_body
+from gateway.types.measure import Measure
 from tests.support import Harness, assert_upstack_error
 
 PATH = "/db-mgmt/api/measures"
@@ -89,3 +93,57 @@ async def test_expired_key_is_401(harness: Harness) -> None:
     harness.clock.advance(hours=1)
     assert_upstack_error(await harness.client.get(PATH, headers=harness.headers(key)), 401,
                          message="expired")
+
+
+async def test_encoded_once_and_still_checked_on_every_request(harness: Harness) -> None:
+    """The route serves the catalog body encoded once per listing, byte for byte what
+    shaping it per request gives, and still checks the credential on every request: a
+    revoked key is refused with the body cached (issue #11)."""
+    admin = await harness.mint("keys:admin")
+    key = await harness.mint("events:write")
+    h = harness.headers(key)
+    for params in ({}, {"category": "web"}, {"search": "roas"}, {"search": "no such thing"}):
+        first = await harness.client.get(PATH, params=params, headers=h)
+        again = await harness.client.get(PATH, params=params, headers=h)
+        defs = CATALOG.listing(params.get("category"), params.get("search"))
+        shaped = measures_body([Measure.from_definition(d) for d in defs])
+        assert first.content == again.content == orjson.dumps(shaped)
+        assert first.headers["content-type"] == "application/json"
+    keys = (await harness.graphql("{ apiKeys { id prefix start } }", key=admin))["data"]
+    key_id = next(k["id"] for k in keys["apiKeys"] if key.startswith(k["prefix"] + k["start"]))
+    revoked = await harness.graphql("mutation($id: ID!) { revokeApiKey(id: $id) { status } }",
+                                    {"id": key_id}, key=admin)
+    assert revoked["data"]["revokeApiKey"]["status"] == "REVOKED"
+    assert_upstack_error(await harness.client.get(PATH, headers=h), 401,
+                         message="API key has been revoked")
+
+
+def test_bodies_are_keyed_by_the_catalog_listing() -> None:
+    """A listing is one object per catalog and arguments, and its body is cached by that
+    identity: another catalog (per pixel, once custom measures exist) gets its own body,
+    never another's (issue #11)."""
+    listing = CATALOG.listing()
+    assert CATALOG.listing() is listing and CATALOG.listing("web") is CATALOG.listing("web")
+    custom = MeasureDefinition("custom.orders", "Custom orders", "Orders, again.", "orders",
+                               "number", Aggregate("count", ("purchase",)))
+    other = Catalog([*CATALOG, custom])
+    assert other.listing() is not listing
+    bodies = CatalogBodies()
+    ours = bodies.encoded(Measure.listing(listing))
+    theirs = bodies.encoded(Measure.listing(other.listing()))
+    assert ours is bodies.encoded(Measure.listing(CATALOG.listing()))
+    assert b"custom.orders" in theirs and b"custom.orders" not in ours
+    assert orjson.loads(theirs)["measures"][:-1] == orjson.loads(ours)["measures"]
+
+
+async def test_a_repeated_credential_header_counts_once_first_wins(harness: Harness) -> None:
+    """Headers are read once per request (gateway/context.py); a repeated header answers
+    with its first value, as before: the first `x-api-key` decides (issue #11)."""
+    good = await harness.mint("events:write")
+    bad = "upstack_" + "A" * 40
+    first_good = await harness.client.get(PATH, headers=[("x-api-key", good),
+                                                         ("x-api-key", bad)])
+    assert first_good.status_code == 200
+    assert_upstack_error(await harness.client.get(PATH, headers=[("x-api-key", bad),
+                                                                 ("x-api-key", good)]),
+                         401, message="Invalid API key")
