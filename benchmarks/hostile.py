@@ -48,7 +48,8 @@ async def _arrange(settings: Settings) -> tuple[str, str]:
                            scopes=["analytics:read", "events:write", "alerts:write"],
                            pixel_ids=[pixel.id], now=now)
     await create_user(db, system_principal(org.id), email="owner@bench.test",
-                      password="correct horse battery", role="owner", now=now)
+                      password="correct horse battery",  # noqa: S106  # a benchmark's own user
+                      role="owner", now=now)
     await db.dispose()
     return key.secret, pixel.id
 
@@ -107,8 +108,9 @@ def _cases(key: str, pixel: str) -> dict[str, Case]:
                 yield b" " * (1024 * 1024)
         return await c.post("/db-mgmt/api/query", content=body(), headers=auth)
 
-    poison: list[dict[str, Any]] = [{"name": "page_view", "event_id": f"pv-{i}", "anonymous_id": "a",
-               "url": f"https://shop.example/{i}"} for i in range(10)]
+    poison: list[dict[str, Any]] = [
+        {"name": "page_view", "event_id": f"pv-{i}", "anonymous_id": "a",
+         "url": f"https://shop.example/{i}"} for i in range(10)]
     poison.append({"name": "ad_spend", "platform": "meta", "spend": 1, "date": "2026-11-01",
                    "impressions": 2**63})
     return {

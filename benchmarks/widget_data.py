@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -82,7 +82,7 @@ async def main(views: int, widgets: int, repeat: int) -> None:
                             "widgets": [{"measure": m} for m in measures], "dateRange": RANGE}})
                     assert r.status_code == 200, r.text
                 engine = state.db.engine.sync_engine
-                start, end = day_range(datetime(2026, 10, 22).date(), datetime(2026, 11, 20).date(),
+                start, end = day_range(date(2026, 10, 22), date(2026, 11, 20),
                                        ZoneInfo("America/New_York"))
 
                 async def per_widget() -> None:

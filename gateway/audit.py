@@ -11,8 +11,8 @@ What is recorded (the `action` column):
 Contract: `AuditTrail.record()` never blocks and never raises into the request it describes.
 It appends to an in-process buffer; `AuditLog.run()` (a task started by the app's lifespan)
 drains the buffer in batches (multi-row INSERTs: gateway/storage/audit.py) and the lifespan
-flushes what is left at shutdown. A failed write keeps the batch for the next attempt, so no entry is dropped
-under load: the buffer grows instead (entries are a few hundred bytes).
+flushes what is left at shutdown. A failed write keeps the batch for the next attempt, so no
+entry is dropped under load: the buffer grows instead (entries are a few hundred bytes).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from gateway.errors import FieldError
 
 __all__ = ["AlertDraft", "JSONValue", "PresetDraft", "ViewDraft", "WebhookDraft"]
 
-JSONValue: TypeAlias = "None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]"
+JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,8 @@ async def test_measures_catalog(harness: Harness, query: str) -> None:
     args = dict(p.split("=") for p in query.split("&") if p)
     params = ", ".join(f'{k}: "{v}"' for k, v in args.items())
     graphql, rest = await run_both(harness, key, Scenario(
-        "measures", graphql=f"{{ measures{f'({params})' if params else ''} {{ {MEASURE_FIELDS} }} }}",
+        "measures",
+        graphql=f"{{ measures{f'({params})' if params else ''} {{ {MEASURE_FIELDS} }} }}",
         pick_graphql=_measures_graphql, method="GET",
         path="/db-mgmt/api/measures" + (f"?{query}" if query else ""), pick_rest=_measures_rest))
     assert_parity(graphql, rest)

@@ -49,3 +49,8 @@ _BY_KEY = {m.key: m for m in COHORT_CATALOG}
 
 def find_cohort_measure(key: str) -> CohortMeasure | None:
     return _BY_KEY.get(key)
+
+
+def get_cohort_measure(key: str) -> CohortMeasure:
+    """A cohort measure by a key known to be one (KeyError otherwise)."""
+    return _BY_KEY[key]

@@ -193,6 +193,10 @@ class Catalog:
     def find(self, key: str) -> MeasureDefinition | None:
         return self._by_key.get(key)
 
+    def get(self, key: str) -> MeasureDefinition:
+        """The measure of a key already resolved against this catalog; KeyError otherwise."""
+        return self._by_key[key]
+
     def find_by_title(self, title: str) -> MeasureDefinition | None:
         """Case-insensitive title (or synonym) look-up, for clients that speak titles."""
         return self._by_title.get(title.casefold())

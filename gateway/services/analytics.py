@@ -31,7 +31,7 @@ from gateway.engine import (
     run_cohorts,
     run_query,
 )
-from gateway.errors import InvalidInput, PixelMismatch
+from gateway.errors import PixelMismatch
 from gateway.filters import FilterNode
 from gateway.limits import MAX_NAME_LENGTH
 from gateway.periods import COHORT_GRANULARITIES, GRANULARITIES, overlaps
@@ -155,8 +155,7 @@ def percent_diff(primary: float | None, compare: float | None) -> float | None:
 def _summaries(keys: Sequence[str], result: EngineResult, compare: bool) -> list[MeasureSummary]:
     out = []
     for k in keys:
-        d = CATALOG.find(k)
-        assert d is not None
+        d = CATALOG.get(k)  # keys were resolved against the catalog
         p_vals = [v for b in result.primary if (v := b.values[k]) is not None]
         c_vals = [v for b in result.compare if (v := b.values[k]) is not None]
         p_total = result.totals.get(k)
@@ -199,9 +198,8 @@ async def run_analytics_query(db: Database, principal: Principal | None, req: Qu
             order_by = found.key
     if req.limit is not None and not 1 <= req.limit <= MAX_LIMIT:
         problems.add(f"limit must be between 1 and {MAX_LIMIT}", "limit")
-    if problems.errors:
-        raise InvalidInput(problems.errors[0].message, details=problems.errors)
-    assert primary is not None and tz is not None
+    if problems.errors or primary is None or tz is None:
+        raise problems.error()
     query = EngineQuery(
         pixel_id=pixel, measures=measures, range=primary.range, granularity=req.granularity,
         timezone=tz.key, dimensions=dims, filters=filters,
@@ -262,9 +260,8 @@ async def run_attribution_query(db: Database, principal: Principal | None,
     compare = _compare_range(req.compare_date_range, req.compare, "day", primary, tz, now,
                              problems)
     filters = parse_filter(req.filters, problems, "filters")
-    if problems.errors:
-        raise InvalidInput(problems.errors[0].message, details=problems.errors)
-    assert primary is not None and dim is not None and tz is not None
+    if problems.errors or primary is None or dim is None or tz is None:
+        raise problems.error()
     q = AttributionQuery(pixel, primary.range, dim, req.model, req.window_days,
                          req.conversion_event, req.half_life_days, filters,
                          None if compare is None else compare.range)
@@ -316,9 +313,8 @@ async def run_cohort_query(db: Database, principal: Principal | None, req: Cohor
     primary = None if tz is None else resolve_range(req.date_range, tz, now, problems,
                                                     "dateRange")
     filters = parse_filter(req.filters, problems, "filters")
-    if problems.errors:
-        raise InvalidInput(problems.errors[0].message, details=problems.errors)
-    assert primary is not None and tz is not None
+    if problems.errors or primary is None or tz is None:
+        raise problems.error()
     q = CohortQuery(pixel, primary.range, tuple(dict.fromkeys(req.measures)), req.granularity,
                     tz.key, filters)
     return CohortAnswer(q, primary, await run_cohorts(db, q))

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from gateway.catalog import CATALOG, Catalog
 from gateway.engine import FIELDS, OPERATORS, And, Filter, Not, Or, Predicate, TimeRange
 from gateway.engine.fields import find_field, validate_filter
-from gateway.errors import FieldError
+from gateway.errors import FieldError, InvalidInput
 from gateway.filters import filter_view
 from gateway.limits import (
     MAX_NAME_LENGTH,
@@ -41,6 +41,13 @@ class Problems:
 
     def add(self, message: str, *path: str | int) -> None:
         self.errors.append(FieldError(message, tuple(path)))
+
+    def error(self) -> InvalidInput:
+        """The InvalidInput to raise: the first message, every error as a detail. A value left
+        None by a check always recorded an error, so callers raise this when either holds."""
+        if not self.errors:
+            return InvalidInput("Bad Request")
+        return InvalidInput(self.errors[0].message, details=self.errors)
 
     def one_of(self, value: Any, options: Sequence[str], what: str, *path: str | int) -> None:
         """Record "unknown <what> <value>; use one of …" unless `value` is in `options`."""
@@ -199,9 +206,10 @@ def parse_filter(obj: Any, problems: Problems, *path: str | int) -> Filter | Non
     tree = _tree(obj, problems, path)
     if tree is None:
         return None
-    for where, message in validate_filter(tree, path):
-        if message.startswith("unknown field"):
-            name = message.split("'")[1] if "'" in message else ""
+    for where, found in validate_filter(tree, path):
+        message = found
+        if found.startswith("unknown field"):
+            name = found.split("'")[1] if "'" in found else ""
             message += _hint(name, list(FIELDS)) + "; properties.<key> reaches custom properties"
         problems.add(message, *where)
     return tree

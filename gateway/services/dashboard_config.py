@@ -128,8 +128,7 @@ def _widget(raw: Any, path: Path, errors: list[FieldError],
     layout = _layout(raw.get("layout"), (*path, "layout"), errors)
     if len(errors) > start:
         return None
-    first = catalog.find(measures[0])
-    assert first is not None
+    first = catalog.get(measures[0])  # resolved above: a key of this catalog
     return {
         "id": widget_id or uuid.uuid4().hex[:12],
         "title": title or first.title,
@@ -195,7 +194,8 @@ def normalize_widgets(raw: Any, path: Path, errors: list[FieldError], *,
     seen: dict[str, int] = {}
     for i, w in widgets:
         if w["id"] in seen:
-            errors.append(FieldError(f"duplicate widget id {w['id']!r} (also widgets[{seen[w['id']]}])",
+            also = seen[w["id"]]
+            errors.append(FieldError(f"duplicate widget id {w['id']!r} (also widgets[{also}])",
                                      (*path, i, "id")))
         seen.setdefault(w["id"], i)
     taken: list[tuple[int, int, int, int, int]] = []

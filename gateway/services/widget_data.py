@@ -105,7 +105,7 @@ def _filter(canonical: str) -> Filter | None:
     problems = Problems()
     found = parse_filter(orjson.loads(canonical), problems, "filters")
     if problems.errors:
-        raise InvalidInput(problems.errors[0].message, details=problems.errors)
+        raise problems.error()
     return found
 
 

@@ -79,7 +79,7 @@ class Alert:
     updated_at: datetime
     pixel_id: strawberry.Private[str]
 
-    @strawberry.field(description="Evaluated windows, newest first.")
+    @strawberry.field(description="Evaluated windows, newest first.")  # type: ignore[untyped-decorator]  # field(...) w/o resolver is typed Any
     async def history(self, info: Info, limit: int = 20) -> list[AlertHistoryEntry]:
         from resolvers.alerts import resolve_alert_history
 

@@ -93,7 +93,7 @@ class Widget:
 
     @strawberry.field(description="The widget's series. Without arguments: the view's default "
                       "date range and granularity. Widgets sharing pixel, range and "
-                      "granularity are computed together in one engine call.")
+                      "granularity are computed together in one engine call.")  # type: ignore[untyped-decorator]  # field(...) w/o resolver is typed Any
     async def data(self, info: Info, date_range: WidgetDateRangeInput | None = None,
                    granularity: str | None = None) -> WidgetData:
         from resolvers.dashboards import resolve_widget_data

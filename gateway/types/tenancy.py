@@ -38,7 +38,7 @@ class Viewer:
     label: str = strawberry.field(description="Key prefix and start, or the user's email.")
     pixel_id: strawberry.Private[str | None]
 
-    @strawberry.field(description="The pixel this request targets (x-pixel-id or the only one).")
+    @strawberry.field(description="The pixel this request targets (x-pixel-id or the only one).")  # type: ignore[untyped-decorator]  # field(...) w/o resolver is typed Any
     async def pixel(self, info: Info) -> Pixel | None:
         if self.pixel_id is None:
             return None
@@ -51,7 +51,8 @@ class Viewer:
             kind=p.kind,
             organization_id=strawberry.ID(p.organization_id),
             scopes=sorted(p.scopes),
-            pixel_ids=None if p.pixel_ids is None else [strawberry.ID(i) for i in sorted(p.pixel_ids)],
+            pixel_ids=None if p.pixel_ids is None
+            else [strawberry.ID(i) for i in sorted(p.pixel_ids)],
             key_id=None if p.key_id is None else strawberry.ID(p.key_id),
             label=p.label,
             pixel_id=p.pixel_id,

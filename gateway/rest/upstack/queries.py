@@ -22,7 +22,7 @@ from gateway.attribution import (
     DEFAULT_MODEL,
     DEFAULT_WINDOW_DAYS,
 )
-from gateway.catalog.cohorts import find_cohort_measure
+from gateway.catalog.cohorts import get_cohort_measure
 from gateway.context import Context
 from gateway.errors import FieldError, InvalidInput
 from gateway.limits import filter_problem
@@ -108,9 +108,9 @@ class _Body:
             self.fail(f"{key} must be a list", key)
             return []
         out = []
-        for i, item in enumerate(value):
-            if item_key is not None and isinstance(item, dict):
-                item = item.get(item_key)
+        for i, given in enumerate(value):
+            item = given.get(item_key) if item_key is not None and isinstance(given, dict) \
+                else given
             if not isinstance(item, str):
                 self.fail(f"expected a string{f' or {{{item_key!r}: ...}}' if item_key else ''}",
                           key, i)
@@ -289,15 +289,12 @@ async def post_attribution(ctx: Context, request: Request) -> dict[str, Any]:
         return [{r.dimension: x.value, "conversions": x.conversions, "revenue": x.revenue,
                  "share": x.share} for x in items]
 
-    details = []
-    for key in ("conversions", "revenue"):
-        details.append({"measure": key, "isAverage": False, "isPercentage": False,
-                        "success": True, "primarySum": getattr(r.totals, key),
-                        "compareSum": getattr(r.compare_totals, key) if r.compare_totals
-                        else None,
-                        "percentDiff": getattr(r.percent_diff, key) if r.percent_diff
-                        else None,
-                        "preferredTrendDirection": "up", "hasPacing": False})
+    details = [{"measure": key, "isAverage": False, "isPercentage": False,
+                "success": True, "primarySum": getattr(r.totals, key),
+                "compareSum": getattr(r.compare_totals, key) if r.compare_totals else None,
+                "percentDiff": getattr(r.percent_diff, key) if r.percent_diff else None,
+                "preferredTrendDirection": "up", "hasPacing": False}
+               for key in ("conversions", "revenue")]
     return {"results": [{
         "dateRange": _range_body(r.date_range),
         "compareDateRange": _range_body(r.compare_date_range),
@@ -340,8 +337,7 @@ async def post_cohorts(ctx: Context, request: Request) -> dict[str, Any]:
 
 
 def _cohort_detail(key: str) -> dict[str, Any]:
-    m = find_cohort_measure(key)
-    assert m is not None  # the service answers only cohort measures
+    m = get_cohort_measure(key)  # the service answers only cohort measures
     return {"measure": m.key, "isAverage": m.is_average, "isPercentage": m.is_percentage,
             "success": True, "preferredTrendDirection": m.preferred_trend,
             "hasPacing": m.has_pacing}
