@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,33 @@ import pytest
 from gateway.settings import Settings
 from tests.support import Clock, Harness, open_harness
 from tests.support_alerts import Dns
+
+
+def _sqlite_workers() -> set[threading.Thread]:
+    return {t for t in threading.enumerate()
+            if t.name.endswith("(_connection_worker_thread)") and t.is_alive()}
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_connections(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every database connection a test opens is closed by the end of its teardown (issue
+    #11). A connection left open (one that went back to an engine's abandoned pool, say)
+    keeps its aiosqlite thread alive; garbage-collected during some later test, it failed
+    that test instead ("Event loop is closed" from the thread, or a ResourceWarning), so the
+    leak is charged here, to the test that made it. Modules sharing one app across their
+    tests (`loop_scope="module"`) keep pooled connections open between tests by design."""
+    marker = request.node.get_closest_marker("asyncio")
+    if marker is not None and marker.kwargs.get("loop_scope", "function") != "function":
+        yield
+        return
+    before = _sqlite_workers()
+    yield
+    leaked = _sqlite_workers() - before
+    for thread in leaked:  # a connection closed just now: its thread is on its way out
+        thread.join(1.0)
+    leaked = {t for t in leaked if t.is_alive()}
+    names = sorted(t.name for t in leaked)
+    assert not leaked, f"{len(leaked)} SQLite connection(s) left open: {names}"
 
 
 @pytest.fixture
