@@ -110,6 +110,10 @@ class Settings:
     webhook_allow_networks: tuple[str, ...] = ()
     # Lifetime of a login token (JWT) and its session row; short, as tokens are bearer tokens.
     session_seconds: int = 1800
+    # SQLite: how long a write waits for another writer's lock before it fails (503
+    # STORAGE_UNAVAILABLE for ingestion). Other processes (the CLI, more workers) hold it only
+    # for one group commit or fold batch.
+    sqlite_busy_timeout_seconds: float = 10.0
     # How often the background writers flush the audit log and keys' lastUsedAt.
     audit_flush_seconds: float = 0.5
     usage_flush_seconds: float = 5.0

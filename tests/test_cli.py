@@ -9,9 +9,14 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from gateway.app import create_app
 from gateway.settings import Settings
+
+# Slow (the fast subset skips it: -m "not slow"): every command is a fresh `python -m gateway`
+# process, about a second each.
+pytestmark = pytest.mark.slow
 
 
 def gateway_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:

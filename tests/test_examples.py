@@ -15,6 +15,8 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Slow (the fast subset skips it): a `gateway demo` process, a live server, client processes.
+pytestmark = pytest.mark.slow
 
 
 def _free_port() -> int:

@@ -40,6 +40,7 @@ def test_unset_secret_is_generated_long_and_a_short_secret_file_is_refused(
         settings.with_secret()
 
 
+@pytest.mark.slow  # a CLI process
 def test_cli_refuses_a_short_secret_with_exit_2_and_no_traceback(tmp_path: Path) -> None:
     """`gateway` prints the refusal as `error: ...` and exits 2 (issue #10)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}

@@ -9,7 +9,7 @@ the database file's mode), and existing files readable by others are narrowed to
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -62,16 +62,21 @@ def _make_private(path: Path) -> None:
         ensure_private(path.with_name(path.name + suffix))
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    # Sorts and distinct counts of analytics queries in RAM, not temp files: a 30-day
-    # distinct-session count over 1M events takes ~30 % less (benchmarks/query.py).
-    cursor.execute("PRAGMA temp_store=MEMORY")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    """The hook run on every new SQLite connection."""
+
+    def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # Sorts and distinct counts of analytics queries in RAM, not temp files: a 30-day
+        # distinct-session count over 1M events takes ~30 % less (benchmarks/query.py).
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.close()
+
+    return set_pragmas
 
 
 class Database:
@@ -84,9 +89,16 @@ class Database:
     >>> await db.migrate()
     >>> async with db.session() as session: ...
     >>> await db.dispose()
+
+    `busy_timeout_seconds` (SQLite): how long a writer waits for another's lock before the
+    write fails with "database is locked". It is fixed per instance, on purpose: disposing
+    the engine to change it on a live app abandons any connection checked out at that
+    moment (it goes back to the old pool, which nobody closes again), and its aiosqlite
+    thread then outlives the event loop it answers to.
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False,
+                 busy_timeout_seconds: float = 10.0) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         options: dict[str, Any] = {"echo": echo}
@@ -94,7 +106,8 @@ class Database:
             options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect",
+                         _sqlite_pragmas(round(busy_timeout_seconds * 1000)))
             path = _sqlite_file(url)
             if path is not None:
                 _make_private(path)

@@ -30,6 +30,9 @@ from gateway.storage.models import AuditRow
 from tests.support import Clock, Harness, assert_graphql_error, assert_upstack_error
 from tests.support_auth import PASSWORD, add_user
 
+# Slow (the fast subset skips it): every password checked costs argon2's production price.
+pytestmark = pytest.mark.slow
+
 WRONG = "not the password at all"
 LOGIN = ("mutation($e: String!, $p: String!) { login(email: $e, password: $p) "
          "{ user { email } } }")

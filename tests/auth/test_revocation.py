@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from gateway.auth.revocation import RevocationSignal
 from gateway.settings import Settings
 from tests.support import Clock, Harness
@@ -58,6 +60,7 @@ async def test_rotate_and_narrow_in_one_process_apply_in_another(
         assert "errors" not in await graphql(other, PIXELS, headers={"x-api-key": new})
 
 
+@pytest.mark.slow  # a CLI process
 async def test_cli_revocation_reaches_a_running_app(harness: Harness, settings: Settings) -> None:
     secret = await harness.mint("analytics:read")
     admin = await harness.mint("keys:admin", "analytics:read")

@@ -10,10 +10,15 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.test_cli import gateway_cli
+
+# Slow (the fast subset skips it: -m "not slow"): every command is a fresh `python -m gateway`
+# process, about a second each.
+pytestmark = pytest.mark.slow
 
 PASSWORD = "correct horse battery"
 

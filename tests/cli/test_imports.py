@@ -6,10 +6,15 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.test_cli import gateway_cli
+
+# Slow (the fast subset skips it: -m "not slow"): every command is a fresh `python -m gateway`
+# process, about a second each.
+pytestmark = pytest.mark.slow
 
 JSONL = """\
 {"name":"page_view","anonymous_id":"a","path":"/","timestamp":"2026-11-20T10:00:00Z"}

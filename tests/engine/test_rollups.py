@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import text
 
 from gateway.catalog import CATALOG, Aggregate, Catalog, Condition, Formula, MeasureDefinition
@@ -343,6 +344,7 @@ def _half_hour_zone(q: EngineQuery) -> bool:
 
 # --- 1. rollups answer what raw scans answer -----------------------------------------------
 
+@pytest.mark.slow  # hundreds of random queries, each on both paths
 async def test_random_queries_rollups_equal_raw(harness: Harness) -> None:
     db = harness.state.db
     events = make_events(harness.pixel_id, seed=101)
@@ -424,6 +426,7 @@ def _rows_close(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]], table: str) 
                 assert x == y, (table, ra, rb)
 
 
+@pytest.mark.slow  # two databases, 50 fold steps with queries in between
 async def test_incremental_folding_is_exact(tmp_path: Path) -> None:
     """Shuffled events of two pixels (sharing session, visitor and user ids), inserted in
     batches with small folds in between that end mid-batch; queries on the way; then the
@@ -597,6 +600,7 @@ async def test_query_folds_a_small_backlog_first(tmp_path: Path) -> None:
         await db.dispose()
 
 
+@pytest.mark.slow  # a backlog past the inline-fold bound: thousands of events
 async def test_far_behind_answers_from_raw_events(tmp_path: Path) -> None:
     """More than 5000 events unfolded: rollups_current() is False, queries scan raw events
     and are right; once folded they read rollups again, same answers."""

@@ -69,11 +69,19 @@ def _check(result_buckets: Any, totals: dict[str, Any], events: list[dict[str, A
 ALL_MEASURES = tuple(m.key for m in CATALOG)
 
 
-@pytest.mark.parametrize(("granularity", "tz"), [
+def _first_fast(cases: list[tuple[Any, ...]]) -> list[Any]:
+    """The first case (a tuple of argument values) in the fast subset, the others marked
+    slow (each seeds and checks against the oracle, ~2 s): `-m "not slow"` still runs every
+    oracle test once."""
+    return [pytest.param(*c, marks=() if i == 0 else pytest.mark.slow)
+            for i, c in enumerate(cases)]
+
+
+@pytest.mark.parametrize(("granularity", "tz"), _first_fast([
     ("day", "UTC"), ("day", "America/New_York"), ("week", "Europe/Berlin"),
     ("month", "Australia/Sydney"), ("hour", "America/New_York"), ("none", "Asia/Kolkata"),
     ("quarter", "UTC"),
-])
+]))
 async def test_every_measure_matches_oracle(harness: Harness, granularity: str,
                                             tz: str) -> None:
     """All 55 catalog measures, one query, local DST-correct buckets (issue #5)."""
@@ -85,10 +93,10 @@ async def test_every_measure_matches_oracle(harness: Harness, granularity: str,
     assert result.compare == [] and result.compare_totals == {}
 
 
-@pytest.mark.parametrize(("granularity", "tz", "hours"), [
+@pytest.mark.parametrize(("granularity", "tz", "hours"), _first_fast([
     ("minute", "Asia/Kolkata", 3), ("second", "UTC", 1), ("hour", "Asia/Kathmandu", 30),
     ("year", "Pacific/Auckland", 24 * 28),
-])
+]))
 async def test_fine_and_coarse_granularities(harness: Harness, granularity: str, tz: str,
                                              hours: int) -> None:
     """Sub-hour buckets align to local boundaries in half-hour and 45-minute zones."""
@@ -101,8 +109,8 @@ async def test_fine_and_coarse_granularities(harness: Harness, granularity: str,
     _check(result.primary, result.totals, events, q, span)
 
 
-@pytest.mark.parametrize("dims", [("utm_source",), ("channel", "device"),
-                                  ("properties.plan",), ("event", "customer_type")])
+@pytest.mark.parametrize("dims", _first_fast([(d,) for d in (
+    ("utm_source",), ("channel", "device"), ("properties.plan",), ("event", "customer_type"))]))
 async def test_breakdowns_match_oracle(harness: Harness, dims: tuple[str, ...]) -> None:
     events = await _seed(harness, seed=2)
     span = TimeRange(START, END)
@@ -125,7 +133,7 @@ FILTERS = [
 ]
 
 
-@pytest.mark.parametrize("flt", FILTERS, ids=range(len(FILTERS)))
+@pytest.mark.parametrize("flt", _first_fast([(f,) for f in FILTERS]), ids=range(len(FILTERS)))
 async def test_filters_match_oracle(harness: Harness, flt: Any) -> None:
     events = await _seed(harness, seed=3)
     span = TimeRange(START, END)

@@ -11,7 +11,8 @@ import pytest
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.support import Clock, Harness, assert_upstack_error
+from tests.support import Clock, Harness, assert_upstack_error, open_harness
+from tests.support_alerts import Dns
 from tests.support_events import TRACK, count_events, page_view, post_events, purchase
 
 
@@ -275,29 +276,28 @@ async def test_only_refused_rows_is_400(harness: Harness, settings: Settings) ->
 
 
 async def test_a_locked_database_is_503_and_logged(
-        harness: Harness, settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+        settings: Settings, clock: Clock, dns: Dns, caplog: pytest.LogCaptureFixture) -> None:
     """Rule (issue #10): 503 STORAGE_UNAVAILABLE only when the database cannot take the write
-    (here: locked by another process past the busy timeout); nothing stored; logged."""
+    (here: locked by another process past the busy timeout); nothing stored; logged.
+
+    The short timeout is the app's from the start (issue #11): disposing the engine of a
+    running app to shorten it abandoned whatever connection the background folder held at
+    that moment, whose aiosqlite thread later died on a closed event loop in another test."""
     import sqlite3
 
-    from sqlalchemy import event
-
-    engine = harness.state.db.engine
-
-    def short_busy_timeout(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.cursor().execute("PRAGMA busy_timeout=50")
-
-    event.listen(engine.sync_engine, "connect", short_busy_timeout)
-    key = await harness.mint("events:write")
-    await engine.dispose()  # new connections take the shorter timeout
-    holder = sqlite3.connect(_db_path(settings), isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
-        with caplog.at_level("ERROR", logger="gateway.events"):
-            response = await post_events(harness, key, [page_view(i) for i in range(3)])
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-    assert_upstack_error(response, 503)
-    assert any("database is locked" in r.getMessage() for r in caplog.records)
-    assert (await count_events(harness))["*"] == 0
+    async with open_harness(replace(settings, sqlite_busy_timeout_seconds=0.05), clock,
+                            resolver=dns) as harness:
+        harness.organization_id = await harness.create_organization()
+        harness.pixel_id = await harness.create_pixel()
+        key = await harness.mint("events:write")
+        holder = sqlite3.connect(_db_path(settings), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with caplog.at_level("ERROR", logger="gateway.events"):
+                response = await post_events(harness, key, [page_view(i) for i in range(3)])
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert_upstack_error(response, 503)
+        assert any("database is locked" in r.getMessage() for r in caplog.records)
+        assert (await count_events(harness))["*"] == 0

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from gateway.services.tenancy import create_organization, create_pixel
 from gateway.storage import Database
@@ -152,20 +151,16 @@ async def test_a_locked_database_is_storage_error_and_keeps_nothing(db: Database
     """Rule (issue #10): 503 only when the database cannot take the write at all, here
     locked by another process past the busy timeout; nothing of the call is stored."""
     pixel = await make_pixel(db)
-
-    def short_busy_timeout(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.cursor().execute("PRAGMA busy_timeout=50")
-
-    event.listen(db.engine.sync_engine, "connect", short_busy_timeout)
-    await db.engine.dispose()  # new connections take the shorter timeout
+    impatient = Database(db.url, busy_timeout_seconds=0.05)  # not by disposing a live engine
     holder = sqlite3.connect(db.url.removeprefix("sqlite+aiosqlite:///"),
                              isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(StorageError, match="database is locked"):
-            await db.event_writer.write([row(pixel, f"l{i}") for i in range(3)])
+            await impatient.event_writer.write([row(pixel, f"l{i}") for i in range(3)])
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+        await impatient.dispose()
     async with db.session() as session:
         assert await count_events(session, pixel) == 0
