@@ -15,7 +15,7 @@ async def test_direct_call_equals_stored_operation(harness: Harness) -> None:
     for query in (b"", b"search=spend", b"category=web"):
         scope = {"type": "http", "method": "GET", "path": "/db-mgmt/api/measures",
                  "query_string": query, "headers": [(b"x-api-key", key.encode())],
-                 "app": harness.client._transport.app}  # type: ignore[attr-defined]
+                 "app": harness.client._transport.app}  # type: ignore[attr-defined]  # httpx keeps the app on its private transport
         request = Request(scope)
         ctx = await build_context(request)
         direct = await measures.list_measures(ctx, request)
