@@ -55,8 +55,7 @@ def require_wrk() -> str:
 def serve(factory: str, env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
     """Run `uvicorn --factory <factory>` on a free loopback port; yield its base URL."""
     port = free_port()
-    # Open as long as the server runs; closed and removed in the `finally` below.
-    log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115  # open while the server runs; see finally
         prefix="bench-serve-", suffix=".log", delete=False)
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
@@ -119,9 +118,9 @@ def wrk(url: str, *, seconds: int, connections: int, method: str = "GET",
              "-s", script.name, url], capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(script.name)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]  # wrk always prints these lines
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]  # wrk always prints these lines
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]  # wrk always prints these lines
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     socket_errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)

@@ -168,7 +168,7 @@ async def _table_sizes(db: Database, events: int) -> None:
 def _close(a: object, b: object) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         return a is not None and b is not None and math.isclose(
-            a, b, rel_tol=1e-9, abs_tol=1e-6)  # type: ignore[arg-type]
+            a, b, rel_tol=1e-9, abs_tol=1e-6)  # type: ignore[arg-type]  # neither is None here, and both are numbers
     return a == b
 
 
@@ -275,10 +275,10 @@ async def _main(args: argparse.Namespace) -> None:
         [(b.start, b.end, b.dimensions, b.values) for b in raw_result.primary])
     assert _same_answer(result.totals, raw_result.totals)
     assert _same_answer(result.group_totals, raw_result.group_totals)
-    hand_rows, hand_total = await hand()  # type: ignore[misc]
+    hand_rows, hand_total = await hand()  # type: ignore[misc]  # hand() returns a (rows, total) pair
     assert len(result.primary) >= len(hand_rows), (len(result.primary), len(hand_rows))
     # The hand-written rollup statements give the hand-written raw answer.
-    additive, sessions, rollup_total = await hand_rollups()  # type: ignore[misc]
+    additive, sessions, rollup_total = await hand_rollups()  # type: ignore[misc]  # hand_rollups() returns a triple
     by_cell: dict[tuple[object, object], list[object]] = {
         (d, src): [None, 0, 0] for d, src, *_ in [*additive, *sessions]}
     for d, src, revenue, orders in additive:

@@ -65,7 +65,7 @@ class Harness:
         created = await key_service.create_key(
             self.state.db, self.state.settings,
             system_principal(organization_id or self.organization_id), name=name,
-            scopes=list(scopes), pixel_ids=pixel_ids,  # type: ignore[arg-type]
+            scopes=list(scopes), pixel_ids=pixel_ids,  # type: ignore[arg-type]  # None (every pixel) or a list, once 'default' is replaced
             now=self.clock(), expires_at=expires_at)
         return created.secret
 

@@ -88,7 +88,7 @@ def local_bucket(ts: int, granularity: str, tz: str) -> tuple[datetime, datetime
     local = datetime.fromtimestamp(ts / 1000, UTC).astimezone(zone)
     if granularity in ("second", "minute", "hour"):
         unit = {"second": 1, "minute": 60, "hour": 3600}[granularity]
-        off = int(local.utcoffset().total_seconds())  # type: ignore[union-attr]
+        off = int(local.utcoffset().total_seconds())  # type: ignore[union-attr]  # an aware datetime always has an offset
         s = (ts // 1000 + off) // unit * unit - off
         return (datetime.fromtimestamp(s, UTC), datetime.fromtimestamp(s + unit, UTC))
     day = local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)

@@ -66,8 +66,7 @@ async def key(h: Harness) -> str:
 
 # Scalars ----------------------------------------------------------------------------------
 
-# Look-alike digits on purpose: int() accepts them, our bounds must not.
-DIGITS = "0123456789-+ .e²³¹١٢٣٠０１２۳"  # noqa: RUF001
+DIGITS = "0123456789-+ .e²³¹١٢٣٠０１２۳"  # noqa: RUF001  # look-alikes int() takes; bounds must not
 text = st.text(max_size=40)
 digit_text = st.text(alphabet=DIGITS, max_size=25)
 long_text = st.builds(lambda n, c: c * n, st.integers(0, 3000), st.sampled_from("xé€\x00"))

@@ -361,7 +361,7 @@ def _pixel_requests(w: World, g: Grantor) -> dict[str, list[str] | None]:
         if symbolic == "own":
             value = None if g.pixels is None else sorted(g.pixels)
         else:
-            value = w.real(symbolic)  # type: ignore[arg-type]
+            value = w.real(symbolic)  # type: ignore[arg-type]  # every other symbolic request is a real() name
         if value is None:
             kind = "all"
         elif not set(value) <= w.org_pixels:
@@ -621,7 +621,7 @@ async def test_the_escalation_of_issue_10_is_refused(harness: Harness) -> None:
     for pixels in (None, [pixel_a], [pixel_a, pixel_b]):
         body = {"email": "mallory@example.com", "password": PASSWORD, "role": "admin"}
         if pixels is not None:
-            body["pixelIds"] = pixels  # type: ignore[assignment]
+            body["pixelIds"] = pixels  # type: ignore[assignment]  # a JSON body mixes str and list values
         response = await harness.client.post("/accounts/api/users", json=body, headers=attacker)
         assert response.status_code == 403, response.text
         gql = await harness.graphql(CREATE_USER, {"i": {**body, "pixelIds": pixels}},

@@ -64,7 +64,7 @@ def _error(response: httpx.Response) -> dict[str, Any]:
     assert_upstack_error(response, 400)
     errors = response.json()["errors"]
     assert len(errors) == 1, errors
-    return errors[0]  # type: ignore[no-any-return]
+    return errors[0]  # type: ignore[no-any-return]  # response JSON is Any
 
 
 def _in(n: int, start: int = 0) -> dict[str, Any]:
@@ -171,7 +171,7 @@ async def _graphql(h: Harness, key: str, query: str, variables: dict[str, Any] |
 def _details(body: dict[str, Any]) -> dict[str, Any]:
     assert_graphql_error(body, "INVALID_INPUT")
     [detail] = body["errors"][0]["extensions"]["details"]
-    return detail  # type: ignore[no-any-return]
+    return detail  # type: ignore[no-any-return]  # response JSON is Any
 
 
 @pytest.mark.parametrize("path", list(ROUTES))

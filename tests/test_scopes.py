@@ -17,7 +17,7 @@ def test_scope_table_has_no_repeated_rows() -> None:
                                                                                   "ALIASES"}:
             assert isinstance(node.value, ast.Dict)
             keys = [k.value for k in node.value.keys if isinstance(k, ast.Constant)]
-            assert len(keys) == len(set(keys)), node.target.id  # type: ignore[attr-defined]
+            assert len(keys) == len(set(keys)), node.target.id  # type: ignore[attr-defined]  # an AnnAssign target named SCOPES/ALIASES is an ast.Name
 
 
 def test_implications_and_aliases_name_canonical_scopes() -> None:

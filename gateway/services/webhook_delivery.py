@@ -81,6 +81,6 @@ async def deliver(client: httpx.AsyncClient, url: str, payload: Mapping[str, Any
                 return Delivery(ok=False, attempts=attempt, status_code=status, error=error)
         if attempt < attempts:
             delay = min(MAX_BACKOFF, backoff * 2 ** (attempt - 1))
-            # jitter: +-25 %; spreads retries, needs no unpredictability
-            await sleep(delay * (0.75 + random.random() / 2))  # noqa: S311
+            # jitter: +-25 %
+            await sleep(delay * (0.75 + random.random() / 2))  # noqa: S311  # spreads retries; no secret
     return Delivery(ok=False, attempts=max(1, attempts), status_code=status, error=error)

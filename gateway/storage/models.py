@@ -175,6 +175,5 @@ class AuditRow(SQLModel, table=True):
 
 
 # Issue #6 tables live in their own module; importing it registers them on `metadata`.
-# Imported last (E402) because those modules import this one; unused by name (F401).
-from gateway.storage import dashboard_tables as _dashboard_tables  # noqa: E402, F401
-from gateway.storage import rollups as _rollups  # noqa: E402, F401
+from gateway.storage import dashboard_tables as _dashboard_tables  # noqa: E402, F401  # last: it imports this module
+from gateway.storage import rollups as _rollups  # noqa: E402, F401  # last: it imports this module

@@ -34,7 +34,7 @@ def _forge(token: str, secret: str, algorithm: str = "HS256", **changes: object)
 ])
 async def test_forged_tokens_are_refused(harness: Harness, forge: object) -> None:
     token = await _token(harness)
-    bad = forge(token, harness.state.settings.secret)  # type: ignore[operator]
+    bad = forge(token, harness.state.settings.secret)  # type: ignore[operator]  # each param is a (token, secret) -> str lambda
     body = await harness.graphql(ME, headers={"authorization": f"Bearer {bad}"})
     assert_graphql_error(body, "INVALID_SESSION")
 

@@ -138,8 +138,8 @@ async def test_no_escalation_on_create(harness: Harness, query: str,
                                        variables: dict[str, object]) -> None:
     """A key admin restricted to one pixel and analytics:read cannot mint more (issue #3)."""
     holder = await harness.mint("keys:admin", "analytics:read")
-    if variables["input"].get("pixelIds") == "PIXEL":  # type: ignore[attr-defined]
-        variables = {"input": {**variables["input"], "pixelIds": [harness.pixel_id]}}  # type: ignore[dict-item]
+    if variables["input"].get("pixelIds") == "PIXEL":  # type: ignore[attr-defined]  # the input is a dict in every param
+        variables = {"input": {**variables["input"], "pixelIds": [harness.pixel_id]}}  # type: ignore[dict-item]  # the input is a dict in every param
     assert_graphql_error(await harness.graphql(query, variables, key=holder),
                          "INSUFFICIENT_SCOPE")
 

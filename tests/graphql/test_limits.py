@@ -147,7 +147,7 @@ def test_shape_matches_strawberrys_counting(document: str) -> None:
     shape = measure_document(node)[operation]
     assert shape.aliases == count_fields_with_alias(operation, fragments)
     assert shape.depth == determine_depth(node=operation, fragments=fragments, depth_so_far=0,
-                                          max_depth=10**6, context=None,  # type: ignore[arg-type]
+                                          max_depth=10**6, context=None,  # type: ignore[arg-type]  # strawberry's depth counter needs no context here
                                           operation_name="Q", should_ignore=None)
 
 

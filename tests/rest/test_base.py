@@ -61,7 +61,7 @@ async def test_every_json_route_answers_415_in_its_dialect(harness: Harness) -> 
 @pytest.mark.parametrize("surface", [upstack.surface, clickstack.surface])
 def test_unsupported_media_type_renders_on_each_surface(surface: object) -> None:
     """UNSUPPORTED_MEDIA_TYPE is 415 with the surface's `{"message"}` body."""
-    response = surface.error_response(UnsupportedMediaType())  # type: ignore[attr-defined]
+    response = surface.error_response(UnsupportedMediaType())  # type: ignore[attr-defined]  # each surface has error_response; their classes differ
     assert response.status_code == 415
     assert response.body == b'{"message":"Content-Type must be application/json"}'
 

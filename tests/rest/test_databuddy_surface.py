@@ -47,7 +47,7 @@ def test_every_error_renders(cls: type[GatewayError]) -> None:
     try:
         error = cls()
     except TypeError:
-        error = cls("scope:x")  # type: ignore[call-arg]
+        error = cls("scope:x")  # type: ignore[call-arg]  # only the scope errors take an argument
     body = orjson.loads(surface.error_response(error).body)
     assert body["success"] is False and body["code"] and body["error"]
 

@@ -110,7 +110,7 @@ async def test_a_failing_call_does_not_fail_its_group(db: Database) -> None:
     bad = db.event_writer.write([row(pixel, "b", campaign=_Unbindable())])
     results = await asyncio.gather(*good, bad, return_exceptions=True)
     assert isinstance(results[-1], StorageError)
-    assert [r.inserted for r in results[:-1]] == [1] * 5  # type: ignore[union-attr]
+    assert [r.inserted for r in results[:-1]] == [1] * 5  # type: ignore[union-attr]  # gather's results before the last are outcomes
     async with db.session() as session:
         assert await count_events(session, pixel) == 5
 
