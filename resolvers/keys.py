@@ -99,11 +99,11 @@ async def update_api_key(info: Info, id: strawberry.ID, input: UpdateApiKeyInput
         ctx.db, ctx.settings, ctx.principal, str(id), now=ctx.now(), audit=ctx.audit,
         body_errors=body_errors,
         name=_given(input.name),  # type: ignore[arg-type]  # UNSET or the given value
-        scopes=_given(input.scopes),  # type: ignore[arg-type]
+        scopes=_given(input.scopes),  # type: ignore[arg-type]  # UNSET or the given value
         pixel_ids=(service.UNSET if pixels is strawberry.UNSET else
                    None if pixels is None else [str(p) for p in pixels]),
-        expires_at=_given(input.expires_at),  # type: ignore[arg-type]
-        rate_tier=_given(input.rate_tier),  # type: ignore[arg-type]
+        expires_at=_given(input.expires_at),  # type: ignore[arg-type]  # UNSET or the given value
+        rate_tier=_given(input.rate_tier),  # type: ignore[arg-type]  # UNSET or the given value
     )
     return ApiKey.from_row(row, ctx.now())
 

@@ -204,8 +204,8 @@ def normalize_widgets(raw: Any, path: Path, errors: list[FieldError], *,
         if lay is None:
             continue
         rect = (lay["x"], lay["y"], lay["columns"], lay["rows"])
-        for j, *other in taken:
-            if _overlaps(rect, tuple(other)):  # type: ignore[arg-type]
+        for j, ox, oy, ow, oh in taken:
+            if _overlaps(rect, (ox, oy, ow, oh)):
                 errors.append(FieldError(f"widget overlaps widgets[{j}]", (*path, i, "layout")))
                 break
         taken.append((i, *rect))

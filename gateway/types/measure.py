@@ -6,7 +6,7 @@ from enum import Enum
 
 import strawberry
 
-from gateway.catalog import Aggregate, MeasureDefinition
+from gateway.catalog import Aggregate, Formula, MeasureDefinition
 from gateway.context import Info
 from gateway.lru import LRU
 
@@ -76,7 +76,7 @@ class Measure:
             has_pacing=d.has_pacing,
             preferred_trend_direction=TrendDirection(d.preferred_trend),
             synonyms=list(d.synonyms),
-            formula=None if agg is not None else d.definition.expression,  # type: ignore[union-attr]
+            formula=d.definition.expression if isinstance(d.definition, Formula) else None,
             aggregation=None if agg is None else f"{agg.fn}({agg.column or '*'})",
             events=[] if agg is None else list(agg.events),
         )
