@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["WrkResult", "free_port", "require_wrk", "serve", "wrk"]
+__all__ = ["WrkResult", "bench_tenant", "free_port", "require_wrk", "serve", "wrk"]
 
 
 def free_port() -> int:
@@ -128,6 +128,32 @@ def wrk(url: str, *, seconds: int, connections: int, method: str = "GET",
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())
     return WrkResult(rps, p50, p99, errors)
+
+
+async def bench_tenant(settings: Any, scopes: list[str], *,
+                       owner: tuple[str, str] | None = None) -> tuple[str, str]:
+    """A fresh database with one organization, one pixel and a key with `scopes` restricted
+    to it (plus an owner user `(email, password)` when given); returns (key, pixel id)."""
+    from datetime import UTC, datetime
+
+    from gateway.auth.principal import system_principal
+    from gateway.services.keys import create_key
+    from gateway.services.tenancy import create_organization, create_pixel
+    from gateway.services.users import create_user
+    from gateway.storage import Database
+
+    db = Database(settings.database_url)
+    await db.migrate()
+    now = datetime.now(UTC)
+    org = await create_organization(db, "bench", now)
+    pixel = await create_pixel(db, org.id, "bench", now)
+    key = await create_key(db, settings, system_principal(org.id), name="bench",
+                           scopes=scopes, pixel_ids=[pixel.id], now=now)
+    if owner is not None:
+        await create_user(db, settings, system_principal(org.id), email=owner[0],
+                          password=owner[1], role="owner", now=now)
+    await db.dispose()
+    return key.secret, pixel.id
 
 
 async def store_demo_events(db: Any, pixel_id: str, *, days: int, end: Any, target: int,

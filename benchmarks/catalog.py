@@ -25,36 +25,18 @@ import json
 import statistics
 import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import WrkResult, require_wrk, serve, wrk
-from gateway.auth.principal import system_principal
-from gateway.services.keys import create_key
-from gateway.services.tenancy import create_organization, create_pixel
+from benchmarks._harness import WrkResult, bench_tenant, require_wrk, serve, wrk
 from gateway.settings import Settings
-from gateway.storage import Database
 
 FIELDS = ("key title description category unit format isAverage isPercentage isAdditive "
           "hasPacing preferredTrendDirection synonyms formula aggregation")
 QUERY = json.dumps({"query": "{ measures { " + FIELDS + " } }"})
-
-
-async def _arrange(settings: Settings) -> tuple[str, str]:
-    db = Database(settings.database_url)
-    await db.migrate()
-    now = datetime.now(UTC)
-    org = await create_organization(db, "bench", now)
-    pixel = await create_pixel(db, org.id, "bench", now)
-    key = await create_key(db, settings, system_principal(org.id), name="bench",
-                           scopes=["events:write"], pixel_ids=[pixel.id], now=now)
-    await db.dispose()
-    return key.secret, pixel.id
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -67,7 +49,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-catalog-"))
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp / 'bench.sqlite3'}",
                         secret="bench-secret-" + "x" * 32)
-    key, pixel = asyncio.run(_arrange(settings))
+    key, pixel = asyncio.run(bench_tenant(settings, ["events:write"]))
     env = {"GATEWAY_DATABASE_URL": settings.database_url, "GATEWAY_SECRET": settings.secret}
     auth = {"x-api-key": key, "x-pixel-id": pixel}
     gql_headers = {**auth, "content-type": "application/json"}

@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,32 +26,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import serve
-from gateway.auth.principal import system_principal
-from gateway.services.keys import create_key
-from gateway.services.tenancy import create_organization, create_pixel
-from gateway.services.users import create_user
+from benchmarks._harness import bench_tenant, serve
 from gateway.settings import Settings
-from gateway.storage import Database
 
 Case = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
-
-
-async def _arrange(settings: Settings) -> tuple[str, str]:
-    db = Database(settings.database_url)
-    await db.migrate()
-    now = datetime.now(UTC)
-    org = await create_organization(db, "bench", now)
-    pixel = await create_pixel(db, org.id, "bench", now)
-    key = await create_key(db, settings, system_principal(org.id), name="bench",
-                           scopes=["analytics:read", "events:write", "alerts:write"],
-                           pixel_ids=[pixel.id], now=now)
-    await create_user(db, system_principal(org.id), email="owner@bench.test",
-                      password="correct horse battery",  # noqa: S106  # a benchmark's own user
-                      role="owner", now=now)
-    await db.dispose()
-    return key.secret, pixel.id
-
 
 def _fan_out(levels: int, *, alias: bool) -> str:
     leaf = "a: __typename" if alias else "__typename"
@@ -197,7 +174,9 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-hostile-"))
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp / 'bench.sqlite3'}",
                         secret="bench-secret-" + "x" * 32)
-    key, pixel = asyncio.run(_arrange(settings))
+    key, pixel = asyncio.run(bench_tenant(
+        settings, ["analytics:read", "events:write", "alerts:write"],
+        owner=("owner@bench.test", "correct horse battery")))
     env = {"GATEWAY_DATABASE_URL": settings.database_url, "GATEWAY_SECRET": settings.secret,
            "GATEWAY_ALERTS": "0"}
     with serve("benchmarks._apps:gateway_app", env) as url:
