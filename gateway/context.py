@@ -135,6 +135,14 @@ class Context:
         for op in ops:
             op(response)
 
+    async def charge(self, units: int) -> None:
+        """Charge `units` more against the caller's rate limit, beyond the one unit every
+        request pays on entry. The cost budget calls this with the estimated cost of what a
+        request asks for (a GraphQL document before execution, a REST analytics body before
+        its query runs), so one request cannot hide a thousand aliased queries. Raises
+        RateLimited past the limit. Interface for issue #12: the limiter implements it."""
+        return None
+
     def note_error(self, error: GatewayError) -> None:
         """Audit a refused scope or pixel check (surfaces call this for every error they
         render; authentication failures were recorded when they happened). On GraphQL, a
