@@ -90,6 +90,12 @@ class Context:
         return self.state.clock()
 
     @property
+    def request_id(self) -> str | None:
+        """The request's id, as the `X-Request-Id` response header and the audit log carry it
+        (what a user quotes, and what the log record of an unexpected error names)."""
+        return self.audit.request_id
+
+    @property
     def client_host(self) -> str | None:
         """The client's address as the server saw it (behind a proxy: what the server's
         proxy-header handling made of X-Forwarded-For); None on a Unix socket."""
