@@ -34,8 +34,8 @@ answers QUERY_TOO_LARGE and logs one warning line without the 1,000-frame traceb
 
 Status: 200 for all of these, with `application/json` (GraphQL over HTTP: a server SHOULD
 answer 200 to every well-formed request with that media type; 400 is for
-`application/graphql-response+json`). Strawberry's own 400s (no query, `variables` not an
-object, unknown operation name, a mutation over GET) are not well-formed requests, and stay.
+`application/graphql-response+json`). Strawberry's own plain-text 400s (no query, `variables`
+not an object, an unknown operation name, a mutation over GET) stay as they are.
 """
 
 from __future__ import annotations
