@@ -6,9 +6,10 @@ Speed and safety rules (see shared notes on Strawberry 0.341):
   bounded in bytes (gateway/graphql_documents.py), with the shape limits built once here
   (gateway/graphql_limits.py: linear in the document, unlike Strawberry's limiters; rules
   built per request would make every validation a cache miss, strawberry #4635);
-- no per-field async extension; errors are masked once, on the way out of `execute`, so an
-  exception escaping an extension hook is masked too (MaskErrors only sees results produced
-  inside the operation);
+- no per-field async extension; errors are coded by the phase that found them and masked
+  once, on the way out of `execute`, so an exception escaping an extension hook is masked
+  too (MaskErrors only sees results produced inside the operation); what reaches the client
+  and the log is gateway/graphql_errors.py's rule;
 - operations selecting only pure root fields (the immutable catalog) are served from a
   result cache bounded in bytes (gateway/graphql_cache.py).
 
