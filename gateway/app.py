@@ -31,6 +31,7 @@ from gateway.egress import EgressGuard, Resolver, resolve_system
 from gateway.errors import GatewayError
 from gateway.graphql_view import GatewayGraphQL, graphql_error_response
 from gateway.middleware import BodyLimitMiddleware, plain_error_response
+from gateway.request_id import RequestIdMiddleware
 from gateway.rest import clickstack, upstack
 from gateway.rest.base import JSONBody, SurfaceRoute
 from gateway.schema import build_schema
@@ -93,9 +94,9 @@ async def _fold_rollups(db: Database, *, idle: float = 1.0, batch: int = 2_000,
 
 def _error_responder(routes: Sequence[BaseRoute],
                      graphql: GatewayGraphQL) -> Callable[[Scope, GatewayError], Response]:
-    """An error raised before routing (a body the middleware refuses), answered in the
-    dialect of the route the request addressed: its REST surface's body, GraphQL's
-    `{"errors": [...]}`, else `{"message", "code"}`."""
+    """An error met outside the routes (a body the middleware refuses, an exception that
+    escaped the app), answered in the dialect of the route the request addressed: its REST
+    surface's body, GraphQL's `{"errors": [...]}`, else `{"message", "code"}`."""
 
     def respond(scope: Scope, exc: GatewayError) -> Response:
         for route in routes:
@@ -194,9 +195,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         *upstack.routes(),
         *clickstack.routes(),
     ]
+    respond = _error_responder(routes, graphql)
     return Starlette(
         routes=routes,
-        middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                               respond=_error_responder(routes, graphql))],
+        # Outermost first: every response, a refused body's included, carries X-Request-Id.
+        middleware=[Middleware(RequestIdMiddleware, respond=respond),
+                    Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                               respond=respond)],
         lifespan=lifespan,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +34,7 @@ from gateway.errors import (
     InvalidApiKey,
     RateLimited,
 )
+from gateway.request_id import request_id_of
 from gateway.secret_box import SecretBox
 from gateway.settings import Settings
 from gateway.storage import Database
@@ -88,6 +88,12 @@ class Context:
 
     def now(self) -> datetime:
         return self.state.clock()
+
+    @property
+    def request_id(self) -> str | None:
+        """The request's id, as the `X-Request-Id` response header and the audit log carry it
+        (what a user quotes, and what the log record of an unexpected error names)."""
+        return self.audit.request_id
 
     @property
     def client_host(self) -> str | None:
@@ -176,11 +182,6 @@ else:
     Info = strawberry.Info[Context, None]
 
 
-def _request_id(headers: dict[str, str]) -> str:
-    sent = headers.get("x-request-id", "")
-    return sent[:64] if sent.isprintable() and sent else os.urandom(12).hex()
-
-
 def _header_values(request: Request) -> dict[str, str]:
     """The request's headers by (lower-case) name, the first of a repeated one, as
     `request.headers.get` answers: read once, since each `get` scans every header and a
@@ -205,7 +206,8 @@ async def build_context(request: Request, response: Response | None = None) -> C
     credentials = read_credentials(headers, request.cookies if "cookie" in headers else None)
     client = request.client
     trail = AuditTrail(state.audit, state.clock, ip=client.host if client else None,
-                       user_agent=headers.get("user-agent"), request_id=_request_id(headers))
+                       user_agent=headers.get("user-agent"),
+                       request_id=request_id_of(request.scope))
     # The loaders read the principal when a batch loads, after it is resolved below.
     ctx = Context(request=request, response=response, state=state, credentials=credentials,
                   loaders=Loaders(state.db, lambda: ctx.principal), audit=trail)

@@ -15,6 +15,11 @@
         UnsupportedMediaType    UNSUPPORTED_MEDIA_TYPE 415  a JSON body not sent as JSON
         QueryTooLarge           QUERY_TOO_LARGE      400  buckets x groups, or a GraphQL
                                                       document's shape, past a bound
+        GraphQLParseFailed      GRAPHQL_PARSE_FAILED 400  GraphQL only: a syntax error
+        GraphQLValidationFailed GRAPHQL_VALIDATION_FAILED  400  GraphQL only: the document
+                                                      does not fit the schema
+        BadUserInput            BAD_USER_INPUT       400  GraphQL only: a variable (or argument)
+                                                      value does not fit its type
       Conflict                  CONFLICT             409
         StaleVersion            STALE_VERSION        409  a write named an old version
       RateLimited               RATE_LIMITED         429
@@ -23,7 +28,10 @@
 Codes are never renamed or reused once shipped; a new situation gets a new class. The status
 is the default; each REST surface owns a table that may map a code to its product's status.
 GraphQL puts `code` (and `details` where present) into `extensions`: graphql-core copies an
-original error's `.extensions` dict into the GraphQL error.
+original error's `.extensions` dict into the GraphQL error. The three GraphQL-only codes are
+Apollo Server's standard ones, given to graphql-core's own errors by the phase that found them
+(gateway/graphql_errors.py); INTERNAL (this base class) is what an unexpected error is
+answered as, masked, on every surface.
 """
 
 from __future__ import annotations
@@ -35,10 +43,13 @@ from typing import Any, ClassVar
 __all__ = [
     "AccessDenied",
     "AuthRequired",
+    "BadUserInput",
     "Conflict",
     "CsrfFailed",
     "FieldError",
     "GatewayError",
+    "GraphQLParseFailed",
+    "GraphQLValidationFailed",
     "InsufficientScope",
     "InvalidApiKey",
     "InvalidCredentials",
@@ -190,6 +201,30 @@ class QueryTooLarge(InvalidInput):
     code = "QUERY_TOO_LARGE"
     status = 400
     default_message = "Query too large"
+
+
+class GraphQLParseFailed(InvalidInput):
+    """The GraphQL document is not GraphQL (graphql-core's syntax error, message kept)."""
+
+    code = "GRAPHQL_PARSE_FAILED"
+    default_message = "Syntax error"
+
+
+class GraphQLValidationFailed(InvalidInput):
+    """The document does not fit the schema: an unknown field or argument, a literal of the
+    wrong type, an undeclared variable (graphql-core's validation message, kept)."""
+
+    code = "GRAPHQL_VALIDATION_FAILED"
+    default_message = "The document does not fit the schema"
+
+
+class BadUserInput(InvalidInput):
+    """A variable's value does not fit its declared type (wrong type, missing, bad enum
+    value, Int past 32 bits, unknown input field), or an argument's value, found invalid at
+    execution (graphql-core's coercion message, kept)."""
+
+    code = "BAD_USER_INPUT"
+    default_message = "A value does not fit its type"
 
 
 class Conflict(GatewayError):

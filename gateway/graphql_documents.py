@@ -10,8 +10,10 @@ of megabytes. Per request it
    and, for a caller without a valid credential when anonymous introspection is off, the
    introspection refusal; each combination is one tuple built once, so validation results
    stay cacheable (strawberry #4635);
-3. parses through the `DocumentStore` (the token limit set by MaxTokensLimiter applies);
-4. validates through the same store; a RecursionError becomes QUERY_TOO_LARGE.
+3. parses through the `DocumentStore` (the token limit set by MaxTokensLimiter applies); a
+   syntax error is coded GRAPHQL_PARSE_FAILED (gateway/graphql_errors.py);
+4. validates through the same store; uncoded errors are coded GRAPHQL_VALIDATION_FAILED, a
+   RecursionError becomes QUERY_TOO_LARGE.
 
 graphql-core's own bounds (too many tokens, nesting past 200 levels) answer uncoded errors;
 `code_core_limit_error` (gateway/graphql_limits.py) codes them on the way out.
@@ -35,6 +37,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from gateway.errors import GatewayError, PayloadTooLarge, QueryTooLarge
+from gateway.graphql_errors import code_parse_error, code_validation_error
 from gateway.graphql_limits import AnonymousIntrospectionRule, coded_error
 
 __all__ = ["DocumentGuard", "DocumentStore", "has_valid_credential", "utf8_length_over"]
@@ -146,7 +149,10 @@ class DocumentGuard(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         ec = self.execution_context
         if ec.query:  # otherwise Strawberry reports the missing query
-            ec.graphql_document = self.store.parse(ec.query, dict(ec.parse_options))
+            try:
+                ec.graphql_document = self.store.parse(ec.query, dict(ec.parse_options))
+            except GraphQLError as error:
+                raise code_parse_error(error) from None
         yield
 
     def on_validate(self) -> Iterator[None]:
@@ -154,8 +160,9 @@ class DocumentGuard(SchemaExtension):
         document = ec.graphql_document
         if document is not None and ec.query:
             try:
-                ec.pre_execution_errors = self.store.validate(
+                errors = self.store.validate(
                     ec.query, document, ec.schema._schema, ec.validation_rules)
+                ec.pre_execution_errors = [code_validation_error(e) for e in errors]
             except RecursionError:
                 ec.pre_execution_errors = [coded_error(QueryTooLarge(
                     "Document is nested too deeply to validate"))]

@@ -8,12 +8,21 @@
 - a chunked body is counted as the app reads it; past the limit `receive` raises
   `PayloadTooLarge`, a `GatewayError`, so a REST route renders it as its own 413 (never a
   500), and one that escapes the app (GraphQL reads the body itself) is answered here;
-- lingering close: a response that starts while the client is still sending its body first
-  drains the rest, bounded (`drain_bytes`, `drain_seconds`), as nginx's lingering close does.
-  A server that closes a connection with unread input makes the kernel reset it, and the
-  client loses the 413 it was sent (seen with `Connection: close` clients). Not drained: a
-  body the client was never invited to send (`Expect: 100-continue`, nothing read yet), and
-  a declared body longer than the drain budget;
+- lingering close: a response sent while the client is still sending its body is written
+  out (status, headers and body), then the rest of the request body is read and discarded
+  before the response is completed, as nginx's lingering close does. A server that closes a
+  connection with unread input makes the kernel reset it, and a client still sending loses
+  the 413 it was sent: `urllib` (which sends `Connection: close`, so uvicorn closes after the
+  response) saw ConnectionResetError or BrokenPipeError for any body past the budget. The
+  answer goes first so a client that reads while it sends (curl, browsers) sees it at once
+  and can stop; one that reads only after sending (urllib, httpx) finds it waiting. After a
+  full drain the connection may even be kept alive. Bounded: at most `drain_bytes` (default
+  4x the limit, 20 MiB for the default 5 MiB: a body a few times too large is a mistake of
+  degree, answered; past that it is not read) and `drain_seconds` (5 s in all; a client
+  trickling its body is cut off). Not drained: a body the client was never invited to send
+  (`Expect: 100-continue`, nothing read yet), and a declared body longer than the budget
+  (it would be cut off anyway: the answer is sent and the connection closed, so that
+  client sees a reset);
 - a client that disconnects while sending its body is logged on one line (info), not as an
   unhandled error with a traceback.
 """
@@ -31,11 +40,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import GatewayError, PayloadTooLarge
 
-__all__ = ["BodyLimitMiddleware", "plain_error_response"]
+__all__ = ["DRAIN_FACTOR", "BodyLimitMiddleware", "plain_error_response"]
 
 log = logging.getLogger("gateway.http")
 
 Respond = Callable[[Scope, GatewayError], Response]
+
+DRAIN_FACTOR = 4  # the drain budget, in multiples of the body limit
 
 
 def plain_error_response(scope: Scope, exc: GatewayError) -> Response:
@@ -55,8 +66,9 @@ class BodyLimitMiddleware:
         self.app = app
         self.max_bytes = max_bytes
         self.respond = respond
-        # Twice the limit: a client sending a 10 MB body to a 5 MB limit still reads its 413.
-        self.drain_bytes = 2 * max_bytes if drain_bytes is None else drain_bytes
+        # Four times the limit: a client sending a 10 or 16 MB body to a 5 MiB limit still
+        # reads its 413 (twice the limit, the old budget, reset 11 MB urllib uploads).
+        self.drain_bytes = DRAIN_FACTOR * max_bytes if drain_bytes is None else drain_bytes
         self.drain_seconds = drain_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -67,10 +79,17 @@ class BodyLimitMiddleware:
         started = False
 
         async def send_after_drain(message: Message) -> None:
+            """Pass the response on; hold back its completion until the unread body is
+            drained (the answer is already on the wire, module docstring)."""
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+            elif (message["type"] == "http.response.body" and not message.get("more_body")
+                  and body.should_drain(self.drain_bytes)):
+                if message.get("body"):
+                    await send({**message, "more_body": True})
                 await body.drain(self.drain_bytes, self.drain_seconds)
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
         if body.declared is not None and body.declared > self.max_bytes:
@@ -127,12 +146,15 @@ class _Body:
             raise PayloadTooLarge(f"Request body exceeds {self.limit} bytes")
         return message
 
+    def should_drain(self, budget: int) -> bool:
+        """Whether the client is still sending a body it was invited to send, and the rest
+        fits `budget` (a longer declared rest would be cut off anyway)."""
+        if not self.pending or (self.expects_continue and not self.asked):
+            return False
+        return self.declared is None or self.declared - self.seen <= budget
+
     async def drain(self, budget: int, seconds: float) -> None:
         """Read and discard what the client still sends: at most `budget` bytes, `seconds`."""
-        if not self.pending or (self.expects_continue and not self.asked):
-            return
-        if self.declared is not None and self.declared - self.seen > budget:
-            return  # it would be cut off anyway; answer now
         drained = 0
         try:
             async with asyncio.timeout(seconds):

@@ -6,9 +6,10 @@ Speed and safety rules (see shared notes on Strawberry 0.341):
   bounded in bytes (gateway/graphql_documents.py), with the shape limits built once here
   (gateway/graphql_limits.py: linear in the document, unlike Strawberry's limiters; rules
   built per request would make every validation a cache miss, strawberry #4635);
-- no per-field async extension; errors are masked once, on the way out of `execute`, so an
-  exception escaping an extension hook is masked too (MaskErrors only sees results produced
-  inside the operation);
+- no per-field async extension; errors are coded by the phase that found them and masked
+  once, on the way out of `execute`, so an exception escaping an extension hook is masked
+  too (MaskErrors only sees results produced inside the operation); what reaches the client
+  and the log is gateway/graphql_errors.py's rule;
 - operations selecting only pure root fields (the immutable catalog) are served from a
   result cache bounded in bytes (gateway/graphql_cache.py).
 
@@ -17,24 +18,26 @@ Speed and safety rules (see shared notes on Strawberry 0.341):
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaxTokensLimiter
+from strawberry.federation.schema import FederationAny
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.base import get_object_definition
 from strawberry.types.graphql import OperationType
 from strawberry.utils.str_converters import to_camel_case
 
-from gateway.errors import GatewayError, QueryTooLarge
+from gateway.errors import GatewayError, InvalidInput
 from gateway.graphql_cache import PURE, ResultCache, ResultStore
 from gateway.graphql_documents import DocumentGuard, DocumentStore
+from gateway.graphql_entities import representation_problems
+from gateway.graphql_errors import GatewayExecutor, cause_of, client_view, log_unexpected
 from gateway.graphql_inputs import VariableBounds
-from gateway.graphql_limits import code_core_limit_error, limits_rule
+from gateway.graphql_limits import limits_rule
 from gateway.settings import Settings
 from gateway.types.analytics import FilterInput
 from resolvers.alerts import AlertsMutation, AlertsQuery
@@ -48,8 +51,6 @@ from resolvers.users import UsersMutation, UsersQuery
 from resolvers.viewer import ViewerQuery
 
 __all__ = ["build_schema", "export_sdl"]
-
-log = logging.getLogger("gateway.graphql")
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
@@ -69,29 +70,9 @@ Mutation = merge_types("Mutation", (KeysMutation, UsersMutation, EventsMutation,
                                     DashboardsMutation, AlertsMutation))
 
 
-def _should_mask(error: GraphQLError) -> bool:
-    """Mask unexpected exceptions; keep our coded errors and GraphQL's own messages.
-
-    graphql-core wraps a variable's coercion error ("Value 'X' does not exist in
-    'Granularity' enum") in another GraphQLError whose `original_error` is the first: that
-    is bad input, answered with GraphQL's message, not an unexpected exception."""
-    original = error.original_error
-    return original is not None and not isinstance(original, GatewayError | GraphQLError)
-
-
-def _mask(error: GraphQLError) -> GraphQLError:
-    """What the client sees of an error: coded errors and GraphQL's own messages as they are
-    (graphql-core's size and nesting bounds coded QUERY_TOO_LARGE); a RecursionError (input
-    nested past what the interpreter can walk) as QUERY_TOO_LARGE; anything else as
-    "Unexpected error." without detail."""
-    if not _should_mask(error):
-        return code_core_limit_error(error)
-    if isinstance(error.original_error, RecursionError):
-        return GraphQLError("Input is nested too deeply", error.nodes, error.source,
-                            error.positions, error.path,
-                            original_error=QueryTooLarge("Input is nested too deeply"))
-    return GraphQLError("Unexpected error.", error.nodes, error.source, error.positions,
-                        error.path)
+def _request_id(context: Any) -> str | None:
+    request_id = getattr(context, "request_id", None)
+    return request_id if isinstance(request_id, str) else None
 
 
 class GatewaySchema(strawberry.federation.Schema):
@@ -112,26 +93,34 @@ class GatewaySchema(strawberry.federation.Schema):
             query, variable_values, context_value, root_value, operation_name,
             allowed_operation_types, operation_extensions)
         if result.errors:
-            result.errors = [_mask(e) for e in result.errors]
+            request_id = _request_id(context_value)
+            result.errors = [client_view(e, request_id) for e in result.errors]
         return result
 
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
-        """Audit refused checks; log only what is unexpected (bad input is not a server
-        error)."""
+        """Audit refused checks; log only what is unexpected, once per request, with the
+        request id (gateway/graphql_errors.py). Strawberry's own logging (every error, with
+        a traceback, bad input included) is replaced, not called."""
         ctx = getattr(execution_context, "context", None) if execution_context else None
         note = getattr(ctx, "note_error", None)
         if note is not None:
             for error in errors:
-                if isinstance(error.original_error, GatewayError):
-                    note(error.original_error)
-        unexpected = [e for e in errors if _should_mask(e)]
-        for error in unexpected:  # client input, not a bug; its traceback is 1,000 frames
-            if isinstance(error.original_error, RecursionError):
-                log.warning("GraphQL input nested too deeply: %s", error.message)
-        unexpected = [e for e in unexpected if not isinstance(e.original_error, RecursionError)]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
+                cause = cause_of(error)
+                if isinstance(cause, GatewayError):
+                    note(cause)
+        log_unexpected(errors, _request_id(ctx))
+
+    def entities_resolver(self, info: strawberry.Info,
+                          representations: list[FederationAny]) -> list[FederationAny]:
+        """Federation's `_entities`, with its representations checked first: each must be
+        an object naming an entity of this schema, with the fields its `resolve_reference`
+        takes, else INVALID_INPUT at its index (Strawberry's resolver would raise KeyError
+        or TypeError: an unexpected error for what is the caller's mistake)."""
+        problems = representation_problems(self, representations)
+        if problems:
+            raise InvalidInput(problems[0].message, details=problems)
+        return super().entities_resolver(info, representations)
 
 
 def _pure_root_fields() -> frozenset[str]:
@@ -149,6 +138,7 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
     schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
+        execution_context_class=GatewayExecutor,
         # No sort_schema=True: it rebuilds the GraphQL types, and the federation `_Entity`
         # union then rejects our own objects (identity check in strawberry/types/union.py).
         # Printing order is already deterministic (definition order).

@@ -6,7 +6,9 @@ callable with a scripted `receive` where the order of reads and the response mat
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -16,6 +18,7 @@ import pytest
 from starlette.applications import Starlette
 
 from gateway.app import create_app
+from gateway.middleware import BodyLimitMiddleware
 from gateway.rest.base import SurfaceRoute
 from gateway.settings import Settings
 from tests.support import Clock
@@ -115,36 +118,46 @@ class _Client:
         if message["type"] == "http.response.start":
             self.status = message["status"]
             self.log.append(f"response {self.status}")
+        elif message["type"] == "http.response.body" and message.get("body"):
+            self.log.append("answer")
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            self.log.append("end")
 
 
-@pytest.mark.parametrize(("declared", "extra", "read_before_answer"), [
-    (8 * 1000, {}, 8),  # within twice the limit: all of it is read first
-    (100 * 1000, {}, 0),  # past the drain budget: answered at once
+@pytest.mark.parametrize(("declared", "extra", "drained"), [
+    (16 * 1000, {}, 16),  # within four times the limit: all of it is read after the answer
+    (100 * 1000, {}, 0),  # past the drain budget: answered, not read
     (8 * 1000, {"expect": "100-continue"}, 0),  # never invited: not read
 ], ids=["drained", "past-budget", "expect-continue"])
-async def test_a_413_is_answered_after_the_rest_of_the_body(
-        app: Starlette, declared: int, extra: dict[str, str], read_before_answer: int) -> None:
-    """Rule (issue #10), nginx's lingering close: a server that answers 413 and closes while
-    the client is still sending makes the kernel reset the connection, and the client loses
-    the answer (seen on uvicorn with `Connection: close`). So the rest of the body is read
-    and discarded first, bounded: up to twice the limit, and not when the client waits for
-    100 Continue."""
+async def test_a_413_is_answered_then_the_rest_of_the_body_drained(
+        app: Starlette, declared: int, extra: dict[str, str], drained: int) -> None:
+    """Rule (issues #10, #12), nginx's lingering close: a server that answers 413 and closes
+    while the client is still sending makes the kernel reset the connection, and the client
+    loses the answer (seen on uvicorn with `Connection: close`). So the answer is written
+    first (a client reading while it sends sees it at once), then the rest of the body is
+    read and discarded before the response completes, bounded: up to four times the limit,
+    and not when the client waits for 100 Continue."""
     client = _Client([b" " * 1000] * (declared // 1000))
     headers = {"content-type": "application/json", "content-length": str(declared), **extra}
     await app(_scope("/tr/api/events", headers), client.receive, client.send)
     assert client.status == 413
-    assert client.log[:read_before_answer + 1] == ["body"] * read_before_answer + [
-        "response 413"]
+    assert client.log == ["response 413", "answer"] + ["body"] * drained + ["end"]
 
 
-@pytest.mark.parametrize("path", ["/tr/api/events", "/api/v2/alerts", "/graphql"])
-async def test_a_chunked_body_past_the_limit_is_drained_then_refused(
-        app: Starlette, path: str) -> None:
-    """The chunked case: the app reads until the limit, the rest is drained, then the 413."""
+@pytest.mark.parametrize(("path", "read"), [
+    ("/tr/api/events", 4),  # its own limit, EVENTS_LIMIT: the fourth 1000 bytes cross it
+    ("/api/v2/alerts", 5),
+    ("/graphql", 5),
+])
+async def test_a_chunked_body_past_the_limit_is_refused_then_drained(
+        app: Starlette, path: str, read: int) -> None:
+    """The chunked case: the app reads until the limit, the 413 is sent, the rest is
+    drained, then the response completes."""
     client = _Client([b" " * 1000] * 10)
     headers = {"content-type": "application/json", "transfer-encoding": "chunked"}
     await app(_scope(path, headers), client.receive, client.send)
-    assert client.log == ["body"] * 10 + ["response 413"]
+    assert client.log == (["body"] * read + ["response 413", "answer"]
+                          + ["body"] * (10 - read) + ["end"])
 
 
 @pytest.mark.parametrize("path", ["/tr/api/events", "/accounts/api/dashboard/views",
@@ -162,3 +175,31 @@ async def test_a_client_gone_mid_body_is_one_info_line(
     gone = [r for r in caplog.records if r.name == "gateway.http"]
     assert len(gone) == 1 and gone[0].levelno == logging.INFO and gone[0].exc_info is None
     assert "disconnected" in gone[0].getMessage()
+
+
+async def test_a_stalled_body_is_drained_for_a_bounded_time(
+        app: Starlette, caplog: pytest.LogCaptureFixture) -> None:
+    """The bound in time: a client that declares a body and stops sending has its 413 at
+    once, and the response completes when the drain gives up (`drain_seconds`), with one
+    info line; it never holds the request open for longer."""
+    stalled = asyncio.Event()
+    client = _Client([])
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            client.log.append("body")
+            return {"type": "http.request", "body": b" " * 1000, "more_body": True}
+        await stalled.wait()  # never set: the client went quiet
+        raise AssertionError("unreachable")
+
+    bounded = BodyLimitMiddleware(app, max_bytes=LIMIT, drain_seconds=0.2)
+    headers = {"content-type": "application/json", "content-length": str(3 * LIMIT)}
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="gateway.http"):
+        await bounded(_scope("/api/v2/alerts", headers), receive, client.send)
+    assert 0.2 <= time.monotonic() - started < 2
+    assert client.log == ["response 413", "answer", "body", "end"]
+    assert "stopped draining" in caplog.text

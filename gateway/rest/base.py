@@ -70,6 +70,7 @@ from gateway.errors import (
     UnsupportedMediaType,
 )
 from gateway.limits import parse_int
+from gateway.request_id import request_id_of
 
 __all__ = ["Call", "JSONBody", "RestInfo", "Surface", "SurfaceRoute", "is_json_media_type",
            "query_int", "read_json", "resolver_info", "retry_after_headers", "unknown_fields"]
@@ -147,8 +148,10 @@ class Surface:
                 return surface.error_response(exc)
             except ClientDisconnect:
                 raise  # nobody to answer; BodyLimitMiddleware logs it on one line
-            except Exception:
-                log.exception("unhandled error on %s %s", method, path)
+            except Exception:  # one record, naming the id the response's X-Request-Id has
+                request_id = request_id_of(request.scope)
+                log.exception("unhandled error on %s %s (request %s)", method, path,
+                              request_id, extra={"request_id": request_id})
                 return surface.error_response(GatewayError())
             response = body if isinstance(body, Response) else JSONBody(body, status_code=status)
             ctx.apply_cookies(response)
