@@ -91,11 +91,13 @@ class ErrorDialects:
     # Starlette exception handlers (create_app registers them).
 
     async def http_exception(self, request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)  # registered for HTTPException only
+        if not isinstance(exc, HTTPException):  # registered for HTTPException only
+            raise exc
         return self.respond(request.scope, _from_http(exc))
 
     async def gateway_error(self, request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, GatewayError)  # registered for GatewayError only
+        if not isinstance(exc, GatewayError):  # registered for GatewayError only
+            raise exc
         return self.respond(request.scope, exc)
 
     async def server_error(self, request: Request, exc: Exception) -> Response:

@@ -100,9 +100,11 @@ class Contract:
     body type, and the body and query parameter types it reads (TypedDicts; None: none)."""
 
     scope: str | None
-    response: object
-    body: object | None = None
-    query: object | None = None
+    # Type expressions (a TypedDict, `A | list[A]`, `Page[AlertBody]`): Any, as mypy has
+    # no type for "a type form".
+    response: Any
+    body: Any = None
+    query: Any = None
     status: int = 200
     summary: str = ""
 
@@ -143,7 +145,7 @@ class Surface:
     """
 
     def __init__(self, name: str, *, render: Callable[[GatewayError, int], Any],
-                 error_body: object, title: str = "", prefixes: Sequence[str] = (),
+                 error_body: Any, title: str = "", prefixes: Sequence[str] = (),
                  statuses: Mapping[str, int] | None = None,
                  headers: Callable[[GatewayError], Mapping[str, str]] | None = None) -> None:
         self.name = name
@@ -165,7 +167,7 @@ class Surface:
         return JSONBody(self._render(exc, status), status_code=status, headers=headers)
 
     def route(self, method: str, path: str, call: Call, *, twin: str, scope: str | None,
-              response: object, body: object | None = None, query: object | None = None,
+              response: Any, body: Any = None, query: Any = None,
               status: int = 200) -> SurfaceRoute:
         """`twin` names the GraphQL field ("Query.alerts", "Mutation.updateWebhook") whose
         resolver `call` calls: the same operation, checks and errors on both surfaces. The
