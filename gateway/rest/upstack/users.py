@@ -7,6 +7,7 @@ Login answers the token in the body and sets it as the HttpOnly `gateway_session
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 from typing import Required
 
 import strawberry
@@ -31,6 +32,10 @@ from resolvers.users import (
 __all__ = ["UserBody", "routes", "user_body"]
 
 
+# The roles of gateway/auth/scopes.py `ROLES` (tests/test_openapi.py keeps them equal).
+Role = Literal["owner", "admin", "member", "viewer"]
+
+
 class UserBody(TypedDict):
     id: str
     organizationId: str
@@ -52,7 +57,7 @@ class OneUser(TypedDict):
 class UserInput(TypedDict, total=False):
     email: Required[str]
     password: Required[str]
-    role: Required[str]  # owner, admin, member or viewer
+    role: Required[Role]
     pixelIds: list[str] | None
 
 
