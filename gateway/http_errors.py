@@ -38,10 +38,9 @@ __all__ = ["ErrorDialects"]
 def _from_http(exc: HTTPException) -> GatewayError:
     if exc.status_code == 404:
         return NotFound("No route serves this path")
-    if exc.status_code == 405:
+    if exc.status_code == 405:  # `respond` names every method of the path
         allowed = (exc.headers or {}).get("Allow", "")
-        return MethodNotAllowed("Method not allowed here (allowed: " + allowed + ")",
-                                allowed=[m.strip() for m in allowed.split(",") if m.strip()])
+        return MethodNotAllowed(allowed=[m.strip() for m in allowed.split(",") if m.strip()])
     # The router raises only those two; a 4xx from request parsing reads as bad input.
     return InvalidInput(exc.detail) if exc.status_code < 500 else GatewayError()
 
@@ -81,7 +80,20 @@ class ErrorDialects:
                 return surface.error_response
         return None
 
+    def _allowed(self, scope: Scope) -> list[str]:
+        """Every method some route serves this path with (Starlette's 405 names only the
+        methods of the first route of the path: GET, when POST is a second route)."""
+        methods: set[str] = set()
+        for route in self._routes:
+            if isinstance(route, Route) and route.matches(scope)[0] is not Match.NONE:
+                methods.update(route.methods or ())
+        return sorted(methods)
+
     def respond(self, scope: Scope, exc: GatewayError) -> Response:
+        if isinstance(exc, MethodNotAllowed):
+            allowed = self._allowed(scope) or list(exc.allowed)
+            exc = MethodNotAllowed(f"{scope.get('method')} is not allowed here (allowed: "
+                                   f"{', '.join(allowed)})", allowed=allowed)
         dialect = self._dialect(scope)
         response = plain_error_response(scope, exc) if dialect is None else dialect(exc)
         if isinstance(exc, MethodNotAllowed) and exc.allowed:
