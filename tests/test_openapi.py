@@ -41,9 +41,9 @@ def missing_operations(document: dict[str, Any], routes: list[BaseRoute]) -> lis
         assert isinstance(route, Route), route
         if route.path in NOT_REST:
             continue
-        for method in sorted((route.methods or set()) - {"HEAD"}):
-            if method.lower() not in document["paths"].get(route.path, {}):
-                missing.append(f"{method} {route.path}")
+        described = document["paths"].get(route.path, {})
+        missing.extend(f"{m} {route.path}" for m in sorted((route.methods or set()) - {"HEAD"})
+                       if m.lower() not in described)
     return missing
 
 

@@ -7,8 +7,7 @@ Login answers the token in the body and sets it as the HttpOnly `gateway_session
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
-from typing import Required
+from typing import Literal, Required
 
 import strawberry
 from starlette.requests import Request
