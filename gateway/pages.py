@@ -38,7 +38,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 # What GraphiQL's Headers pane starts with: the headers a caller fills in (README "Try it").
 CREDENTIAL_HEADERS = {"x-api-key": "", "x-pixel-id": ""}
-_DEFAULT_QUERY = """# Fill in x-api-key (and x-pixel-id) in the Headers pane below, then run:
+_DEFAULT_QUERY = """# Fill in x-api-key in Headers (below; x-pixel-id
+# when the key reaches several pixels), then run (Ctrl-Enter).
 {
   measures(category: "meta") {
     key
