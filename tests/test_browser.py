@@ -109,6 +109,16 @@ def live(settings: Settings, clock: Clock) -> Iterator[LiveGateway]:
         yield gateway
 
 
+def _shown(page: Any, selector: str, timeout_ms: int = 2_000) -> bool:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_selector(selector, timeout=timeout_ms)
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
 def test_graphiql_renders_offline_with_editor_headers_and_explorer(
         live: LiveGateway, offline: Offline, tmp_path: Path) -> None:
     key = live.mint("analytics:read")
@@ -125,12 +135,8 @@ def test_graphiql_renders_offline_with_editor_headers_and_explorer(
         .setValue(JSON.stringify({"x-api-key": key, "x-pixel-id": ""}, null, 2))""", key)
     for _ in range(5):  # GraphiQL reads the pane on its next render; retry until it has
         page.click('button[aria-label="Re-fetch GraphQL schema"]')
-        try:
-            page.wait_for_selector(".graphiql-explorer-root .graphiql-explorer-measures",
-                                   timeout=2_000)
+        if _shown(page, ".graphiql-explorer-root .graphiql-explorer-measures"):
             break
-        except Exception:  # noqa: BLE001  # playwright's TimeoutError: click again
-            continue
     explorer = page.inner_text(".graphiql-plugin")
     assert "Explorer" in explorer and "measures" in explorer and "analytics" in explorer
     page.click(".graphiql-execute-button")
@@ -160,7 +166,7 @@ def test_docs_page_renders_offline(live: LiveGateway, offline: Offline,
 class _Frontend(BaseHTTPRequestHandler):
     """Another origin's page: blank; the test runs its scripts in it."""
 
-    def do_GET(self) -> None:  # noqa: N802  # http.server's handler name
+    def do_GET(self) -> None:  # http.server's handler name
         body = b"<!doctype html><title>frontend</title><p>frontend</p>"
         self.send_response(200)
         self.send_header("content-type", "text/html")
@@ -168,7 +174,7 @@ class _Frontend(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # the base's name
+    def log_message(self, format: str, *args: Any) -> None:  # the base's name
         pass
 
 
