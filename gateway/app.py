@@ -192,7 +192,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     return Starlette(
         routes=routes,
         middleware=[
-            Middleware(CORSMiddleware, origins=settings.cors_origins),
+            # Without configured origins, not even a pass-through layer per request.
+            *([Middleware(CORSMiddleware, origins=settings.cors_origins)]
+              if settings.cors_origins else []),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        respond=errors.respond),
         ],
