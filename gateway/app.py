@@ -2,22 +2,26 @@
 
 Routes, middleware and lifespan are declared here and nowhere else. The lifespan opens the
 database, upgrades its schema in place, and publishes an `AppState` on `app.state.gateway`.
+
+Middleware, outermost first: CORS (gateway/cors.py), then the body limit. Errors raised
+outside a route's own handling (the router's 404 and 405, the body limit, an asset route)
+answer in the dialect of the surface the path belongs to (gateway/http_errors.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Scope
+from starlette.routing import Route
 
 from gateway import __version__
 from gateway.audit import AuditLog
@@ -27,13 +31,17 @@ from gateway.auth.sessions import SessionAuthenticator
 from gateway.auth.throttle import LoginThrottle
 from gateway.auth.usage import KeyUsage
 from gateway.context import AppState
+from gateway.cors import CORSMiddleware
 from gateway.egress import EgressGuard, Resolver, resolve_system
 from gateway.errors import GatewayError
 from gateway.graphql_view import GatewayGraphQL, graphql_error_response
-from gateway.middleware import BodyLimitMiddleware, plain_error_response
+from gateway.http_errors import ErrorDialects
+from gateway.middleware import BodyLimitMiddleware
+from gateway.openapi import OpenAPIDocument
+from gateway.pages import Pages
 from gateway.request_id import RequestIdMiddleware
 from gateway.rest import clickstack, upstack
-from gateway.rest.base import JSONBody, SurfaceRoute
+from gateway.rest.base import JSONBody
 from gateway.schema import build_schema
 from gateway.services.alert_evaluator import AlertEvaluator
 from gateway.services.webhooks import seal_legacy_secrets, webhook_secret_box
@@ -90,26 +98,6 @@ async def _fold_rollups(db: Database, *, idle: float = 1.0, batch: int = 2_000,
             continue
         busy = db.event_writer.seconds_since_write() < 1.0
         await asyncio.sleep((loop.time() - started) * (1 - share) / share if busy else 0)
-
-
-def _error_responder(routes: Sequence[BaseRoute],
-                     graphql: GatewayGraphQL) -> Callable[[Scope, GatewayError], Response]:
-    """An error met outside the routes (a body the middleware refuses, an exception that
-    escaped the app), answered in the dialect of the route the request addressed: its REST
-    surface's body, GraphQL's `{"errors": [...]}`, else `{"message", "code"}`."""
-
-    def respond(scope: Scope, exc: GatewayError) -> Response:
-        for route in routes:
-            if route.matches(scope)[0] is Match.NONE:
-                continue
-            if isinstance(route, SurfaceRoute):
-                return route.surface.error_response(exc)
-            if isinstance(route, Route) and route.endpoint is graphql:
-                return graphql_error_response(exc)
-            break
-        return plain_error_response(scope, exc)
-
-    return respond
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
@@ -188,19 +176,34 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                     signal.close()
                 await db.dispose()
 
-    graphql = GatewayGraphQL(schema, graphql_ide="graphiql" if settings.graphiql else None)
+    pages = Pages()
+    graphql = GatewayGraphQL(schema, graphql_ide="graphiql" if settings.graphiql else None,
+                             pages=pages)
+    surfaces = [*upstack.routes(), *clickstack.routes()]
+    openapi = OpenAPIDocument(surfaces)
     routes = [
         Route("/health", health, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
-        *upstack.routes(),
-        *clickstack.routes(),
+        Route("/openapi.json", openapi.endpoint, methods=["GET"]),
+        Route("/docs", pages.docs, methods=["GET"]),
+        Route("/static/{digest}/{name}", pages.asset, methods=["GET"]),
+        *surfaces,
     ]
-    respond = _error_responder(routes, graphql)
+    errors = ErrorDialects(routes, graphql=graphql, graphql_response=graphql_error_response)
     return Starlette(
         routes=routes,
-        # Outermost first: every response, a refused body's included, carries X-Request-Id.
-        middleware=[Middleware(RequestIdMiddleware, respond=respond),
-                    Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                               respond=respond)],
+        middleware=[
+            # Outermost: every response, a refused body's and a CORS preflight's included,
+            # carries X-Request-Id, and an exception escaping the app is answered in the
+            # addressed surface's dialect and logged once with the id.
+            Middleware(RequestIdMiddleware, respond=errors.respond),
+            # Without configured origins, not even a pass-through layer per request.
+            *([Middleware(CORSMiddleware, origins=settings.cors_origins)]
+              if settings.cors_origins else []),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       respond=errors.respond),
+        ],
+        exception_handlers={HTTPException: errors.http_exception,
+                            GatewayError: errors.gateway_error},
         lifespan=lifespan,
     )

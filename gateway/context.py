@@ -224,7 +224,8 @@ async def build_context(request: Request, response: Response | None = None) -> C
                 raise InvalidApiKey("Invalid API key")
             return ctx  # an unknown cookie alone is ignored, like any cookie we do not own
         if credentials.token is None:  # authenticated by the session cookie
-            check_csrf(request.method, request.headers, request.cookies, _own_origin(request))
+            check_csrf(request.method, request.headers, request.cookies, _own_origin(request),
+                       trusted=state.settings.cors_origins)
         ctx._principal = principal
         trail.record("auth.success", principal=principal)
     except GatewayError as exc:

@@ -9,7 +9,9 @@
       CsrfFailed                CSRF_FAILED          403  cookie write without CSRF proof
       InsufficientScope         INSUFFICIENT_SCOPE   403
       PixelMismatch             PIXEL_MISMATCH       403  body pixelId is not the request's
-      NotFound                  NOT_FOUND            404  also another tenant's object
+      NotFound                  NOT_FOUND            404  also another tenant's object, or
+                                                      a path no route serves
+      MethodNotAllowed          METHOD_NOT_ALLOWED   405  the path is served, not this method
       InvalidInput              INVALID_INPUT        400  carries field-level `details`
         PayloadTooLarge         PAYLOAD_TOO_LARGE    413
         UnsupportedMediaType    UNSUPPORTED_MEDIA_TYPE 415  a JSON body not sent as JSON
@@ -55,6 +57,7 @@ __all__ = [
     "InvalidCredentials",
     "InvalidInput",
     "InvalidSession",
+    "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
     "PixelMismatch",
@@ -167,6 +170,19 @@ class NotFound(GatewayError):
     code = "NOT_FOUND"
     status = 404
     default_message = "Not found"
+
+
+class MethodNotAllowed(GatewayError):
+    """The path is served, but not with this method; `allowed` lists the methods that are
+    (the `Allow` header of the 405)."""
+
+    code = "METHOD_NOT_ALLOWED"
+    status = 405
+    default_message = "Method not allowed"
+
+    def __init__(self, message: str | None = None, *, allowed: Sequence[str] = ()) -> None:
+        self.allowed = tuple(allowed)
+        super().__init__(message)
 
 
 class InvalidInput(GatewayError):

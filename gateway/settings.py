@@ -29,10 +29,14 @@ tests build a `Settings(...)` directly and never patch globals.
     GATEWAY_LOGIN_QUEUE_SECONDS               2         wait for a free check before 429
     GATEWAY_WEBHOOK_ALLOW_PRIVATE       0  (1: webhooks may target private addresses)
     GATEWAY_WEBHOOK_ALLOW_NETWORKS      "" (comma-separated CIDRs webhooks may target)
+    GATEWAY_CORS_ORIGINS     "" (comma-separated origins, scheme://host[:port], browser
+                             pages on which may call the API with credentials; `*`: any
+                             origin, without credentials; gateway/cors.py)
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -48,10 +52,26 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./gateway.db"
 MIN_SECRET_BYTES = 32
 
 _TRUE = {"1", "true", "yes", "on"}
+_ORIGIN = re.compile(r"https?://[^/\s:]+(:[0-9]{1,5})?")
 
 
 class SettingsError(ValueError):
     """A setting the gateway refuses to start with (the CLI prints it and exits 2)."""
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """GATEWAY_CORS_ORIGINS: origins as a browser sends them (no path, no trailing slash),
+    or `*`. SettingsError for anything else, since a typo would fail silently in browsers."""
+    found = []
+    for item in value.split(","):
+        origin = item.strip().rstrip("/").lower()
+        if not origin:
+            continue
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise SettingsError(f"GATEWAY_CORS_ORIGINS: {item.strip()!r} is not an origin "
+                                "(scheme://host[:port], e.g. https://app.example.com) or *")
+        found.append(origin)
+    return tuple(found)
 
 
 def _check_secret(value: str, source: str) -> None:
@@ -108,6 +128,10 @@ class Settings:
     # addresses stay refused either way.
     webhook_allow_private: bool = False
     webhook_allow_networks: tuple[str, ...] = ()
+    # Origins whose pages may call the API from a browser, credentials included (their
+    # cookie writes pass the CSRF origin check); "*" lets any origin read, without
+    # credentials. Empty: no CORS headers at all (gateway/cors.py).
+    cors_origins: tuple[str, ...] = ()
     # Lifetime of a login token (JWT) and its session row; short, as tokens are bearer tokens.
     session_seconds: int = 1800
     # SQLite: how long a write waits for another writer's lock before it fails (503
@@ -197,6 +221,7 @@ class Settings:
             webhook_allow_networks=tuple(
                 n.strip() for n in environ.get("GATEWAY_WEBHOOK_ALLOW_NETWORKS", "").split(",")
                 if n.strip()),
+            cors_origins=_origins(environ.get("GATEWAY_CORS_ORIGINS", "")),
         )
 
     def with_secret(self) -> Settings:

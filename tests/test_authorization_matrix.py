@@ -21,6 +21,7 @@ import pytest
 from starlette.routing import Route
 
 from gateway.app import create_app
+from gateway.pages import Pages
 from gateway.schema import build_schema
 from gateway.settings import Settings
 from tests.support import Harness
@@ -160,6 +161,10 @@ ROWS: dict[str, Row] = {
     "GET /health": Row(PUBLIC, rest("GET", "/health")),
     "GET /graphql": Row(PUBLIC, rest("GET", "/graphql")),  # transport: fields are rows above
     "POST /graphql": Row(PUBLIC, gql("{ __typename }")),
+    # issue #17: the API document, the docs page and the pages' assets
+    "GET /openapi.json": Row(PUBLIC, rest("GET", "/openapi.json")),
+    "GET /docs": Row(PUBLIC, rest("GET", "/docs")),
+    "GET /static/{digest}/{name}": Row(PUBLIC, rest("GET", Pages().url("graphiql.min.css"))),
     "GET /db-mgmt/api/measures": Row(ANY, rest("GET", "/db-mgmt/api/measures")),
     "GET /accounts/api/api-keys": Row("keys:read", rest("GET", "/accounts/api/api-keys")),
     "POST /accounts/api/api-keys": Row("keys:admin", rest("POST", "/accounts/api/api-keys",

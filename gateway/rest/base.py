@@ -39,6 +39,14 @@ need each request as GraphQL variables and the answer picked back out of `data`:
 shapes per route. So a route calls the resolver; the stored-operation variant lives on only in
 benchmarks/_apps.py, to keep measuring the choice.
 
+Contracts: every route declares, next to itself, what `GET /openapi.json` documents
+(gateway/openapi.py): the `scope` it needs (checked against the one scope table here, and
+against the guard itself by tests/test_authorization_matrix.py), the `response` body type
+(a TypedDict that the route's body-shaping function returns, so mypy holds the function to
+the document), the `body` and `query` types it reads, and its success `status`. The surface
+declares its error body type (`error_body`, what its `render` returns) and the path
+`prefixes` it owns (an unknown path under them answers in its dialect: gateway/http_errors.py).
+
 Bodies: `read_json` takes JSON sent as JSON (`application/json` or `application/*+json`, any
 parameters), else 415 UNSUPPORTED_MEDIA_TYPE. `unknown_fields` lists the fields a body may
 not carry, each as a field error naming it; the adapter hands them to the service (in the
@@ -51,15 +59,16 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.auth.scopes import SCOPES
 from gateway.context import Context, build_context
 from gateway.errors import (
     FieldError,
@@ -72,12 +81,33 @@ from gateway.errors import (
 from gateway.limits import parse_int
 from gateway.request_id import request_id_of
 
-__all__ = ["Call", "JSONBody", "RestInfo", "Surface", "SurfaceRoute", "is_json_media_type",
-           "query_int", "read_json", "resolver_info", "retry_after_headers", "unknown_fields"]
+__all__ = ["ANY_CREDENTIAL", "Call", "Contract", "JSONBody", "RestInfo", "Surface",
+           "SurfaceRoute", "is_json_media_type", "query_int", "read_json", "resolver_info",
+           "retry_after_headers", "unknown_fields"]
 
 log = logging.getLogger("gateway.rest")
 
 Call = Callable[[Context, Request], Awaitable[Any]]
+
+# `scope=` of a route any valid credential may call, whatever its scopes; `scope=None` is a
+# route that needs no credential at all (login).
+ANY_CREDENTIAL: Final = "*"
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What a route documents (`GET /openapi.json`): the scope it needs (a name of
+    gateway/auth/scopes.py, `ANY_CREDENTIAL`, or None for none), its success `status` and
+    body type, and the body and query parameter types it reads (TypedDicts; None: none)."""
+
+    scope: str | None
+    # Type expressions (a TypedDict, `A | list[A]`, `Page[AlertBody]`): Any, as mypy has
+    # no type for "a type form".
+    response: Any
+    body: Any = None
+    query: Any = None
+    status: int = 200
+    summary: str = ""
 
 
 class JSONBody(Response):
@@ -108,20 +138,26 @@ def resolver_info(ctx: Context) -> RestInfo:
 class Surface:
     """One product's REST dialect: statuses per error code and the error body.
 
-    >>> upstack = Surface("upstack", render=lambda exc, status: {"message": exc.message})
+    >>> upstack = Surface("upstack", render=render, error_body=UpstackError,
+    ...                   prefixes=("/db-mgmt/",))
     >>> routes = [upstack.route("GET", "/db-mgmt/api/measures", list_measures,
-    ...                         twin="Query.measures")]
+    ...                         twin="Query.measures", scope=ANY_CREDENTIAL,
+    ...                         response=MeasuresBody)]
     """
 
     def __init__(self, name: str, *, render: Callable[[GatewayError, int], Any],
+                 error_body: Any, title: str = "", prefixes: Sequence[str] = (),
                  statuses: Mapping[str, int] | None = None,
                  headers: Callable[[GatewayError], Mapping[str, str]] | None = None) -> None:
         self.name = name
+        self.title = title or name
+        self.error_body = error_body  # the type `render` returns (gateway/openapi.py)
+        self.prefixes = tuple(prefixes)  # paths this surface owns (gateway/http_errors.py)
         self._render = render
         self._statuses = dict(statuses or {})
         self._headers = headers
 
-    def status_of(self, exc: GatewayError) -> int:
+    def status_of(self, exc: GatewayError | type[GatewayError]) -> int:
         return self._statuses.get(exc.code, exc.status)
 
     def error_response(self, exc: GatewayError) -> Response:
@@ -131,10 +167,17 @@ class Surface:
             headers.update(self._headers(exc))
         return JSONBody(self._render(exc, status), status_code=status, headers=headers)
 
-    def route(self, method: str, path: str, call: Call, *, twin: str,
+    def route(self, method: str, path: str, call: Call, *, twin: str, scope: str | None,
+              response: Any, body: Any = None, query: Any = None,
               status: int = 200) -> SurfaceRoute:
         """`twin` names the GraphQL field ("Query.alerts", "Mutation.updateWebhook") whose
-        resolver `call` calls: the same operation, checks and errors on both surfaces."""
+        resolver `call` calls: the same operation, checks and errors on both surfaces. The
+        rest is the route's `Contract` (module docstring); `call`'s docstring, if any, is
+        its summary. ValueError for a scope the scope table does not know."""
+        if scope is not None and scope != ANY_CREDENTIAL and scope not in SCOPES:
+            raise ValueError(f"{method} {path}: unknown scope {scope!r}")
+        contract = Contract(scope=scope, response=response, body=body, query=query,
+                            status=status, summary=(call.__doc__ or "").strip())
         surface = self
 
         async def endpoint(request: Request) -> Response:
@@ -158,19 +201,21 @@ class Surface:
             return response
 
         endpoint.__name__ = f"{self.name}_{method.lower()}_{path.strip('/').replace('/', '_')}"
-        return SurfaceRoute(path, endpoint, methods=[method], surface=self, twin=twin)
+        return SurfaceRoute(path, endpoint, methods=[method], surface=self, twin=twin,
+                            contract=contract)
 
 
 class SurfaceRoute(Route):
     """A route that knows its surface, so an error raised before routing (a body refused by
-    the middleware) can still answer in the dialect of the route addressed, and its GraphQL
-    twin (tests check each write has one)."""
+    the middleware) can still answer in the dialect of the route addressed, its GraphQL
+    twin (tests check each write has one), and its `Contract` (the OpenAPI document)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], *, methods: list[str],
-                 surface: Surface, twin: str | None = None) -> None:
+                 surface: Surface, contract: Contract, twin: str | None = None) -> None:
         super().__init__(path, endpoint, methods=methods)
         self.surface = surface
         self.twin = twin
+        self.contract = contract
 
 
 def is_json_media_type(content_type: str | None) -> bool:

@@ -22,24 +22,26 @@ not supported, rather than an alert that silently behaves otherwise. One channel
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired
 
 from starlette.requests import Request
 from starlette.routing import Route
+from typing_extensions import TypedDict
 
 from gateway.context import Context
 from gateway.drafts import AlertDraft, JSONValue
 from gateway.errors import FieldError, InvalidInput
 from gateway.rest.base import read_json, resolver_info, unknown_fields
-from gateway.rest.clickstack.paging import page_params, paged
+from gateway.rest.clickstack.paging import Page, PageQuery, page_params, paged
 from gateway.rest.clickstack.surface import surface
 from gateway.rest.wire import iso_z
 from gateway.types.alerts import Alert
 from resolvers import alerts as resolvers
 
-__all__ = ["alert_body", "routes"]
+__all__ = ["AlertBody", "alert_body", "routes"]
 
 BASE = "/api/v2/alerts"
+_READ, _WRITE = "alerts:read", "alerts:write"
 
 _FIELDS = ("threshold", "thresholdType", "interval", "channel", "channels", "source",
            "dashboardId", "tileId", "measure", "name", "message", "enabled")
@@ -53,8 +55,73 @@ _UNSUPPORTED: dict[str, int | None] = {
 _CHANNEL_FIELDS = ("type", "webhookId", "url")
 
 
-def alert_body(a: Alert) -> dict[str, Any]:
-    channel: dict[str, Any] = {"type": "webhook"}
+class ChannelBody(TypedDict):
+    type: str  # webhook
+    webhookId: NotRequired[str]
+    url: NotRequired[str | None]
+
+
+class ExecutionErrorBody(TypedDict):
+    timestamp: str
+    type: str
+    message: str
+
+
+class AlertBody(TypedDict):
+    id: str
+    name: str | None
+    message: str | None
+    source: str  # tile or measure
+    dashboardId: str | None
+    tileId: str | None
+    measure: str
+    threshold: float
+    thresholdType: str  # above or below
+    interval: str
+    channel: ChannelBody
+    channels: list[ChannelBody]
+    enabled: bool
+    state: str
+    lastValue: float | None
+    silenced: None
+    executionErrors: list[ExecutionErrorBody]
+    teamId: str
+    createdAt: str
+    updatedAt: str
+
+
+class OneAlert(TypedDict):
+    data: AlertBody
+
+
+class Empty(TypedDict):
+    pass
+
+
+class ChannelInput(TypedDict, total=False):
+    type: str
+    webhookId: str
+    url: str
+
+
+class AlertInput(TypedDict, total=False):
+    # ClickStack's fields (a dashboard tile as `source`), or ours: `source: "measure"`.
+    threshold: float
+    thresholdType: str
+    interval: str
+    channel: ChannelInput
+    channels: list[ChannelInput]
+    source: str
+    dashboardId: str
+    tileId: str
+    measure: str
+    name: str | None
+    message: str | None
+    enabled: bool
+
+
+def alert_body(a: Alert) -> AlertBody:
+    channel: ChannelBody = {"type": "webhook"}
     if a.channel.webhook_id is not None:
         channel["webhookId"] = a.channel.webhook_id
     else:
@@ -132,38 +199,48 @@ async def _draft(ctx: Context, request: Request) -> AlertDraft:
 
 
 async def list_alerts(ctx: Context, request: Request) -> Any:
+    """The pixel's alerts, a page at a time"""
     limit, offset = page_params(request)
     found, total = await resolvers.alerts_page(resolver_info(ctx), limit, offset)
     return paged([alert_body(a) for a in found], total, limit, offset)
 
 
-async def create_alert(ctx: Context, request: Request) -> dict[str, Any]:
+async def create_alert(ctx: Context, request: Request) -> OneAlert:
+    """Create an alert on a dashboard tile or a measure"""
     created = await resolvers.create_alert(resolver_info(ctx), await _draft(ctx, request))
     return {"data": alert_body(created)}
 
 
-async def get_alert(ctx: Context, request: Request) -> dict[str, Any]:
+async def get_alert(ctx: Context, request: Request) -> OneAlert:
+    """One alert, with its state"""
     found = await resolvers.resolve_alert(resolver_info(ctx), request.path_params["id"])
     return {"data": alert_body(found)}
 
 
-async def replace_alert(ctx: Context, request: Request) -> dict[str, Any]:
+async def replace_alert(ctx: Context, request: Request) -> OneAlert:
+    """Replace an alert (a full body; a GET body can be sent back)"""
     draft = await _draft(ctx, request)
     replaced = await resolvers.replace_alert(resolver_info(ctx), request.path_params["id"],
                                              draft)
     return {"data": alert_body(replaced)}
 
 
-async def delete_alert(ctx: Context, request: Request) -> dict[str, Any]:
+async def delete_alert(ctx: Context, request: Request) -> Empty:
+    """Delete an alert"""
     await resolvers.resolve_delete_alert(resolver_info(ctx), request.path_params["id"])
     return {}
 
 
 def routes() -> list[Route]:
     return [
-        surface.route("GET", BASE, list_alerts, twin="Query.alerts"),
-        surface.route("POST", BASE, create_alert, twin="Mutation.createAlert"),
-        surface.route("GET", BASE + "/{id}", get_alert, twin="Query.alert"),
-        surface.route("PUT", BASE + "/{id}", replace_alert, twin="Mutation.updateAlert"),
-        surface.route("DELETE", BASE + "/{id}", delete_alert, twin="Mutation.deleteAlert"),
+        surface.route("GET", BASE, list_alerts, twin="Query.alerts", scope=_READ,
+                      query=PageQuery, response=Page[AlertBody]),
+        surface.route("POST", BASE, create_alert, twin="Mutation.createAlert", scope=_WRITE,
+                      body=AlertInput, response=OneAlert),
+        surface.route("GET", BASE + "/{id}", get_alert, twin="Query.alert", scope=_READ,
+                      response=OneAlert),
+        surface.route("PUT", BASE + "/{id}", replace_alert, twin="Mutation.updateAlert",
+                      scope=_WRITE, body=AlertInput, response=OneAlert),
+        surface.route("DELETE", BASE + "/{id}", delete_alert, twin="Mutation.deleteAlert",
+                      scope=_WRITE, response=Empty),
     ]

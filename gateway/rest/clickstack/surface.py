@@ -6,15 +6,19 @@ Field problems render as one message, as HyperDX's Zod layer does:
 
 from __future__ import annotations
 
-from typing import Any
+from typing_extensions import TypedDict
 
 from gateway.errors import GatewayError
 from gateway.rest.base import Surface
 
-__all__ = ["surface"]
+__all__ = ["ClickStackError", "surface"]
 
 
-def _render(exc: GatewayError, status: int) -> dict[str, Any]:
+class ClickStackError(TypedDict):
+    message: str
+
+
+def _render(exc: GatewayError, status: int) -> ClickStackError:
     if exc.details:
         parts = "; ".join(f"{d.key}: {d.message}" for d in exc.details)
         return {"message": f"Body validation failed: {parts}"}
@@ -23,4 +27,5 @@ def _render(exc: GatewayError, status: int) -> dict[str, Any]:
     return {"message": exc.message}
 
 
-surface = Surface("clickstack", render=_render)
+surface = Surface("clickstack", title="ClickStack (HyperDX v2)", render=_render,
+                  error_body=ClickStackError, prefixes=("/api/v2/",))

@@ -8,12 +8,20 @@ status differs from ours.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
+
+from typing_extensions import TypedDict
 
 from gateway.errors import GatewayError
 from gateway.rest.base import Surface
 
-__all__ = ["CODES", "surface"]
+__all__ = ["CODES", "DatabuddyError", "surface"]
+
+
+class DatabuddyError(TypedDict):
+    success: Literal[False]
+    error: str
+    code: str
 
 # gateway code -> (Databuddy code, HTTP status)
 CODES: dict[str, tuple[str, int]] = {
@@ -26,11 +34,12 @@ CODES: dict[str, tuple[str, int]] = {
 }
 
 
-def _render(exc: GatewayError, status: int) -> dict[str, Any]:
+def _render(exc: GatewayError, status: int) -> DatabuddyError:
     code = CODES.get(exc.code, (exc.code, status))[0]
     message = "Internal server error" if status >= 500 else exc.message
     return {"success": False, "error": message, "code": code}
 
 
-surface = Surface("databuddy", render=_render,
+surface = Surface("databuddy", title="Databuddy", render=_render, error_body=DatabuddyError,
+                  prefixes=("/v1/",),
                   statuses={ours: status for ours, (_, status) in CODES.items()})

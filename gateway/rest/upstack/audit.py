@@ -6,10 +6,12 @@ Query: `since`, `until` (ISO 8601), `principal`, `action`, `limit` (1-500, defau
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
+from annotated_types import Interval
 from starlette.requests import Request
 from starlette.routing import Route
+from typing_extensions import TypedDict
 
 from gateway.context import Context
 from gateway.limits import MAX_AUDIT_PAGE
@@ -20,17 +22,47 @@ from gateway.rest.wire import iso_offset
 from gateway.types.audit import AuditLogEntry
 from resolvers.audit import resolve_audit_log
 
-__all__ = ["entry_body", "routes"]
+__all__ = ["AuditEntryBody", "AuditLogBody", "entry_body", "routes"]
 
 
-def entry_body(e: AuditLogEntry) -> dict[str, Any]:
+class AuditEntryBody(TypedDict):
+    id: str
+    at: str
+    action: str
+    outcome: str
+    principalKind: str | None
+    principalId: str | None
+    principalLabel: str | None
+    target: str | None
+    detail: str | None
+    ip: str | None
+    userAgent: str | None
+    requestId: str | None
+
+
+class AuditLogBody(TypedDict):
+    entries: list[AuditEntryBody]
+    nextCursor: str | None
+
+
+class AuditLogQuery(TypedDict, total=False):
+    since: str  # ISO 8601
+    until: str
+    principal: str
+    action: str
+    limit: Annotated[int, Interval(ge=1, le=MAX_AUDIT_PAGE)]
+    cursor: str
+
+
+def entry_body(e: AuditLogEntry) -> AuditEntryBody:
     return {"id": e.id, "at": iso_offset(e.at), "action": e.action, "outcome": e.outcome,
             "principalKind": e.principal_kind, "principalId": e.principal_id,
             "principalLabel": e.principal_label, "target": e.target, "detail": e.detail,
             "ip": e.ip, "userAgent": e.user_agent, "requestId": e.request_id}
 
 
-async def read_audit_log(ctx: Context, request: Request) -> dict[str, Any]:
+async def read_audit_log(ctx: Context, request: Request) -> AuditLogBody:
+    """The organization's audit log, newest first, a page at a time"""
     q = request.query_params
     limit = query_int(request, "limit", 50, low=1, high=MAX_AUDIT_PAGE)
     page = await resolve_audit_log(
@@ -42,4 +74,5 @@ async def read_audit_log(ctx: Context, request: Request) -> dict[str, Any]:
 
 def routes() -> list[Route]:
     return [surface.route("GET", "/accounts/api/audit-log", read_audit_log,
-                          twin="Query.auditLog")]
+                          twin="Query.auditLog", scope="audit:read", response=AuditLogBody,
+                          query=AuditLogQuery)]

@@ -7,11 +7,12 @@ bodies carry only `name`, `scopes`, `pixelIds`, `expiresAt`, `rateTier`; any oth
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import strawberry
 from starlette.requests import Request
 from starlette.routing import Route
+from typing_extensions import TypedDict
 
 from gateway.context import Context
 from gateway.rest.base import read_json, resolver_info, unknown_fields
@@ -30,12 +31,50 @@ from resolvers.keys import (
     update_api_key,
 )
 
-__all__ = ["key_body", "routes"]
+__all__ = ["ApiKeyBody", "key_body", "routes"]
 
 _FIELDS = ("name", "scopes", "pixelIds", "expiresAt", "rateTier")
 
 
-def key_body(k: ApiKey) -> dict[str, Any]:
+class ApiKeyBody(TypedDict):
+    id: str
+    name: str
+    prefix: str
+    start: str
+    scopes: list[str]
+    pixelIds: Sequence[str] | None  # null: every pixel of the organization
+    rateTier: str
+    status: str
+    createdAt: str
+    createdBy: str | None
+    updatedAt: str
+    lastUsedAt: str | None
+    expiresAt: str | None
+    revokedAt: str | None
+
+
+class OneKey(TypedDict):
+    apiKey: ApiKeyBody
+
+
+class KeyList(TypedDict):
+    apiKeys: list[ApiKeyBody]
+
+
+class CreatedKey(TypedDict):
+    apiKey: ApiKeyBody
+    key: str  # the secret: shown here once, never again
+
+
+class KeyInput(TypedDict, total=False):
+    name: str
+    scopes: list[str]
+    pixelIds: list[str] | None
+    expiresAt: str | None  # ISO 8601
+    rateTier: str
+
+
+def key_body(k: ApiKey) -> ApiKeyBody:
     return {
         "id": k.id, "name": k.name, "prefix": k.prefix, "start": k.start, "scopes": k.scopes,
         "pixelIds": k.pixel_ids, "rateTier": k.rate_tier, "status": k.status.value,
@@ -45,20 +84,23 @@ def key_body(k: ApiKey) -> dict[str, Any]:
     }
 
 
-def _created_body(c: CreatedApiKey) -> dict[str, Any]:
+def _created_body(c: CreatedApiKey) -> CreatedKey:
     return {"apiKey": key_body(c.key), "key": c.secret}
 
 
-async def list_keys(ctx: Context, request: Request) -> dict[str, Any]:
+async def list_keys(ctx: Context, request: Request) -> KeyList:
+    """The organization's API keys (never their secrets)"""
     return {"apiKeys": [key_body(k) for k in await resolve_api_keys(resolver_info(ctx))]}
 
 
-async def get_key(ctx: Context, request: Request) -> dict[str, Any]:
+async def get_key(ctx: Context, request: Request) -> OneKey:
+    """One API key"""
     key = await resolve_api_key(resolver_info(ctx), strawberry.ID(request.path_params["key_id"]))
     return {"apiKey": key_body(key)}
 
 
-async def create_key(ctx: Context, request: Request) -> dict[str, Any]:
+async def create_key(ctx: Context, request: Request) -> CreatedKey:
+    """Create an API key; the answer holds its secret, shown this once"""
     body = object_body(await read_json(request, ctx.settings.max_body_bytes))
     pixels = strings_field(body, "pixelIds")
     data = CreateApiKeyInput(
@@ -70,7 +112,8 @@ async def create_key(ctx: Context, request: Request) -> dict[str, Any]:
                                               unknown_fields(body, _FIELDS)))
 
 
-async def update_key(ctx: Context, request: Request) -> dict[str, Any]:
+async def update_key(ctx: Context, request: Request) -> OneKey:
+    """Change a key's name, scopes, pixels, expiry or rate tier"""
     body = object_body(await read_json(request, ctx.settings.max_body_bytes))
     data = UpdateApiKeyInput()
     if "name" in body:
@@ -89,13 +132,15 @@ async def update_key(ctx: Context, request: Request) -> dict[str, Any]:
     return {"apiKey": key_body(key)}
 
 
-async def rotate_key(ctx: Context, request: Request) -> dict[str, Any]:
+async def rotate_key(ctx: Context, request: Request) -> CreatedKey:
+    """A new secret for the key; the old one stops working at once"""
     rotated = await resolve_rotate_api_key(resolver_info(ctx),
                                            strawberry.ID(request.path_params["key_id"]))
     return _created_body(rotated)
 
 
-async def revoke_key(ctx: Context, request: Request) -> dict[str, Any]:
+async def revoke_key(ctx: Context, request: Request) -> OneKey:
+    """Revoke the key for good"""
     key = await resolve_revoke_api_key(resolver_info(ctx),
                                        strawberry.ID(request.path_params["key_id"]))
     return {"apiKey": key_body(key)}
@@ -104,12 +149,16 @@ async def revoke_key(ctx: Context, request: Request) -> dict[str, Any]:
 def routes() -> list[Route]:
     base = "/accounts/api/api-keys"
     return [
-        surface.route("GET", base, list_keys, twin="Query.apiKeys"),
-        surface.route("POST", base, create_key, twin="Mutation.createApiKey", status=201),
-        surface.route("GET", base + "/{key_id}", get_key, twin="Query.apiKey"),
-        surface.route("PATCH", base + "/{key_id}", update_key, twin="Mutation.updateApiKey"),
+        surface.route("GET", base, list_keys, twin="Query.apiKeys", scope="keys:read",
+                      response=KeyList),
+        surface.route("POST", base, create_key, twin="Mutation.createApiKey", status=201,
+                      scope="keys:admin", body=KeyInput, response=CreatedKey),
+        surface.route("GET", base + "/{key_id}", get_key, twin="Query.apiKey",
+                      scope="keys:read", response=OneKey),
+        surface.route("PATCH", base + "/{key_id}", update_key, twin="Mutation.updateApiKey",
+                      scope="keys:admin", body=KeyInput, response=OneKey),
         surface.route("POST", base + "/{key_id}/rotate", rotate_key,
-                      twin="Mutation.rotateApiKey"),
+                      twin="Mutation.rotateApiKey", scope="keys:admin", response=CreatedKey),
         surface.route("POST", base + "/{key_id}/revoke", revoke_key,
-                      twin="Mutation.revokeApiKey"),
+                      twin="Mutation.revokeApiKey", scope="keys:admin", response=OneKey),
     ]

@@ -13,27 +13,57 @@ Starlette returning the same bytes (benchmarks/catalog.py, docs/benchmarks.md).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Literal
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from typing_extensions import TypedDict
 
 from gateway.context import Context
 from gateway.lru import LRU
-from gateway.rest.base import resolver_info
+from gateway.rest.base import ANY_CREDENTIAL, resolver_info
 from gateway.rest.upstack.surface import surface
 from gateway.types.measure import Measure
 from resolvers.measures import resolve_measures
 
-__all__ = ["CatalogBodies", "list_measures", "measure_body", "measures_body", "routes"]
+__all__ = ["CatalogBodies", "MeasureBody", "MeasuresBody", "list_measures", "measure_body",
+           "measures_body", "routes"]
 
-_FORMATS = {"number": "Number", "currency": "Currency", "percentage": "Percentage",
-            "multiplier": "Multiplier"}
+WireFormat = Literal["Number", "Currency", "Percentage", "Multiplier"]
+_FORMATS: dict[str, WireFormat] = {"number": "Number", "currency": "Currency",
+                                   "percentage": "Percentage", "multiplier": "Multiplier"}
 
 
-def measure_body(m: Measure) -> dict[str, Any]:
+class MeasureBody(TypedDict):
+    id: str
+    key: str
+    title: str
+    description: str
+    category: str
+    unit: str
+    format: WireFormat
+    isAverage: bool
+    isPercentage: bool
+    isAdditive: bool
+    hasPacing: bool
+    preferredTrendDirection: Literal["up", "down"]
+    synonyms: list[str]
+    formula: str | None
+    aggregation: str | None
+
+
+class MeasuresBody(TypedDict):
+    measures: list[MeasureBody]
+
+
+class MeasuresQuery(TypedDict, total=False):
+    category: str
+    search: str
+
+
+def measure_body(m: Measure) -> MeasureBody:
     return {
         "id": m.key,
         "key": m.key,
@@ -46,14 +76,14 @@ def measure_body(m: Measure) -> dict[str, Any]:
         "isPercentage": m.is_percentage,
         "isAdditive": m.is_additive,
         "hasPacing": m.has_pacing,
-        "preferredTrendDirection": m.preferred_trend_direction.value,
+        "preferredTrendDirection": "up" if m.preferred_trend_direction.value == "up" else "down",
         "synonyms": m.synonyms,
         "formula": m.formula,
         "aggregation": m.aggregation,
     }
 
 
-def measures_body(found: Sequence[Measure]) -> dict[str, Any]:
+def measures_body(found: Sequence[Measure]) -> MeasuresBody:
     return {"measures": [measure_body(m) for m in found]}
 
 
@@ -64,7 +94,7 @@ def _listed(ctx: Context, request: Request) -> Sequence[Measure]:
                             search=q.get("search"))
 
 
-async def list_measures(ctx: Context, request: Request) -> dict[str, Any]:
+async def list_measures(ctx: Context, request: Request) -> MeasuresBody:
     """The body, shaped per call (the route serves it encoded: `CatalogBodies`)."""
     return measures_body(_listed(ctx, request))
 
@@ -94,7 +124,9 @@ def routes() -> list[Route]:
     bodies = CatalogBodies()  # one per app: encoded bodies live as long as the routes
 
     async def serve_measures(ctx: Context, request: Request) -> Response:
+        """The measures catalog, optionally one category or a title search"""
         return Response(bodies.encoded(_listed(ctx, request)), media_type="application/json")
 
     return [surface.route("GET", "/db-mgmt/api/measures", serve_measures,
-                          twin="Query.measures")]
+                          twin="Query.measures", scope=ANY_CREDENTIAL, response=MeasuresBody,
+                          query=MeasuresQuery)]

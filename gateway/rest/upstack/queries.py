@@ -27,6 +27,17 @@ from gateway.context import Context
 from gateway.errors import FieldError, InvalidInput
 from gateway.limits import filter_problem
 from gateway.rest.base import read_json, resolver_info
+from gateway.rest.upstack.query_shapes import (
+    AttributionRequest,
+    AttributionResponse,
+    CohortRequest,
+    CohortResponse,
+    FiltersResponse,
+    MeasureDetailBody,
+    QueryRequest,
+    QueryResponse,
+    RangeBody,
+)
 from gateway.rest.upstack.surface import surface
 from gateway.types.analytics import (
     AnalyticsQueryInput,
@@ -52,6 +63,8 @@ from resolvers.analytics import (
 __all__ = ["routes"]
 
 E = TypeVar("E", bound=Enum)
+
+_SCOPE = "analytics:read"
 
 _QUERY_KEYS = {"pixelId", "granularity", "measures", "dimensions", "dateRange",
                "compareDateRange", "compare", "filters", "timezone", "orderSettings",
@@ -208,7 +221,7 @@ def _filter(value: Any, body: _Body, path: tuple[str | int, ...]) -> FilterInput
                        op=op if isinstance(op, str) else None, value=node.get("value"))
 
 
-def _range_body(r: ResolvedDateRange | None) -> dict[str, Any] | None:
+def _range_body(r: ResolvedDateRange | None) -> RangeBody | None:
     return None if r is None else {"start": r.start, "end": r.end,
                                    "startTime": r.start_time.isoformat(),
                                    "endTime": r.end_time.isoformat()}
@@ -223,7 +236,7 @@ def _row(p: SeriesPoint) -> dict[str, Any]:
     return row
 
 
-def _detail(m: MeasureDetail) -> dict[str, Any]:
+def _detail(m: MeasureDetail) -> MeasureDetailBody:
     return {
         "measure": m.measure, "format": m.format.value, "isAverage": m.is_average,
         "isPercentage": m.is_percentage, "isAdditive": m.is_additive,
@@ -236,7 +249,7 @@ def _detail(m: MeasureDetail) -> dict[str, Any]:
     }
 
 
-def query_body(r: AnalyticsResult) -> dict[str, Any]:
+def query_body(r: AnalyticsResult) -> QueryResponse:
     return {"results": [{
         "granularity": r.granularity.value, "timezone": r.timezone,
         "dimensions": r.dimensions, "dateRange": _range_body(r.date_range),
@@ -247,7 +260,8 @@ def query_body(r: AnalyticsResult) -> dict[str, Any]:
     }]}
 
 
-async def post_query(ctx: Context, request: Request) -> dict[str, Any]:
+async def post_query(ctx: Context, request: Request) -> QueryResponse:
+    """Measures over time, by dimensions, with a compare period"""
     body = _Body(await read_json(request, ctx.settings.max_body_bytes), _QUERY_KEYS)
     measures = body.strings("measures", item_key="measure")
     if body.raw.get("measures") is None:
@@ -267,7 +281,8 @@ async def post_query(ctx: Context, request: Request) -> dict[str, Any]:
     return query_body(await resolve_analytics(resolver_info(ctx), args))
 
 
-async def post_attribution(ctx: Context, request: Request) -> dict[str, Any]:
+async def post_attribution(ctx: Context, request: Request) -> AttributionResponse:
+    """Conversions and revenue credited to a dimension by an attribution model"""
     body = _Body(await read_json(request, ctx.settings.max_body_bytes), _ATTRIBUTION_KEYS)
     if body.raw.get("dateRange") is None:
         body.fail("dateRange is required", "dateRange")
@@ -289,7 +304,7 @@ async def post_attribution(ctx: Context, request: Request) -> dict[str, Any]:
         return [{r.dimension: x.value, "conversions": x.conversions, "revenue": x.revenue,
                  "share": x.share} for x in items]
 
-    details = [{"measure": key, "isAverage": False, "isPercentage": False,
+    details: list[MeasureDetailBody] = [{"measure": key, "isAverage": False, "isPercentage": False,
                 "success": True, "primarySum": getattr(r.totals, key),
                 "compareSum": getattr(r.compare_totals, key) if r.compare_totals else None,
                 "percentDiff": getattr(r.percent_diff, key) if r.percent_diff else None,
@@ -306,7 +321,8 @@ async def post_attribution(ctx: Context, request: Request) -> dict[str, Any]:
     }]}
 
 
-async def post_cohorts(ctx: Context, request: Request) -> dict[str, Any]:
+async def post_cohorts(ctx: Context, request: Request) -> CohortResponse:
+    """Customer cohorts by first-order period, with retention and lifetime value"""
     body = _Body(await read_json(request, ctx.settings.max_body_bytes), _COHORT_KEYS)
     if body.raw.get("dateRange") is None:
         body.fail("dateRange is required", "dateRange")
@@ -336,14 +352,15 @@ async def post_cohorts(ctx: Context, request: Request) -> dict[str, Any]:
     }]}
 
 
-def _cohort_detail(key: str) -> dict[str, Any]:
+def _cohort_detail(key: str) -> MeasureDetailBody:
     m = get_cohort_measure(key)  # the service answers only cohort measures
     return {"measure": m.key, "isAverage": m.is_average, "isPercentage": m.is_percentage,
             "success": True, "preferredTrendDirection": m.preferred_trend,
             "hasPacing": m.has_pacing}
 
 
-async def get_filters(ctx: Context, request: Request) -> dict[str, Any]:
+async def get_filters(ctx: Context, request: Request) -> FiltersResponse:
+    """The fields queries can filter and group by"""
     found = resolve_analytics_filters(resolver_info(ctx))
     return {"filters": [{"id": f.name, "field": f.name, "type": f.type,
                          "description": f.description, "operators": f.operators,
@@ -352,10 +369,14 @@ async def get_filters(ctx: Context, request: Request) -> dict[str, Any]:
 
 def routes() -> list[Route]:
     return [
-        surface.route("POST", "/db-mgmt/api/query", post_query, twin="Query.analytics"),
+        surface.route("POST", "/db-mgmt/api/query", post_query, twin="Query.analytics",
+                      scope=_SCOPE, body=QueryRequest, response=QueryResponse),
         surface.route("POST", "/db-mgmt/api/query-attribution", post_attribution,
-                      twin="Query.attribution"),
+                      twin="Query.attribution", scope=_SCOPE, body=AttributionRequest,
+                      response=AttributionResponse),
         surface.route("POST", "/db-mgmt/api/query-cohort-analysis", post_cohorts,
-                      twin="Query.cohortAnalysis"),
-        surface.route("GET", "/db-mgmt/api/filters", get_filters, twin="Query.analyticsFilters"),
+                      twin="Query.cohortAnalysis", scope=_SCOPE, body=CohortRequest,
+                      response=CohortResponse),
+        surface.route("GET", "/db-mgmt/api/filters", get_filters, twin="Query.analyticsFilters",
+                      scope=_SCOPE, response=FiltersResponse),
     ]

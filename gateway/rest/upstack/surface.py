@@ -7,20 +7,36 @@ Statuses: 400 validation, 401 missing or bad key/pixel, 403 missing scope, 404 n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NotRequired
+
+from typing_extensions import TypedDict
 
 from gateway.errors import GatewayError
 from gateway.rest.base import Surface
 
-__all__ = ["surface"]
+__all__ = ["FieldErrorBody", "UpstackError", "surface"]
 
 
-def _render(exc: GatewayError, status: int) -> dict[str, Any]:
+class FieldErrorBody(TypedDict):
+    message: str
+    key: str
+    path: list[str | int]
+
+
+class UpstackError(TypedDict):
+    message: str
+    errors: NotRequired[list[FieldErrorBody]]
+
+
+def _render(exc: GatewayError, status: int) -> UpstackError:
     if exc.details:
-        return {"message": "Bad Request", "errors": [d.as_dict() for d in exc.details]}
+        return {"message": "Bad Request",
+                "errors": [{"message": d.message, "key": d.key, "path": list(d.path)}
+                           for d in exc.details]}
     if status >= 500:
         return {"message": "Internal Server Error"}
     return {"message": exc.message}
 
 
-surface = Surface("upstack", render=_render)
+surface = Surface("upstack", title="Upstack Data", render=_render, error_body=UpstackError,
+                  prefixes=("/db-mgmt/", "/accounts/", "/tr/"))

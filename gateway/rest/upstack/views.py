@@ -23,12 +23,13 @@ refuses them (Upstack: "other fields rejected"), in the service.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Required
 
 import strawberry
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from typing_extensions import TypedDict
 
 from gateway.context import Context
 from gateway.drafts import PresetDraft, ViewDraft
@@ -39,9 +40,10 @@ from gateway.rest.wire import iso_z
 from gateway.types.dashboards import DashboardView
 from resolvers import dashboards as resolvers
 
-__all__ = ["routes", "view_body"]
+__all__ = ["ViewBody", "routes", "view_body"]
 
 BASE = "/accounts/api/dashboard/views"
+_READ, _WRITE = "dashboards:read", "dashboards:write"
 
 _CREATE_FIELDS = ("name", "configuration", "type", "description", "order", "pixelId")
 _READ_ONLY_FIELDS = ("id", "version", "createdAt", "updatedAt", "createdBy", "updatedBy")
@@ -55,7 +57,75 @@ _PRESET_WIDGET_FIELDS = ("measure", "title", "id")
 _PRESET_LAYOUT = "kpi-grid"  # the one layout Upstack documents for presets
 
 
-def view_body(v: DashboardView) -> dict[str, Any]:
+class ViewBody(TypedDict):
+    id: str
+    pixelId: str
+    type: str  # view, attribution_view or pnl_view
+    name: str
+    description: str | None
+    configuration: Any  # an object, Upstack's document: widgets, dateRange, filters, grid, …
+    order: int | None
+    version: int  # also the ETag; send it back as If-Match (or "version") to guard a PATCH
+    createdAt: str
+    updatedAt: str
+    createdBy: str | None
+    updatedBy: str | None
+
+
+class ViewList(TypedDict):
+    views: list[ViewBody]
+
+
+class ViewInput(TypedDict, total=False):
+    name: Required[str]
+    configuration: dict[str, Any]
+    type: str
+    description: str | None
+    order: int | None
+    pixelId: str
+
+
+class ViewPatch(TypedDict, total=False):
+    name: str
+    description: str | None
+    configuration: dict[str, Any]
+    order: int | None
+    version: int
+
+
+class CopyInput(TypedDict, total=False):
+    name: str
+
+
+class PresetWidget(TypedDict, total=False):
+    measure: Required[str]
+    title: str
+    id: str
+
+
+class PresetInput(TypedDict, total=False):
+    name: Required[str]
+    widgets: Required[list[PresetWidget | str]]
+    layout: str  # kpi-grid, the one preset layout
+    chartTypes: list[str]
+    type: str
+    granularity: str
+    dateRange: str | dict[str, Any]
+    attributionModel: str
+    attributionWindow: int
+    pixelId: str
+
+
+class Deleted(TypedDict):
+    id: str
+    deleted: bool
+
+
+class ViewsQuery(TypedDict, total=False):
+    type: str
+
+
+def view_body(v: DashboardView) -> ViewBody:
     return {
         "id": v.id,
         "pixelId": v.pixel_id,
@@ -105,17 +175,20 @@ def _expected_version(request: Request, body: dict[str, Any]) -> int | None:
         raise InvalidInput.field("version must be an integer", where) from exc
 
 
-async def list_views(ctx: Context, request: Request) -> dict[str, Any]:
+async def list_views(ctx: Context, request: Request) -> ViewList:
+    """The pixel's dashboard views, optionally of one type"""
     views = await resolvers.resolve_views(resolver_info(ctx), type=request.query_params.get("type"))
     return {"views": [view_body(v) for v in views]}
 
 
 async def get_view(ctx: Context, request: Request) -> Response:
+    """One dashboard view (ETag: its version)"""
     view_id = strawberry.ID(request.path_params["id"])
     return _view_response(await resolvers.resolve_view(resolver_info(ctx), view_id))
 
 
 async def create_view(ctx: Context, request: Request) -> Response:
+    """Create a dashboard view"""
     body = await _object(ctx, request)
     view = await resolvers.create_view(resolver_info(ctx), ViewDraft(
         name=body.get("name"), configuration=body.get("configuration"),
@@ -126,6 +199,7 @@ async def create_view(ctx: Context, request: Request) -> Response:
 
 
 async def update_view(ctx: Context, request: Request) -> Response:
+    """Change a view; If-Match (or "version") makes the edit fail on a newer version"""
     body = await _object(ctx, request)
     expected = _expected_version(request, body)
     view = await resolvers.update_view(resolver_info(ctx), request.path_params["id"], body,
@@ -133,13 +207,15 @@ async def update_view(ctx: Context, request: Request) -> Response:
     return _view_response(view)
 
 
-async def delete_view(ctx: Context, request: Request) -> dict[str, Any]:
+async def delete_view(ctx: Context, request: Request) -> Deleted:
+    """Delete a view"""
     view_id = strawberry.ID(request.path_params["id"])
     await resolvers.resolve_delete_view(resolver_info(ctx), view_id)
     return {"id": view_id, "deleted": True}
 
 
 async def copy_view(ctx: Context, request: Request) -> Response:
+    """Copy a view, optionally under a new name"""
     body = await _object(ctx, request, optional=True)
     view = await resolvers.copy_view(resolver_info(ctx), request.path_params["id"],
                                      name=body.get("name"),
@@ -148,6 +224,7 @@ async def copy_view(ctx: Context, request: Request) -> Response:
 
 
 async def from_preset(ctx: Context, request: Request) -> Response:
+    """A kpi-grid view of sparkline tiles, one per measure"""
     body = await _object(ctx, request)
     errors = unknown_fields(body, _PRESET_FIELDS)
     if body.get("layout") not in (None, _PRESET_LAYOUT):
@@ -165,14 +242,20 @@ async def from_preset(ctx: Context, request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        surface.route("GET", BASE, list_views, twin="Query.dashboardViews"),
-        surface.route("POST", BASE, create_view, twin="Mutation.createDashboardView"),
+        surface.route("GET", BASE, list_views, twin="Query.dashboardViews", scope=_READ,
+                      response=ViewList, query=ViewsQuery),
+        surface.route("POST", BASE, create_view, twin="Mutation.createDashboardView",
+                      scope=_WRITE, body=ViewInput, response=ViewBody),
         surface.route("POST", f"{BASE}/from-preset", from_preset,
-                      twin="Mutation.createDashboardViewFromPreset"),
-        surface.route("GET", BASE + "/{id}", get_view, twin="Query.dashboardView"),
+                      twin="Mutation.createDashboardViewFromPreset", scope=_WRITE,
+                      body=PresetInput, response=ViewBody),
+        surface.route("GET", BASE + "/{id}", get_view, twin="Query.dashboardView",
+                      scope=_READ, response=ViewBody),
         surface.route("PATCH", BASE + "/{id}", update_view,
-                      twin="Mutation.updateDashboardView"),
+                      twin="Mutation.updateDashboardView", scope=_WRITE, body=ViewPatch,
+                      response=ViewBody),
         surface.route("DELETE", BASE + "/{id}", delete_view,
-                      twin="Mutation.deleteDashboardView"),
-        surface.route("POST", BASE + "/{id}/copy", copy_view, twin="Mutation.copyDashboardView"),
+                      twin="Mutation.deleteDashboardView", scope=_WRITE, response=Deleted),
+        surface.route("POST", BASE + "/{id}/copy", copy_view, twin="Mutation.copyDashboardView",
+                      scope=_WRITE, body=CopyInput, response=ViewBody),
     ]
