@@ -30,7 +30,10 @@ from gateway.context import AppState
 from gateway.egress import EgressGuard, Resolver, resolve_system
 from gateway.errors import GatewayError
 from gateway.graphql_view import GatewayGraphQL, graphql_error_response
+from gateway.metrics import Metrics
 from gateway.middleware import BodyLimitMiddleware, plain_error_response
+from gateway.observe import ObserveMiddleware, metrics_endpoint
+from gateway.request_id import RequestIdMiddleware
 from gateway.rest import clickstack, upstack
 from gateway.rest.base import JSONBody, SurfaceRoute
 from gateway.schema import build_schema
@@ -116,6 +119,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     """Build the app. `clock` is the time source for expiry and defaults, `resolver` the host
     name resolver of the egress guard (gateway/egress.py); tests pass their own."""
     settings = settings.with_secret()
+    metrics = (Metrics(multiprocess_dir=settings.metrics_multiprocess_dir)
+               if settings.metrics else None)
     egress = EgressGuard.for_settings(settings, resolver=resolver)
     webhook_secrets = webhook_secret_box(settings.secret)
     schema = build_schema(settings)
@@ -123,7 +128,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database(settings.database_url,
-                      busy_timeout_seconds=settings.sqlite_busy_timeout_seconds)
+                      busy_timeout_seconds=settings.sqlite_busy_timeout_seconds, metrics=metrics)
         await db.migrate()
         await seal_legacy_secrets(db, webhook_secrets)  # rows written before sealing
         signal = RevocationSignal.for_settings(settings)
@@ -154,6 +159,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             schema=schema,
             audit=audit,
             key_usage=usage,
+            metrics=metrics,
         )
         audit_task = asyncio.create_task(audit.run(), name="audit-log")
         usage_task = asyncio.create_task(
@@ -194,9 +200,16 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         *upstack.routes(),
         *clickstack.routes(),
     ]
-    return Starlette(
-        routes=routes,
-        middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                               respond=_error_responder(routes, graphql))],
-        lifespan=lifespan,
-    )
+    if metrics is not None:
+        routes.append(Route("/metrics", metrics_endpoint(metrics, settings.metrics_token),
+                            methods=["GET"]))
+    # Outermost first: the request id is set before anything logs, and the access log and
+    # metrics see every answer, the body limit's 413s included.
+    middleware = [Middleware(RequestIdMiddleware)]
+    if metrics is not None or settings.access_log:
+        middleware.append(Middleware(ObserveMiddleware, metrics=metrics,
+                                     access_log=settings.access_log,
+                                     key_prefix=settings.key_prefix))
+    middleware.append(Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                                 respond=_error_responder(routes, graphql)))
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

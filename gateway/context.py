@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,12 +34,14 @@ from gateway.errors import (
     InvalidApiKey,
     RateLimited,
 )
+from gateway.request_id import scope_request_id
 from gateway.secret_box import SecretBox
 from gateway.settings import Settings
 from gateway.storage import Database
 
 if TYPE_CHECKING:
     from dataloaders import Loaders
+    from gateway.metrics import Metrics
 
 __all__ = ["AppState", "Context", "Info", "ResolverInfo", "build_context"]
 
@@ -61,6 +62,7 @@ class AppState:
     schema: Any = None  # the strawberry schema (its caches, for tests and the benchmarks)
     audit: AuditLog | None = None
     key_usage: KeyUsage | None = None
+    metrics: Metrics | None = None  # None: GATEWAY_METRICS=0
 
 
 @dataclass
@@ -146,9 +148,12 @@ class Context:
     def note_error(self, error: GatewayError) -> None:
         """Audit a refused scope or pixel check (surfaces call this for every error they
         render; authentication failures were recorded when they happened). On GraphQL, a
-        RateLimited error also sets `Retry-After` on the HTTP response."""
+        RateLimited error also sets `Retry-After` on the HTTP response, and counts in the
+        metrics (a REST refusal counts by its 429 status, gateway/metrics.py)."""
         if isinstance(error, RateLimited) and self.response is not None:
             self.response.headers["Retry-After"] = str(error.retry_after)
+            if self.state.metrics is not None:
+                self.state.metrics.observe_graphql_rate_limited()
         if error is self._auth_error:
             return
         if isinstance(error, InsufficientScope | AccessDenied | CsrfFailed):
@@ -176,11 +181,6 @@ else:
     Info = strawberry.Info[Context, None]
 
 
-def _request_id(headers: dict[str, str]) -> str:
-    sent = headers.get("x-request-id", "")
-    return sent[:64] if sent.isprintable() and sent else os.urandom(12).hex()
-
-
 def _header_values(request: Request) -> dict[str, str]:
     """The request's headers by (lower-case) name, the first of a repeated one, as
     `request.headers.get` answers: read once, since each `get` scans every header and a
@@ -205,7 +205,8 @@ async def build_context(request: Request, response: Response | None = None) -> C
     credentials = read_credentials(headers, request.cookies if "cookie" in headers else None)
     client = request.client
     trail = AuditTrail(state.audit, state.clock, ip=client.host if client else None,
-                       user_agent=headers.get("user-agent"), request_id=_request_id(headers))
+                       user_agent=headers.get("user-agent"),
+                       request_id=scope_request_id(request.scope))
     # The loaders read the principal when a batch loads, after it is resolved below.
     ctx = Context(request=request, response=response, state=state, credentials=credentials,
                   loaders=Loaders(state.db, lambda: ctx.principal), audit=trail)

@@ -35,6 +35,7 @@ from gateway.graphql_cache import PURE, ResultCache, ResultStore
 from gateway.graphql_documents import DocumentGuard, DocumentStore
 from gateway.graphql_inputs import VariableBounds
 from gateway.graphql_limits import code_core_limit_error, limits_rule
+from gateway.graphql_metrics import OperationMetrics
 from gateway.settings import Settings
 from gateway.types.analytics import FilterInput
 from resolvers.alerts import AlertsMutation, AlertsQuery
@@ -159,6 +160,8 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
             lambda: MaxTokensLimiter(MAX_TOKENS),
             lambda: VariableBounds(_FILTER_TYPES),
             lambda: ResultCache(store),
+            # Operations by name, when metrics are on (gateway/graphql_metrics.py).
+            *([OperationMetrics] if settings.metrics else []),
         ],
     )
     schema.result_store = store
