@@ -74,8 +74,14 @@ def banner_lines(host: str, port: int, result: DemoResult) -> list[str]:
         "Then try:",
         ('curl -s "$GATEWAY_URL/db-mgmt/api/measures" -H "x-api-key: $KEY" '
          '-H "x-pixel-id: $PIXEL"'),
-        "gateway client measures --search roas",
+        f"{_program()} client measures --search roas",
     ]
+
+
+def _program() -> str:
+    """How this command was invoked (`.venv/bin/gateway`), so the line runs as pasted."""
+    invoked = sys.argv[0] if sys.argv else ""
+    return invoked if Path(invoked).name == "gateway" else "gateway"
 
 
 def _banner(host: str, port: int, result: DemoResult) -> None:
