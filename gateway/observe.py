@@ -142,7 +142,7 @@ class ObserveMiddleware:
             # makeRecord + handle: what `info()` does, less the caller look-up (a stack walk
             # per request, for a record whose caller is always this line).
             access_log.handle(access_log.makeRecord(access_log.name, logging.INFO, __file__, 0,
-                                                    line, None, None, extra={"http": fields}))
+                                                    line, (), None, extra={"http": fields}))
 
 
 def configure_access_log() -> None:

@@ -130,13 +130,18 @@ def test_a_second_serve_on_a_taken_port_mints_nothing(live: dict[str, str]) -> N
     """The port is checked before seeding or minting: a second `serve --demo` on the same
     port exits 2 naming the port, and the keys are as they were (issue #17)."""
     keys = f"{live['GATEWAY_URL']}/accounts/api/api-keys"
-    before = httpx.get(keys, headers={"x-api-key": live["KEY"]}).json()["apiKeys"]
+
+    def listed() -> list[tuple[str, str | None]]:  # lastUsedAt moves as the key is used
+        found = httpx.get(keys, headers={"x-api-key": live["KEY"]}).json()["apiKeys"]
+        return [(k["id"], k.get("revokedAt")) for k in found]
+
+    before = listed()
     result = subprocess.run([sys.executable, "-m", "gateway", "serve", "--demo", "--days", "3",
                              "--port", live["port"]], env=live, capture_output=True,
                             text=True, timeout=60, check=False)
     assert result.returncode == 2, result.stderr
     assert f"cannot listen on 127.0.0.1:{live['port']}: already in use" in result.stderr
-    after = httpx.get(keys, headers={"x-api-key": live["KEY"]}).json()["apiKeys"]
+    after = listed()
     assert after == before and len(after) == 1
 
 
