@@ -1,7 +1,9 @@
 """A small Python client for the gateway: the catalog over REST and GraphQL.
 
-    GATEWAY_URL=http://127.0.0.1:8000 UPSTACK_API_KEY=upstack_... UPSTACK_PIXEL_ID=... \
-        python examples/client.py [search]
+    export GATEWAY_URL=http://127.0.0.1:8000 KEY=upstack_... PIXEL=...  # from the banner
+    python examples/client.py [search]
+
+(UPSTACK_API_KEY and UPSTACK_PIXEL_ID are accepted for KEY and PIXEL.)
 
 Needs only httpx (installed with the gateway).
 """
@@ -40,10 +42,20 @@ class GatewayClient:
 
 
 def main() -> int:
-    client = GatewayClient(os.environ.get("GATEWAY_URL", "http://127.0.0.1:8000"),
-                           os.environ["UPSTACK_API_KEY"], os.environ.get("UPSTACK_PIXEL_ID"))
+    url = os.environ.get("GATEWAY_URL")
+    key = os.environ.get("KEY") or os.environ.get("UPSTACK_API_KEY")
+    pixel = os.environ.get("PIXEL") or os.environ.get("UPSTACK_PIXEL_ID")
+    if not url or not key:
+        print("set GATEWAY_URL, KEY and PIXEL: paste the export line `gateway serve --demo` "
+              "prints (README, Try it)", file=sys.stderr)
+        return 2
+    client = GatewayClient(url, key, pixel)
     search = sys.argv[1] if len(sys.argv) > 1 else None
-    rest = client.measures(search)
+    try:
+        rest = client.measures(search)
+    except httpx.HTTPError as exc:
+        print(f"cannot read the catalog at {url}: {exc}", file=sys.stderr)
+        return 1
     print(f"REST: {len(rest)} measures" + (f" matching {search!r}" if search else ""))
     for m in rest[:10]:
         print(f"  {m['key']:<32} {m['title']:<28} {m['format']}")

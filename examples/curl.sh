@@ -1,37 +1,44 @@
 #!/usr/bin/env bash
-# A curl walk-through against a running gateway (`gateway serve --demo` prints the values).
+# A curl walk-through against a running gateway:
 #
-#   GATEWAY_URL=http://127.0.0.1:8000 UPSTACK_API_KEY=upstack_... UPSTACK_PIXEL_ID=... \
-#     bash examples/curl.sh
-set -euo pipefail
-: "${GATEWAY_URL:=http://127.0.0.1:8000}"
-: "${UPSTACK_API_KEY:?set UPSTACK_API_KEY (printed by gateway serve --demo)}"
-: "${UPSTACK_PIXEL_ID:?set UPSTACK_PIXEL_ID (printed by gateway serve --demo)}"
-auth=(-H "x-api-key: $UPSTACK_API_KEY" -H "x-pixel-id: $UPSTACK_PIXEL_ID")
+#   export GATEWAY_URL=http://127.0.0.1:8000 KEY=upstack_... PIXEL=...   # from the banner
+#   bash examples/curl.sh
+set -Eeuo pipefail  # -E: the ERR trap below also fires inside functions
+# The `export GATEWAY_URL=… KEY=… PIXEL=…` line `gateway serve --demo` prints sets these
+# (UPSTACK_API_KEY and UPSTACK_PIXEL_ID are accepted too).
+KEY="${KEY:-${UPSTACK_API_KEY:-}}"
+PIXEL="${PIXEL:-${UPSTACK_PIXEL_ID:-}}"
+: "${GATEWAY_URL:?set GATEWAY_URL, KEY and PIXEL: paste the export line gateway serve --demo prints (see README, Try it)}"
+: "${KEY:?set KEY (and PIXEL): paste the export line gateway serve --demo prints (see README, Try it)}"
+: "${PIXEL:?set PIXEL: paste the export line gateway serve --demo prints (see README, Try it)}"
+# Any failing command stops the script with a message, not just curl's exit status.
+trap 'echo "failed (exit $?) at line $LINENO: is the gateway running at $GATEWAY_URL, and are KEY and PIXEL its demo key and pixel?" >&2' ERR
+curl() { command curl -sS --fail-with-body "$@"; }
+auth=(-H "x-api-key: $KEY" -H "x-pixel-id: $PIXEL")
 
 echo "== health (no auth)"
-curl -sf "$GATEWAY_URL/health"; echo
+curl "$GATEWAY_URL/health"; echo
 
 echo "== the measures catalog, Upstack REST shape (first 2)"
-curl -sf "$GATEWAY_URL/db-mgmt/api/measures" "${auth[@]}" \
+curl "$GATEWAY_URL/db-mgmt/api/measures" "${auth[@]}" \
   | python3 -c 'import json,sys; m=json.load(sys.stdin)["measures"]; print(len(m), "measures"); print(json.dumps(m[:2], indent=2))'
 
 echo "== search the catalog"
-curl -sf "$GATEWAY_URL/db-mgmt/api/measures?search=roas" "${auth[@]}" \
+curl "$GATEWAY_URL/db-mgmt/api/measures?search=roas" "${auth[@]}" \
   | python3 -c 'import json,sys; print([m["key"] for m in json.load(sys.stdin)["measures"]])'
 
 echo "== the same through GraphQL, with a measure looked up by title"
-curl -sf "$GATEWAY_URL/graphql" "${auth[@]}" -H 'content-type: application/json' \
+curl "$GATEWAY_URL/graphql" "${auth[@]}" -H 'content-type: application/json' \
   -d '{"query":"{ viewer { scopes pixel { name timezone } } measure(key: \"NC ROAS\") { key title formula } }"}'
 echo
 
 echo "== errors carry stable codes: no key"
-curl -s "$GATEWAY_URL/db-mgmt/api/measures" -w ' (HTTP %{http_code})\n'
+command curl -s "$GATEWAY_URL/db-mgmt/api/measures" -w ' (HTTP %{http_code})\n'
 
 echo "== send events (scope events:write): a batch; the retry is reported as duplicates"
 batch='{"events":[
   {"name":"page_view","event_id":"ex-pv-1","anonymous_id":"anon-1","url":"https://demo-store.example/products/tee","utm_source":"google"},
   {"name":"purchase","event_id":"ex-order-9001","user_id":"cust_9001","order_id":"#9001","revenue":49.5,"currency":"USD","new_customer":true},
   {"name":"purchase","anonymous_id":"anon-1","revenue":10}]}'
-curl -sf "$GATEWAY_URL/tr/api/events" "${auth[@]}" -H 'content-type: application/json' -d "$batch"; echo
-curl -sf "$GATEWAY_URL/tr/api/events" "${auth[@]}" -H 'content-type: application/json' -d "$batch"; echo
+curl "$GATEWAY_URL/tr/api/events" "${auth[@]}" -H 'content-type: application/json' -d "$batch"; echo
+curl "$GATEWAY_URL/tr/api/events" "${auth[@]}" -H 'content-type: application/json' -d "$batch"; echo

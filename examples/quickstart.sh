@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
 # The Upstack Data API quickstart, verbatim, with only the base URL changed:
 # list measures -> build a dashboard from three of them -> open it.
+# (`gateway client views create` does the same in one command: README, "Client CLI".)
 #
-#   GATEWAY_URL=http://127.0.0.1:8000 UPSTACK_API_KEY=upstack_... UPSTACK_PIXEL_ID=... \
-#     bash examples/quickstart.sh
-set -euo pipefail
-: "${GATEWAY_URL:=http://127.0.0.1:8000}"
-: "${UPSTACK_API_KEY:?set UPSTACK_API_KEY (printed by gateway serve --demo)}"
-: "${UPSTACK_PIXEL_ID:?set UPSTACK_PIXEL_ID (printed by gateway serve --demo)}"
+#   export GATEWAY_URL=http://127.0.0.1:8000 KEY=upstack_... PIXEL=...   # from the banner
+#   bash examples/quickstart.sh
+set -Eeuo pipefail  # -E: the ERR trap below also fires inside functions
+# The `export GATEWAY_URL=… KEY=… PIXEL=…` line `gateway serve --demo` prints sets these
+# (UPSTACK_API_KEY and UPSTACK_PIXEL_ID are accepted too).
+KEY="${KEY:-${UPSTACK_API_KEY:-}}"
+PIXEL="${PIXEL:-${UPSTACK_PIXEL_ID:-}}"
+: "${GATEWAY_URL:?set GATEWAY_URL, KEY and PIXEL: paste the export line gateway serve --demo prints (see README, Try it)}"
+: "${KEY:?set KEY (and PIXEL): paste the export line gateway serve --demo prints (see README, Try it)}"
+: "${PIXEL:?set PIXEL: paste the export line gateway serve --demo prints (see README, Try it)}"
+# Any failing command stops the script with a message, not just curl's exit status.
+trap 'echo "failed (exit $?) at line $LINENO: is the gateway running at $GATEWAY_URL, and are KEY and PIXEL its demo key and pixel?" >&2' ERR
+curl() { command curl -sS --fail-with-body "$@"; }
+UPSTACK_API_KEY="$KEY"
+UPSTACK_PIXEL_ID="$PIXEL"
 
 echo "== 1. List measures"
-curl -sf "$GATEWAY_URL/db-mgmt/api/measures" \
+curl "$GATEWAY_URL/db-mgmt/api/measures" \
   -H "x-api-key: $UPSTACK_API_KEY" \
   -H "x-pixel-id: $UPSTACK_PIXEL_ID" \
   | python3 -c 'import json,sys; keys=[m["key"] for m in json.load(sys.stdin)["measures"]]; print(len(keys), "measures;", [k for k in keys if k in ("core.new_customer_roas","core.new_customer_mer","meta.cpm")])'
 
 echo "== 2. Build a dashboard from those measures"
-view=$(curl -sf -X POST "$GATEWAY_URL/accounts/api/dashboard/views/from-preset" \
+view=$(curl -X POST "$GATEWAY_URL/accounts/api/dashboard/views/from-preset" \
   -H "x-api-key: $UPSTACK_API_KEY" \
   -H "x-pixel-id: $UPSTACK_PIXEL_ID" \
   -H "Content-Type: application/json" \
@@ -32,13 +42,13 @@ echo "$view" | python3 -c 'import json,sys; v=json.load(sys.stdin); print(v["id"
 id=$(echo "$view" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 
 echo "== 3. Open it"
-curl -sf "$GATEWAY_URL/accounts/api/dashboard/views/$id" \
+curl "$GATEWAY_URL/accounts/api/dashboard/views/$id" \
   -H "x-api-key: $UPSTACK_API_KEY" \
   -H "x-pixel-id: $UPSTACK_PIXEL_ID" \
   | python3 -c 'import json,sys; v=json.load(sys.stdin); print("opened", v["name"], "version", v["version"], "with", len(v["configuration"]["widgets"]), "widgets")'
 
 echo "== and its widgets' data through GraphQL (the view's default range: last 30 days)"
-curl -sf "$GATEWAY_URL/graphql" \
+curl "$GATEWAY_URL/graphql" \
   -H "x-api-key: $UPSTACK_API_KEY" \
   -H "x-pixel-id: $UPSTACK_PIXEL_ID" \
   -H 'content-type: application/json' \

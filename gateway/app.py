@@ -36,7 +36,9 @@ from gateway.egress import EgressGuard, Resolver, resolve_system
 from gateway.errors import GatewayError
 from gateway.graphql_view import GatewayGraphQL, graphql_error_response
 from gateway.http_errors import ErrorDialects
+from gateway.metrics import Metrics
 from gateway.middleware import BodyLimitMiddleware
+from gateway.observe import ObserveMiddleware, metrics_endpoint
 from gateway.openapi import OpenAPIDocument
 from gateway.pages import Pages
 from gateway.request_id import RequestIdMiddleware
@@ -105,6 +107,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     """Build the app. `clock` is the time source for expiry and defaults, `resolver` the host
     name resolver of the egress guard (gateway/egress.py); tests pass their own."""
     settings = settings.with_secret()
+    metrics = (Metrics(multiprocess_dir=settings.metrics_multiprocess_dir)
+               if settings.metrics else None)
     egress = EgressGuard.for_settings(settings, resolver=resolver)
     webhook_secrets = webhook_secret_box(settings.secret)
     schema = build_schema(settings)
@@ -112,7 +116,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database(settings.database_url,
-                      busy_timeout_seconds=settings.sqlite_busy_timeout_seconds)
+                      busy_timeout_seconds=settings.sqlite_busy_timeout_seconds, metrics=metrics)
         await db.migrate()
         await seal_legacy_secrets(db, webhook_secrets)  # rows written before sealing
         signal = RevocationSignal.for_settings(settings)
@@ -143,6 +147,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             schema=schema,
             audit=audit,
             key_usage=usage,
+            metrics=metrics,
         )
         audit_task = asyncio.create_task(audit.run(), name="audit-log")
         usage_task = asyncio.create_task(
@@ -189,21 +194,24 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         Route("/static/{digest}/{name}", pages.asset, methods=["GET"]),
         *surfaces,
     ]
+    if metrics is not None:
+        routes.append(Route("/metrics", metrics_endpoint(metrics, settings.metrics_token),
+                            methods=["GET"]))
     errors = ErrorDialects(routes, graphql=graphql, graphql_response=graphql_error_response)
-    return Starlette(
-        routes=routes,
-        middleware=[
-            # Outermost: every response, a refused body's and a CORS preflight's included,
-            # carries X-Request-Id, and an exception escaping the app is answered in the
-            # addressed surface's dialect and logged once with the id.
-            Middleware(RequestIdMiddleware, respond=errors.respond),
-            # Without configured origins, not even a pass-through layer per request.
-            *([Middleware(CORSMiddleware, origins=settings.cors_origins)]
-              if settings.cors_origins else []),
-            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                       respond=errors.respond),
-        ],
-        exception_handlers={HTTPException: errors.http_exception,
-                            GatewayError: errors.gateway_error},
-        lifespan=lifespan,
-    )
+    # Outermost first. The request id is set before anything logs: every response, a refused
+    # body's and a CORS preflight's included, carries X-Request-Id, and an exception escaping
+    # the app is answered in the addressed surface's dialect and logged once with the id. The
+    # access log and metrics see every answer, the body limit's 413s included.
+    middleware = [Middleware(RequestIdMiddleware, respond=errors.respond)]
+    if metrics is not None or settings.access_log:
+        middleware.append(Middleware(ObserveMiddleware, metrics=metrics,
+                                     access_log=settings.access_log,
+                                     key_prefix=settings.key_prefix))
+    if settings.cors_origins:  # without configured origins, not even a pass-through layer
+        middleware.append(Middleware(CORSMiddleware, origins=settings.cors_origins))
+    middleware.append(Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                                 respond=errors.respond))
+    return Starlette(routes=routes, middleware=middleware,
+                     exception_handlers={HTTPException: errors.http_exception,
+                                         GatewayError: errors.gateway_error},
+                     lifespan=lifespan)

@@ -10,10 +10,14 @@ import os
 from starlette.applications import Starlette
 
 from gateway.app import create_app
+from gateway.observe import configure_access_log
 from gateway.settings import Settings
 
 __all__ = ["app_factory"]
 
 
 def app_factory() -> Starlette:
-    return create_app(Settings.from_environ(os.environ))
+    settings = Settings.from_environ(os.environ)
+    if settings.access_log:
+        configure_access_log()
+    return create_app(settings)

@@ -41,6 +41,7 @@ from gateway.storage import Database
 
 if TYPE_CHECKING:
     from dataloaders import Loaders
+    from gateway.metrics import Metrics
 
 __all__ = ["AppState", "Context", "Info", "ResolverInfo", "build_context"]
 
@@ -61,6 +62,7 @@ class AppState:
     schema: Any = None  # the strawberry schema (its caches, for tests and the benchmarks)
     audit: AuditLog | None = None
     key_usage: KeyUsage | None = None
+    metrics: Metrics | None = None  # None: GATEWAY_METRICS=0
 
 
 @dataclass
@@ -152,9 +154,12 @@ class Context:
     def note_error(self, error: GatewayError) -> None:
         """Audit a refused scope or pixel check (surfaces call this for every error they
         render; authentication failures were recorded when they happened). On GraphQL, a
-        RateLimited error also sets `Retry-After` on the HTTP response."""
+        RateLimited error also sets `Retry-After` on the HTTP response, and counts in the
+        metrics (a REST refusal counts by its 429 status, gateway/metrics.py)."""
         if isinstance(error, RateLimited) and self.response is not None:
             self.response.headers["Retry-After"] = str(error.retry_after)
+            if self.state.metrics is not None:
+                self.state.metrics.observe_graphql_rate_limited()
         if error is self._auth_error:
             return
         if isinstance(error, InsufficientScope | AccessDenied | CsrfFailed):

@@ -18,17 +18,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.auth.principal import system_principal
-from gateway.services.keys import create_key
+from gateway.services.keys import create_key, list_org_keys, revoke_key
 from gateway.services.tenancy import create_organization, create_pixel
 from gateway.settings import Settings
 from gateway.storage import Database
 from gateway.storage.events import insert_events
 from gateway.storage.tenancy import list_organizations, list_pixels
 
-__all__ = ["DemoResult", "generate_events", "seed_demo"]
+__all__ = ["DEMO_KEY_NAME", "DemoResult", "generate_events", "seed_demo"]
 
 DEMO_ORG = "Demo Store"
 DEMO_PIXEL = "demo-store.example"
+DEMO_KEY_NAME = "demo"
 DEMO_SCOPES = ["analytics:read", "dashboards:write", "events:write", "keys:admin", "users:admin",
                "alerts:write"]
 
@@ -132,8 +133,9 @@ async def seed_demo(db: Database, settings: Settings, *, now: datetime | None = 
                     progress: Callable[[int, int], None] | None = None) -> DemoResult:
     """Create the demo organization, pixel and events once; mint a fresh demo key every call.
 
-    The key secret is never stored, so a restart cannot print the old one: it mints another.
-    `progress(done_days, total_days)` is called as days are written.
+    The key secret is never stored, so a restart cannot print the old one: it mints another,
+    and revokes the demo keys minted before (one full-admin demo key at a time; keys of other
+    names are left alone). `progress(done_days, total_days)` is called as days are written.
     """
     now = now or datetime.now(UTC)
     async with db.session() as session:
@@ -163,8 +165,12 @@ async def seed_demo(db: Database, settings: Settings, *, now: datetime | None = 
         org_id, pixel_id = org.id, pixel.id
     else:
         org_id, pixel_id = orgs[0].id, pixels[0].id
-    key = await create_key(db, settings, system_principal(org_id), name="demo",
-                           scopes=DEMO_SCOPES, pixel_ids=[pixel_id], now=now)
+    operator = system_principal(org_id)
+    for old in await list_org_keys(db, operator):
+        if old.name == DEMO_KEY_NAME and old.revoked_at is None:
+            await revoke_key(db, settings, operator, old.id, now=now)
+    key = await create_key(db, settings, operator, name=DEMO_KEY_NAME, scopes=DEMO_SCOPES,
+                           pixel_ids=[pixel_id], now=now)
     return DemoResult(org_id, pixel_id, key.secret, created, written)
 
 

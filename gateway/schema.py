@@ -38,6 +38,7 @@ from gateway.graphql_entities import representation_problems
 from gateway.graphql_errors import GatewayExecutor, cause_of, client_view, log_unexpected
 from gateway.graphql_inputs import VariableBounds
 from gateway.graphql_limits import limits_rule
+from gateway.graphql_metrics import OperationMetrics
 from gateway.settings import Settings
 from gateway.types.analytics import FilterInput
 from resolvers.alerts import AlertsMutation, AlertsQuery
@@ -149,6 +150,8 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
             lambda: MaxTokensLimiter(MAX_TOKENS),
             lambda: VariableBounds(_FILTER_TYPES),
             lambda: ResultCache(store),
+            # Operations by name, when metrics are on (gateway/graphql_metrics.py).
+            *([OperationMetrics] if settings.metrics else []),
         ],
     )
     schema.result_store = store

@@ -159,6 +159,9 @@ ROWS: dict[str, Row] = {
     "Mutation.logout": Row(ANY, gql("mutation { logout }"), credential="user"),
     # REST routes
     "GET /health": Row(PUBLIC, rest("GET", "/health")),
+    # An operator's endpoint: no credential, but loopback clients or GATEWAY_METRICS_TOKEN
+    # only (the harness calls from 127.0.0.1); tests/test_observe.py proves that guard.
+    "GET /metrics": Row(PUBLIC, rest("GET", "/metrics")),
     "GET /graphql": Row(PUBLIC, rest("GET", "/graphql")),  # transport: fields are rows above
     "POST /graphql": Row(PUBLIC, gql("{ __typename }")),
     # issue #17: the API document, the docs page and the pages' assets

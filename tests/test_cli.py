@@ -55,7 +55,9 @@ def test_cli_reports_bad_input(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
     result = gateway_cli(url, "keys", "create", "--name", "x", "--scope", "root:everything")
     assert result.returncode == 2
-    assert "unknown scope 'root:everything'" in result.stderr
+    # The flag, not the API field (`scopes.0`), is named (issue #17).
+    assert "--scope: unknown scope 'root:everything'" in result.stderr
+    assert "scopes.0" not in result.stderr
 
 
 def test_cli_schema_prints_sdl(tmp_path: Path) -> None:
@@ -64,17 +66,28 @@ def test_cli_schema_prints_sdl(tmp_path: Path) -> None:
     assert result.stdout == (root / "schema.graphql").read_text()
 
 
-def test_demo_seeds_once_and_mints_a_working_key_each_time(tmp_path: Path) -> None:
-    """Starting again keeps the data: the second run adds no events, only a new key."""
+async def test_demo_seeds_once_and_keeps_one_demo_key(tmp_path: Path) -> None:
+    """Starting again keeps the data: the second run adds no events, only a new key, and
+    revokes the previous demo key (one full-admin demo key at a time, issue #17); keys of
+    other names are left alone."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}"
     first = json.loads(gateway_cli(url, "demo", "--days", "2", "--json").stdout)
+    other = json.loads(gateway_cli(url, "keys", "create", "--name", "ci", "--scope",
+                                   "analytics:read", "--json").stdout)
     second = json.loads(gateway_cli(url, "demo", "--days", "2", "--json").stdout)
     assert first["created"] is True and first["events"] > 100
     assert second["created"] is False and second["events"] == 0
     assert second["pixel_id"] == first["pixel_id"] and second["key"] != first["key"]
     listed = json.loads(gateway_cli(url, "keys", "list", "--json").stdout)
-    assert [k["name"] for k in listed] == ["demo", "demo"]
+    assert sorted((k["name"], k["status"]) for k in listed) == [
+        ("ci", "active"), ("demo", "active"), ("demo", "revoked")]
     assert all(first["key"] not in json.dumps(k) for k in listed)
+    app = create_app(Settings(database_url=url))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        for secret, status in ((first["key"], 401), (second["key"], 200), (other["key"], 200)):
+            answer = await client.get("/db-mgmt/api/measures", headers={"x-api-key": secret})
+            assert answer.status_code == status, (secret[:12], answer.text)
 
 
 async def test_cli_rollups_folds_the_backlog(tmp_path: Path) -> None:

@@ -49,8 +49,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
                 time.sleep(0.1)
         else:
             pytest.fail("gateway serve did not come up: " + (db.parent / "serve.log").read_text())
-        yield {**env, "GATEWAY_URL": url, "UPSTACK_API_KEY": seeded["key"],
-               "UPSTACK_PIXEL_ID": seeded["pixel_id"]}
+        # What the banner's export line sets (issue #17).
+        yield {**env, "GATEWAY_URL": url, "KEY": seeded["key"], "PIXEL": seeded["pixel_id"]}
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -70,6 +70,26 @@ def test_curl_walkthrough(live: dict[str, str]) -> None:
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert "measures" in result.stdout and "(HTTP 401)" in result.stdout
+
+
+@pytest.mark.parametrize("script", ["curl.sh", "quickstart.sh"])
+def test_examples_say_what_is_missing(script: str, live: dict[str, str]) -> None:
+    """Without GATEWAY_URL or KEY, or with no gateway at GATEWAY_URL, a script fails with a
+    message saying what to set or check, not curl's silent exit 7 (issue #17)."""
+    bare = {k: v for k, v in live.items()
+            if k not in ("GATEWAY_URL", "KEY", "PIXEL", "UPSTACK_API_KEY", "UPSTACK_PIXEL_ID")}
+    for env, says in ((bare, "set GATEWAY_URL"),
+                      ({**bare, "GATEWAY_URL": live["GATEWAY_URL"]}, "set KEY"),
+                      ({**live, "GATEWAY_URL": "http://127.0.0.1:9"}, "is the gateway running")):
+        result = subprocess.run(["bash", str(ROOT / "examples" / script)], env=env,
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode != 0 and says in result.stderr, (env.get("GATEWAY_URL"),
+                                                                  result.stderr)
+    for env in (bare, {**bare, "GATEWAY_URL": "http://127.0.0.1:9", "KEY": "k"}):
+        result = subprocess.run([sys.executable, str(ROOT / "examples" / "client.py")],
+                                env=env, capture_output=True, text=True, timeout=60,
+                                check=False)
+        assert result.returncode != 0 and result.stderr and "Traceback" not in result.stderr
 
 
 def test_upstack_quickstart(live: dict[str, str]) -> None:

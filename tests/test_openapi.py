@@ -26,7 +26,10 @@ from tests.test_authorization_matrix import ANY, PUBLIC, ROWS
 
 # Served routes that are not REST operations: the GraphQL endpoint (its contract is the
 # SDL), the document and the pages themselves.
-NOT_REST = {"/health", "/graphql", "/openapi.json", "/docs", "/static/{digest}/{name}"}
+# Not REST surface routes: the health check, GraphQL, the documents and pages themselves,
+# and /metrics (Prometheus' text format for scrapers, not a JSON API).
+NOT_REST = {"/health", "/graphql", "/openapi.json", "/docs", "/static/{digest}/{name}",
+            "/metrics"}
 
 
 def _app_routes() -> list[BaseRoute]:

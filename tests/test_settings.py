@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.app import create_app
-from gateway.settings import MIN_SECRET_BYTES, Settings, SettingsError
+from gateway.settings import MIN_SECRET_BYTES, ClientEnvironment, Settings, SettingsError
 
 
 @pytest.mark.parametrize("secret", ["x", "s" * 31, "é" * 15, " " * 20])
@@ -65,3 +65,28 @@ def test_login_limits_come_from_the_environment() -> None:
                                                                           3, 0.5)
     defaults = Settings.from_environ({})
     assert defaults.login_account_burst == Settings().login_account_burst == 10
+
+
+def test_operations_settings_come_from_the_environment() -> None:
+    """Access log, metrics, their token and the multiprocess directory (issue #17)."""
+    defaults = Settings.from_environ({})
+    assert (defaults.access_log, defaults.metrics, defaults.metrics_token) == (True, True, "")
+    assert Settings().access_log and Settings().metrics
+    read = Settings.from_environ({"GATEWAY_ACCESS_LOG": "0", "GATEWAY_METRICS": "off",
+                                  "GATEWAY_METRICS_TOKEN": "tok", "PROMETHEUS_MULTIPROC_DIR":
+                                  "/run/gw-metrics"})
+    assert (read.access_log, read.metrics, read.metrics_token,
+            read.metrics_multiprocess_dir) == (False, False, "tok", "/run/gw-metrics")
+    assert "tok" not in repr(read)
+
+
+def test_client_environment() -> None:
+    """`gateway client` reads GATEWAY_KEY before KEY, GATEWAY_PIXEL before PIXEL, and finds
+    its config under XDG_CONFIG_HOME, else ~/.config (issue #17)."""
+    env = ClientEnvironment.from_environ({"GATEWAY_URL": "http://g", "KEY": "k1",
+                                          "PIXEL": "p1", "HOME": "/home/u"})
+    assert (env.url, env.key, env.pixel, env.config_home) == ("http://g", "k1", "p1",
+                                                              "/home/u/.config")
+    both = ClientEnvironment.from_environ({"GATEWAY_KEY": "k2", "KEY": "k1",
+                                           "GATEWAY_PIXEL": "p2", "XDG_CONFIG_HOME": "/x"})
+    assert (both.key, both.pixel, both.config_home) == ("k2", "p2", "/x")

@@ -26,11 +26,37 @@ from gateway.storage.keys import find_key
 from gateway.storage.models import ApiKeyRow, PixelRow, UserRow
 from gateway.storage.tenancy import list_pixels as query_pixels
 
-__all__ = ["CommandError", "create_key", "create_pixel", "create_user", "list_keys",
-           "list_pixels", "list_users", "migrate", "print_schema", "revoke_key", "rotate_key",
-           "show_key", "update_key"]
+__all__ = [
+    "CommandError",
+    "create_key",
+    "create_pixel",
+    "create_user",
+    "flag_of",
+    "list_keys",
+    "list_pixels",
+    "list_users",
+    "migrate",
+    "print_schema",
+    "revoke_key",
+    "rotate_key",
+    "show_key",
+    "update_key",
+]
 
 T = TypeVar("T")
+
+# The API field a service names in a field error -> the flag that set it, so the CLI says
+# `--scope: unknown scope 'x'` rather than `scopes.0: …` (issue #17).
+_FLAG_OF = {"name": "--name", "scopes": "--scope", "pixelIds": "--pixel",
+            "expiresAt": "--expires", "rateTier": "--rate-tier", "email": "--email",
+            "role": "--role", "timezone": "--timezone", "currency": "--currency",
+            "password": "password"}
+
+
+def flag_of(key: str) -> str:
+    """The flag for a field error's dotted key (`scopes.0` -> `--scope`); unknown keys as
+    they are."""
+    return _FLAG_OF.get(key.split(".", 1)[0], key)
 
 
 class CommandError(Exception):
@@ -47,7 +73,7 @@ def run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
             await db.migrate()
             return await work(db)
         except GatewayError as exc:
-            detail = "; ".join(f"{d.key}: {d.message}" for d in exc.details)
+            detail = "; ".join(f"{flag_of(d.key)}: {d.message}" for d in exc.details)
             raise CommandError(detail or exc.message) from exc
         finally:
             await db.dispose()

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.engine.buckets import BucketPlan, transitions
@@ -40,7 +40,12 @@ from gateway.storage.rollups import (
     Rollup,
 )
 
-__all__ = ["additive_rollup", "aligned", "distinct_rollup", "rollup_statement"]
+__all__ = ["ROWS_READ", "additive_rollup", "aligned", "distinct_rollup", "rollup_statement"]
+
+# The last column of every aggregate statement of the engine (here and gateway/engine/run.py):
+# how many rows it aggregated (raw events, or rollup rows), for the metrics
+# (gateway/metrics.py); readers of the value columns never look past them.
+ROWS_READ = "rows_read"
 
 A = ROLLUP_TABLE.c
 D = ROLLUP_DISTINCT_TABLE.c
@@ -130,7 +135,7 @@ def rollup_statement(query: EngineQuery, plan: MeasurePlan, parts: Sequence[int]
                 for j, i in enumerate(parts)]
     else:
         cols = [plan.parts[i].rollup_sql(A).label(f"p_{j}") for j, i in enumerate(parts)]
-    stmt = select(*labels, *cols).where(and_(*where))
+    stmt = select(*labels, *cols, func.count().label(ROWS_READ)).where(and_(*where))
     if labels:
         stmt = stmt.group_by(*(f"g_{i}" for i in range(len(labels)))).limit(max_rows + 1)
     return stmt

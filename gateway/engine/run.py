@@ -30,12 +30,13 @@ ranking and limiting groups) happens in Python on the aggregated rows.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.catalog import CATALOG, Catalog
@@ -43,10 +44,19 @@ from gateway.engine.buckets import BucketPlan, plan_buckets
 from gateway.engine.fields import T, compile_filter, field_expression
 from gateway.engine.measures import MeasurePlan, evaluate, percentile, plan_measures, rollup
 from gateway.engine.query import Bucket, EngineQuery, EngineResult, TimeRange
-from gateway.engine.rollup_plan import additive_rollup, aligned, distinct_rollup, rollup_statement
+from gateway.engine.rollup_plan import (
+    ROWS_READ,
+    additive_rollup,
+    aligned,
+    distinct_rollup,
+    rollup_statement,
+)
 from gateway.errors import QueryTooLarge
 from gateway.storage import Database
 from gateway.storage.rollups import Rollup
+
+if TYPE_CHECKING:
+    from gateway.metrics import Metrics
 
 __all__ = ["Limits", "run_query"]
 
@@ -102,10 +112,10 @@ def _too_many(max_rows: int) -> QueryTooLarge:
 def _aggregate_stmt(plan: MeasurePlan, parts: Sequence[int], where: list[ColumnElement[bool]],
                     keys: list[ColumnElement[Any]], max_rows: int) -> Select[Any]:
     """GROUP BY `keys` (by output label: PostgreSQL would not match repeated bound
-    parameters in GROUP BY), one column per part."""
+    parameters in GROUP BY), one column per part, then the rows aggregated (`ROWS_READ`)."""
     labels = [k.label(f"g_{i}") for i, k in enumerate(keys)]
     cols = [plan.parts[i].sql().label(f"p_{i}") for i in parts]
-    stmt = select(*labels, *cols).where(and_(*where))
+    stmt = select(*labels, *cols, func.count().label(ROWS_READ)).where(and_(*where))
     if labels:
         stmt = stmt.group_by(*(f"g_{i}" for i in range(len(labels)))).limit(max_rows + 1)
     return stmt
@@ -403,15 +413,18 @@ async def run_query(db: Database, query: EngineQuery, *, catalog: Catalog = CATA
     its own pooled connection: SQLite runs each in its own thread, so a distinct-count total
     costs no extra wall time on a multi-core machine.
     """
+    started = time.perf_counter()
     # Rollups only when they hold every stored event (a few missing ones are folded first).
     current = limits.rollups and await db.rollups_current()
     planned = _planned(db, query, catalog, limits, current)
     plan, plans = planned.measures, planned.periods
-    jobs = [(i, st.name, st.sql) for i, p in enumerate(plans) for st in p.statements]
-    fetched = await asyncio.gather(*(_fetch(db, stmt) for _, _, stmt in jobs))
+    jobs = [(i, st) for i, p in enumerate(plans) for st in p.statements]
+    fetched = await asyncio.gather(*(_fetch(db, st.sql) for _, st in jobs))
     results: list[dict[str, Sequence[Any]]] = [{} for _ in plans]
-    for (i, name, _), rows in zip(jobs, fetched, strict=True):
-        results[i][name] = rows
+    for (i, st), rows in zip(jobs, fetched, strict=True):
+        results[i][st.name] = rows
+    if db.metrics is not None:
+        _observe(db.metrics, started, [st for _, st in jobs], fetched)
     periods = [_period(plan, p, r, limits) for p, r in zip(plans, results, strict=True)]
     groups = _ranked_groups(query, plan, periods)
     if len(groups) * periods[0].buckets.count > limits.max_cells:
@@ -433,3 +446,16 @@ async def run_query(db: Database, query: EngineQuery, *, catalog: Catalog = CATA
                              for i, p in enumerate(plans) for st in p.statements
                              if st.rollup is not None)),
     )
+
+
+def _observe(metrics: Metrics, started: float, statements: Sequence[_Statement],
+             fetched: Sequence[Sequence[Any]]) -> None:
+    """Record a query in the metrics: its time, and what its statements read (rollup rows or
+    raw events). The percentile fetch reads one row per value it returns."""
+    counts = {True: [0, 0], False: [0, 0]}  # from a rollup? -> [statements, rows]
+    for st, rows in zip(statements, fetched, strict=True):
+        found = counts[st.rollup is not None]
+        found[0] += 1
+        found[1] += len(rows) if not st.parts else sum(row[-1] for row in rows)
+    metrics.observe_engine(time.perf_counter() - started, counts[True][0], counts[False][0],
+                              counts[True][1], counts[False][1])

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.auth.policy import require_pixel, require_scope
 from gateway.auth.principal import Principal
-from gateway.errors import FieldError, InvalidInput, NotFound, StorageUnavailable
+from gateway.errors import FieldError, GatewayError, InvalidInput, NotFound, StorageUnavailable
 from gateway.services.event_rules import Row, RuleContext, check_event
 from gateway.settings import Settings
 from gateway.storage import Database
@@ -95,10 +95,25 @@ async def track_events(db: Database, principal: Principal | None, events: Sequen
     """Validate and store `events` for the principal's pixel (see the module docstring).
 
     Raises AuthRequired/InsufficientScope, InvalidInput (bad batch, or no valid item),
-    StorageUnavailable (nothing acknowledged; retry with the same event ids).
+    StorageUnavailable (nothing acknowledged; retry with the same event ids). Past the scope
+    check every event counts once in the metrics: accepted, duplicate or rejected (a refused
+    batch rejects them all).
     """
     found = require_scope(principal, "events:write")
     pixel_id = require_pixel(found)
+    try:
+        result = await _track(db, pixel_id, events, now=now, limits=limits)
+    except GatewayError:
+        if db.metrics is not None:
+            db.metrics.observe_events(0, 0, len(events))
+        raise
+    if db.metrics is not None:
+        db.metrics.observe_events(result.accepted, len(result.duplicates), result.rejected)
+    return result
+
+
+async def _track(db: Database, pixel_id: str, events: Sequence[object], *, now: datetime,
+                 limits: IngestLimits) -> TrackResult:
     if not events:
         raise InvalidInput.field("at least one event is required", "events")
     if len(events) > limits.max_batch:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -29,6 +29,9 @@ from gateway.files import create_private, ensure_private
 from gateway.lru import LRU
 from gateway.storage.event_writer import EventWriter, sqlite_write_lock
 from gateway.storage.rollups import ConnectionExecutor, RollupKeys, SqliteExecutor, fold, lag
+
+if TYPE_CHECKING:  # annotations only: storage never imports the metrics at run time
+    from gateway.metrics import Metrics
 
 __all__ = ["Database", "alembic_config"]
 
@@ -95,11 +98,15 @@ class Database:
     the engine to change it on a live app abandons any connection checked out at that
     moment (it goes back to the old pool, which nobody closes again), and its aiosqlite
     thread then outlives the event loop it answers to.
+
+    `metrics`: where the app's metrics go (gateway/metrics.py): folds here, engine queries
+    and ingestion through the services holding this database. None (the CLI): not recorded.
     """
 
-    def __init__(self, url: str, *, echo: bool = False,
-                 busy_timeout_seconds: float = 10.0) -> None:
+    def __init__(self, url: str, *, echo: bool = False, busy_timeout_seconds: float = 10.0,
+                 metrics: Metrics | None = None) -> None:
         self.url = url
+        self.metrics = metrics
         self.is_sqlite = url.startswith("sqlite")
         options: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
@@ -144,7 +151,10 @@ class Database:
         if not self.is_sqlite or not await self.rollup_lag():
             return 0  # nothing to do: no write lock taken (it would stall other writers)
         async with sqlite_write_lock(self.engine) as driver:
-            return await fold(SqliteExecutor(driver), limit, self.rollup_keys)
+            folded = await fold(SqliteExecutor(driver), limit, self.rollup_keys)
+        if self.metrics is not None:
+            self.metrics.observe_fold(folded)
+        return folded
 
     async def rollup_lag(self) -> int:
         """Stored events not yet folded into the rollups (0 on other backends)."""
