@@ -10,7 +10,9 @@ Speed and safety rules (see shared notes on Strawberry 0.341):
   exception escaping an extension hook is masked too (MaskErrors only sees results produced
   inside the operation);
 - operations selecting only pure root fields (the immutable catalog) are served from a
-  result cache bounded in bytes (gateway/graphql_cache.py).
+  result cache bounded in bytes (gateway/graphql_cache.py);
+- every other operation is costed before execution and refused over the request's budget,
+  or charged against its rate limit (gateway/graphql_cost.py, gateway/cost.py).
 
 `schema.graphql` at the repository root is `build_schema().as_str()`; a test fails on drift.
 """
@@ -32,6 +34,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from gateway.errors import GatewayError, QueryTooLarge
 from gateway.graphql_cache import PURE, ResultCache, ResultStore
+from gateway.graphql_cost import CostBudget
 from gateway.graphql_documents import DocumentGuard, DocumentStore
 from gateway.graphql_inputs import VariableBounds
 from gateway.graphql_limits import code_core_limit_error, limits_rule
@@ -159,6 +162,8 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
             lambda: MaxTokensLimiter(MAX_TOKENS),
             lambda: VariableBounds(_FILTER_TYPES),
             lambda: ResultCache(store),
+            # After the result cache: a cached (catalog) answer costs nothing to cost.
+            CostBudget,
         ],
     )
     schema.result_store = store

@@ -3,16 +3,22 @@
 Error body `{"message"}`, plus `"errors": [{message, key, path}]` on 400s with field detail.
 Statuses: 400 validation, 401 missing or bad key/pixel, 403 missing scope, 404 not found
 (also another pixel's objects), 409 conflict, 413 too large, 429 rate limited.
+
+`STATUSES` names the statuses chosen here rather than taken from the error's default:
+QUERY_TOO_COSTLY is 400 (`{"message"}` saying the estimate and the budget, which also go
+in `X-Query-Cost` / `X-Query-Budget`), not 429: no wait makes the same query affordable.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, QueryTooCostly
 from gateway.rest.base import Surface
 
-__all__ = ["surface"]
+__all__ = ["STATUSES", "surface"]
+
+STATUSES: dict[str, int] = {QueryTooCostly.code: 400}
 
 
 def _render(exc: GatewayError, status: int) -> dict[str, Any]:
@@ -23,4 +29,4 @@ def _render(exc: GatewayError, status: int) -> dict[str, Any]:
     return {"message": exc.message}
 
 
-surface = Surface("upstack", render=_render)
+surface = Surface("upstack", render=_render, statuses=STATUSES)
