@@ -28,9 +28,42 @@ period; cohorts their range, and one row per cohort and period offset. GraphQL a
 FIELD_MS per field it resolves (list fields multiply their items' fields by the page size),
 ROOT_FIELD_MS per root field, and WIDGET_MS plus the points of each widget's `data`.
 
-The constants are calibrated on this machine with `python benchmarks/cost.py` (the demo
-store, real requests through the app; docs/benchmarks.md has the table). The estimate is of
-what the request asks for, on data as dense as the demo's: a store ten times denser scans
+The constants are calibrated on this machine with `python benchmarks/cost.py --fit` (the
+365-day demo store, real requests through the app, server time as CPU ms of the process;
+docs/benchmarks.md has the whole table, 2026-12-01):
+
+    request                                           CPU ms  estimate  est/CPU
+    REST daily 30 d, 1 measure                           5.6       6  1.06
+    REST daily 30 d, 3 measures by utm_source           32.3      16  0.49
+    REST daily 365 d, 10 measures                       59.5      57  0.96
+    REST daily 365 d, 3 measures by device, country    997.9   1,244  1.25
+    REST hourly 30 d, 1 measure                         19.3      17  0.88
+    REST hourly 90 d, 3 measures                       191.5      79  0.41
+    REST hourly 365 d, 1 measure                       283.4     149  0.53
+    REST hourly 90 d Asia/Kolkata (raw), 3 measures    428.0     214  0.50
+    REST daily 365 d Asia/Kolkata (raw), 3 measures    616.1     570  0.93
+    REST daily 365 d Asia/Kolkata (raw), 1 measure      12.0      17  1.42
+    REST daily 90 d Asia/Kolkata (raw), 10 measures     23.8      22  0.93
+    REST minute 5 d (raw), 1 measure                    70.1      63  0.90
+    REST month 365 d, 30 measures                     1831.8   1,687  0.92
+    REST attribution 30 d                               87.5      76  0.87
+    REST attribution 180 d, linear                     274.8     253  0.92
+    REST cohorts monthly 365 d                          44.4      45  1.01
+    REST cohorts weekly 90 d                            24.3      18  0.74
+    GraphQL hourly 30 d, 1 measure                      62.1      67  1.08
+    GraphQL hourly 90 d, 3 measures                    349.4     313  0.90
+    GraphQL hourly 365 d, 1 measure                    822.3     732  0.89
+    GraphQL daily 90 d by utm_source, totals only       19.6      23  1.17
+    GraphQL widget page (20 views x 30 widgets)        335.3     297  0.89
+    GraphQL catalog (55 measures, cached)                1.3       0  -
+    GraphQL introspection (GraphiQL's query)            32.3     101  3.12
+    GraphQL viewer and pixels                            3.4       3  0.88
+    issue: 10 aliased hourly fields, 90 d             2198.3   1,858  0.85
+    issue: 30 aliased fields, a year, Asia/Kolkata    1124.7   1,293  1.15
+
+The default budget (1,000 ms, settings) refuses the last two rows, the issue's, and passes
+every other page the demo, README and examples/ show. The estimate is of what the request
+asks for, on data as dense as the demo's: a store ten times denser scans
 ten times longer, and the query time limit, not this budget, bounds that.
 
 A request may spend at most the budget (`Settings.query_cost_budget_ms`); past it the answer

@@ -85,8 +85,9 @@ UTC = ZoneInfo("UTC")
 # Items assumed in a list without a page argument or a known size.
 DEFAULT_LIST_SIZE = 20
 
-# List sizes: a number, or a size variable the analytics-type field above binds.
-LIST_SIZES: dict[str, int | str] = {
+# List sizes: a number, or a size variable the analytics-type field above binds (for an
+# object field, not a list: how often it is there, when that is not always).
+LIST_SIZES: dict[str, float | str] = {
     "AnalyticsResult.primary": "primary",
     "AnalyticsResult.compare": "compare",
     "AnalyticsResult.measureDetails": "measures",
@@ -115,6 +116,9 @@ LIST_SIZES: dict[str, int | str] = {
     "__Type.possibleTypes": 1,
     "__Field.args": 1,
     "__Directive.args": 2,
+    # Not a list: a type reference nests `ofType` about once (`[X!]!` is three deep,
+    # most are one): GraphiQL asks seven levels, which execution stops at the first null.
+    "__Type.ofType": 0.5,
 }
 
 Poly = dict[tuple[str, ...], float]  # monomial (sorted size variables) -> ms
@@ -386,12 +390,14 @@ class _Walker:
         kind, is_list = _unwrap(definition.type)
         if node.selection_set is None or kind is None:
             return None
-        size: int | str = DEFAULT_LIST_SIZE
+        size: float | str = 1
         if is_list:
             size = cost.size if cost.size is not None else LIST_SIZES.get(key, DEFAULT_LIST_SIZE)
+        elif key in LIST_SIZES:
+            size = LIST_SIZES[key]
 
         def done(child: Poly, acc: Poly = frame.acc) -> None:
-            if is_list:
+            if size != 1:
                 child = _times(child, size) if isinstance(size, str) else \
                     {m: ms * size for m, ms in child.items()}
             if cost.binds:
