@@ -86,7 +86,7 @@ from gateway.engine.fields import find_field
 from gateway.engine.measures import plan_measures
 from gateway.engine.run import Limits
 from gateway.errors import QueryTooCostly
-from gateway.limits import find_zone
+from gateway.limits import date_problem, find_zone
 from gateway.periods import (
     DEFAULT_PRESET,
     MAX_RANGE_DAYS,
@@ -304,11 +304,18 @@ def _days(raw: Any, zone: ZoneInfo, now: datetime) -> Days | None:
     preset = raw.get("preset")
     if preset is not None:
         return preset_days(preset, now, zone) if preset in PRESETS else None
-    try:
-        first, last = (v if isinstance(v, date) else date.fromisoformat(str(v))
-                       for v in (raw.get("start"), raw.get("end")))
-    except ValueError:
-        return None
+    days = []
+    for given in (raw.get("start"), raw.get("end")):
+        value = given
+        if isinstance(given, str) and len(given) == 10:
+            try:
+                value = date.fromisoformat(given)
+            except ValueError:
+                return None
+        if not isinstance(value, date) or date_problem(value) is not None:
+            return None  # as the service decides (gateway.limits: 2000-01-01..2100-12-31)
+        days.append(value)
+    first, last = days
     if last < first or (last - first).days > MAX_RANGE_DAYS:
         return None
     return first, last

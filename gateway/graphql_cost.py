@@ -77,7 +77,7 @@ from gateway.cost import (
 from gateway.engine.fields import FIELDS
 from gateway.errors import GatewayError
 from gateway.graphql_limits import fragment_dependency_order
-from gateway.limits import find_zone
+from gateway.limits import MAX_AUDIT_PAGE, MAX_PAGE_SIZE, find_zone
 
 __all__ = ["DEFAULT_LIST_SIZE", "LIST_SIZES", "CostBudget", "estimate_operation"]
 
@@ -163,16 +163,23 @@ def _rule_widget_data(args: dict[str, Any], env: _Env) -> _Cost:
     return _Cost(est.ms, binds={"points": (*est.points, 0)[0]})
 
 
+def _page_size(value: Any, high: int) -> int | None:
+    """A page argument within the bounds its service takes (gateway.limits); 0 outside them,
+    since the service refuses it (INVALID_INPUT) before reading anything."""
+    if not isinstance(value, int):
+        return None
+    return value if 0 <= value <= high else 0
+
+
 def _page(name: str) -> Callable[[dict[str, Any], _Env], _Cost]:
     def rule(args: dict[str, Any], env: _Env) -> _Cost:
-        value = args.get(name)
-        return _Cost(size=max(0, value) if isinstance(value, int) else None)
+        return _Cost(size=_page_size(args.get(name), MAX_PAGE_SIZE))
     return rule
 
 
 def _rule_audit(args: dict[str, Any], env: _Env) -> _Cost:
-    first = args.get("first")
-    return _Cost(binds={"entries": max(0, first) if isinstance(first, int) else 50})
+    first = _page_size(args.get("first"), MAX_AUDIT_PAGE)
+    return _Cost(binds={"entries": 50 if first is None else first})
 
 
 def _rule_entities(args: dict[str, Any], env: _Env) -> _Cost:

@@ -118,6 +118,16 @@ async def test_lists_multiply_by_their_page_size(priced: Harness) -> None:
         assert await alerts(limit, history) == math.ceil(expected)
 
 
+async def test_a_page_past_its_bound_is_the_services_error(harness: Harness) -> None:
+    """Rule: a page argument the service refuses costs nothing: the answer is its
+    INVALID_INPUT, not QUERY_TOO_COSTLY (issue #12)."""
+    key = await harness.mint("alerts:read")
+    body = await harness.graphql("{ alerts { history(limit: 1001) { state } } }", key=key)
+    assert body == {"data": {"alerts": []}}  # no alert, so no history asked: not refused
+    body = await harness.graphql("{ alerts(limit: 5000) { id } }", key=key)
+    assert_graphql_error(body, "INVALID_INPUT")
+
+
 async def test_answers_scale_with_buckets_and_measures(priced: Harness) -> None:
     """Rule: an analytics field's answer costs its points: selecting the series costs the
     buckets (x2 with the compare period) times the fields of each, its values the measures
