@@ -86,7 +86,7 @@ from gateway.engine.fields import find_field
 from gateway.engine.measures import plan_measures
 from gateway.engine.run import Limits
 from gateway.errors import QueryTooCostly
-from gateway.limits import date_problem, find_zone
+from gateway.limits import MAX_NAME_LENGTH, date_problem, find_zone
 from gateway.periods import (
     DEFAULT_PRESET,
     MAX_RANGE_DAYS,
@@ -211,15 +211,18 @@ def _whole_hours(zone: str, first_year: int, last_year: int) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=1024)
-def _parts(keys: tuple[str, ...]) -> tuple[bool, float]:
+def _parts(names: tuple[str, ...]) -> tuple[bool, float]:
     """(whether a part is a percentile, rows a raw scan reads per day summed over the parts:
-    each part is a conditional aggregate over its events' rows) for known measure keys or
-    titles; unknown names (the service refuses them) count nothing."""
-    found = tuple(d.key for k in keys if (d := CATALOG.resolve(k)) is not None)
-    if not found:
-        return False, 0.0
-    plan = plan_measures(tuple(dict.fromkeys(found)), CATALOG)
+    each part is a conditional aggregate over its events' rows) for measure keys or titles;
+    unknown names (the service refuses them) count nothing."""
+    found = tuple(dict.fromkeys(d.key for k in names if len(k) <= MAX_NAME_LENGTH
+                                and (d := CATALOG.resolve(k)) is not None))
+    return _plan_parts(found) if found else (False, 0.0)
+
+
+@functools.lru_cache(maxsize=1024)  # keyed by catalog keys only: a client cannot grow it
+def _plan_parts(keys: tuple[str, ...]) -> tuple[bool, float]:
+    plan = plan_measures(keys, CATALOG)
     rows = sum(EVENTS_PER_DAY.get(name, OTHER_EVENTS_PER_DAY)
                for part in plan.parts for name in part.events)
     return any(part.fn.startswith("p") for part in plan.parts), float(rows)
