@@ -15,6 +15,7 @@ from dataloaders.pixels import make_pixel_loader
 
 if TYPE_CHECKING:
     from gateway.auth.principal import Principal
+    from gateway.cost import CostLedger
     from gateway.storage import Database
 
 __all__ = ["Loaders"]
@@ -24,10 +25,10 @@ T = TypeVar("T")
 
 
 class _PerRequest(Generic[T]):
-    """A `Loaders` attribute made by `make(db, principal)` on first use, then kept for the
+    """A `Loaders` attribute made by `make(loaders)` on first use, then kept for the
     request."""
 
-    def __init__(self, make: Callable[[Database, Callable[[], Principal | None]], T]) -> None:
+    def __init__(self, make: Callable[[Loaders], T]) -> None:
         self._make = make
 
     def __set_name__(self, owner: type[Any], name: str) -> None:
@@ -41,7 +42,7 @@ class _PerRequest(Generic[T]):
     def __get__(self, obj: Loaders | None, owner: type[Any]) -> _PerRequest[T] | T:
         if obj is None:
             return self
-        made = self._make(obj.db, obj.principal)
+        made = self._make(obj)
         obj.__dict__[self._name] = made  # later reads find it before the descriptor
         return made
 
@@ -50,13 +51,20 @@ class Loaders:
     """The loaders of one request, each made on first use (most requests use none, and
     making all of them was a tenth of the catalog route's time). Add one per entity.
     `principal` returns the request's caller (raising its credential's error), read when a
-    batch loads."""
+    batch loads; `cost` is the request's cost ledger (gateway/cost.py)."""
 
-    pixel = _PerRequest(make_pixel_loader)
-    dashboard_view = _PerRequest(make_view_loader)
-    widget_data = _PerRequest(make_widget_data_loader)
-    alert_history = _PerRequest(make_alert_history_loader)
+    db: Database
+    principal: Callable[[], Principal | None]
+    cost: CostLedger | None
 
-    def __init__(self, db: Database, principal: Callable[[], Principal | None]) -> None:
+    pixel = _PerRequest(lambda o: make_pixel_loader(o.db, o.principal))
+    dashboard_view = _PerRequest(lambda o: make_view_loader(o.db, o.principal))
+    widget_data = _PerRequest(lambda o: make_widget_data_loader(o.db, o.principal, o.cost))
+    alert_history = _PerRequest(lambda o: make_alert_history_loader(o.db, o.principal))
+
+    def __init__(self, db: Database, principal: Callable[[], Principal | None], *,
+                 cost: CostLedger | None = None) -> None:
         self.db = db
         self.principal = principal
+        # The request's cost ledger: the widget-data loader admits each engine query to it.
+        self.cost = cost

@@ -13,6 +13,7 @@ from gateway.services.widget_data import Series, SeriesKey, compute_series
 
 if TYPE_CHECKING:
     from gateway.auth.principal import Principal
+    from gateway.cost import CostLedger
     from gateway.storage import Database
     from gateway.storage.dashboard_tables import DashboardViewRow
 
@@ -30,11 +31,12 @@ def make_view_loader(db: Database, principal: Callable[[], Principal | None]
     return DataLoader(load_fn=load)
 
 
-def make_widget_data_loader(db: Database, principal: Callable[[], Principal | None]
-                            ) -> DataLoader[SeriesKey, Series]:
-    """Widget series (dashboards:read); a key of another pixel answers NotFound."""
+def make_widget_data_loader(db: Database, principal: Callable[[], Principal | None],
+                            cost: CostLedger | None = None) -> DataLoader[SeriesKey, Series]:
+    """Widget series (dashboards:read); a key of another pixel answers NotFound. Each engine
+    query is admitted to the request's `cost` ledger first."""
 
     async def load(keys: list[SeriesKey]) -> list[Series | BaseException]:
-        return list(await compute_series(db, principal(), keys))
+        return list(await compute_series(db, principal(), keys, cost=cost))
 
     return DataLoader(load_fn=load)

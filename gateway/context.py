@@ -25,6 +25,7 @@ from gateway.auth.csrf import CSRF_COOKIE, check_csrf
 from gateway.auth.principal import Principal
 from gateway.auth.throttle import LoginThrottle
 from gateway.auth.usage import KeyUsage
+from gateway.cost import CostLedger
 from gateway.egress import EgressGuard
 from gateway.errors import (
     AccessDenied,
@@ -75,6 +76,8 @@ class Context:
     credentials: Credentials
     loaders: Loaders
     audit: AuditTrail
+    # What this request may spend and has been charged for (gateway/cost.py).
+    cost: CostLedger = field(default_factory=lambda: CostLedger(0))
     _principal: Principal | None = None
     _auth_error: GatewayError | None = None
     _cookie_ops: list[Callable[[Response], None]] = field(default_factory=list)
@@ -216,6 +219,8 @@ async def build_context(request: Request, response: Response | None = None) -> C
     # The loaders read the principal when a batch loads, after it is resolved below.
     ctx = Context(request=request, response=response, state=state, credentials=credentials,
                   loaders=Loaders(state.db, lambda: ctx.principal), audit=trail)
+    ctx.cost = ctx.loaders.cost = CostLedger(state.settings.query_cost_budget_ms,
+                                             charge=ctx.charge)
     if credentials.token is None and credentials.cookie_token is None:
         return ctx
     principal: Principal | None = None

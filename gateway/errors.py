@@ -22,6 +22,8 @@
                                                       does not fit the schema
         BadUserInput            BAD_USER_INPUT       400  GraphQL only: a variable (or argument)
                                                       value does not fit its type
+        QueryTooCostly          QUERY_TOO_COSTLY     400  estimated server time past the
+                                                      request's budget (gateway/cost.py)
       Conflict                  CONFLICT             409
         StaleVersion            STALE_VERSION        409  a write named an old version
       RateLimited               RATE_LIMITED         429
@@ -61,6 +63,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PixelMismatch",
+    "QueryTooCostly",
     "QueryTooLarge",
     "RateLimited",
     "StaleVersion",
@@ -241,6 +244,28 @@ class BadUserInput(InvalidInput):
 
     code = "BAD_USER_INPUT"
     default_message = "A value does not fit its type"
+class QueryTooCostly(InvalidInput):
+    """A request whose estimated server time (gateway/cost.py) exceeds its budget, refused
+    before it runs: `cost_ms` and `budget_ms` go to GraphQL `extensions` (`cost`, `budget`)
+    and to the REST headers `X-Query-Cost` / `X-Query-Budget`. Not 429: waiting does not
+    help; asking for less (fewer fields or aliases, a shorter range, a coarser granularity,
+    fewer dimensions) does."""
+
+    code = "QUERY_TOO_COSTLY"
+    status = 400
+    default_message = "Query too costly"
+
+    def __init__(self, cost_ms: int = 0, budget_ms: int = 0, message: str | None = None) -> None:
+        self.cost_ms = cost_ms
+        self.budget_ms = budget_ms
+        super().__init__(message or (
+            f"The request would take about {cost_ms:,} ms of server time; the budget is "
+            f"{budget_ms:,} ms. Ask for less: fewer fields or aliases, a shorter date range, "
+            "a coarser granularity or fewer dimensions"))
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {**super().extensions, "cost": self.cost_ms, "budget": self.budget_ms}
 
 
 class Conflict(GatewayError):

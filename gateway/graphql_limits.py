@@ -48,7 +48,7 @@ from graphql.validation.validate import ValidationAbortedError
 from gateway.errors import AuthRequired, GatewayError, QueryTooLarge
 
 __all__ = ["AnonymousIntrospectionRule", "Shape", "code_core_limit_error", "coded_error",
-           "limits_rule", "measure_document"]
+           "fragment_dependency_order", "limits_rule", "measure_document"]
 
 
 def coded_error(error: GatewayError, nodes: Node | list[Node] | None = None) -> GraphQLError:
@@ -148,6 +148,13 @@ def _dependency_order(fragments: dict[str, FragmentDefinitionNode]) -> list[str]
                 state[child] = 1
                 stack.append((child, iter(spreads[child])))
     return order
+
+
+def fragment_dependency_order(fragments: dict[str, FragmentDefinitionNode]) -> list[str]:
+    """Fragment names so that each comes after the fragments it spreads (cycles dropped): the
+    order in which each fragment can be measured once, from measures already taken (the
+    cost budget, gateway/graphql_cost.py, walks them in this order too)."""
+    return _dependency_order(fragments)
 
 
 def measure_document(document: DocumentNode) -> dict[OperationDefinitionNode, Shape]:

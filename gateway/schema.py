@@ -11,7 +11,9 @@ Speed and safety rules (see shared notes on Strawberry 0.341):
   too (MaskErrors only sees results produced inside the operation); what reaches the client
   and the log is gateway/graphql_errors.py's rule;
 - operations selecting only pure root fields (the immutable catalog) are served from a
-  result cache bounded in bytes (gateway/graphql_cache.py).
+  result cache bounded in bytes (gateway/graphql_cache.py);
+- every other operation is costed before execution and refused over the request's budget,
+  or charged against its rate limit (gateway/graphql_cost.py, gateway/cost.py).
 
 `schema.graphql` at the repository root is `build_schema().as_str()`; a test fails on drift.
 """
@@ -33,6 +35,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from gateway.errors import GatewayError, InvalidInput
 from gateway.graphql_cache import PURE, ResultCache, ResultStore
+from gateway.graphql_cost import CostBudget
 from gateway.graphql_documents import DocumentGuard, DocumentStore
 from gateway.graphql_entities import representation_problems
 from gateway.graphql_errors import GatewayExecutor, cause_of, client_view, log_unexpected
@@ -152,6 +155,8 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
             lambda: ResultCache(store),
             # Operations by name, when metrics are on (gateway/graphql_metrics.py).
             *([OperationMetrics] if settings.metrics else []),
+            # After the result cache: a cached (catalog) answer costs nothing to cost.
+            CostBudget,
         ],
     )
     schema.result_store = store

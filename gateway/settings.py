@@ -17,6 +17,9 @@ tests build a `Settings(...)` directly and never patch globals.
     GATEWAY_GRAPHQL_MAX_DOCUMENT_BYTES  102400    a GraphQL document, refused before parsing
     GATEWAY_GRAPHQL_DOCUMENT_CACHE_BYTES 8388608  parsed + validated documents (estimated)
     GATEWAY_GRAPHQL_RESULT_CACHE_BYTES  8388608   cached catalog results (estimated)
+    GATEWAY_QUERY_COST_BUDGET_MS        1000      estimated server time one request may ask
+                                                  for (gateway/cost.py); past it 400 /
+                                                  QUERY_TOO_COSTLY, before anything runs
     GATEWAY_ALERTS           1 (run the alert evaluator in this process; 0 turns it off)
     GATEWAY_ALERT_TICK       30 (seconds between evaluator passes)
     GATEWAY_SESSION_SECONDS  1800 (lifetime of a login token)
@@ -127,6 +130,11 @@ class Settings:
     # Byte budgets (estimated memory) of the parsed-document and catalog-result caches.
     graphql_document_cache_bytes: int = 8 * 1024 * 1024
     graphql_result_cache_bytes: int = 8 * 1024 * 1024
+    # The cost budget (gateway/cost.py): the estimated server time, in ms, one request may
+    # ask for. A GraphQL operation is costed before execution, each analytics query before it
+    # runs (REST too); past the budget the answer is QUERY_TOO_COSTLY. What a request spends
+    # is also charged against its rate limit.
+    query_cost_budget_ms: int = 1_000
     # The alert evaluator: an asyncio task in each gateway process; leases in the database
     # make sure only one process evaluates an alert's window.
     alerts_enabled: bool = True
@@ -216,6 +224,8 @@ class Settings:
                 "GATEWAY_GRAPHQL_DOCUMENT_CACHE_BYTES", defaults.graphql_document_cache_bytes)),
             graphql_result_cache_bytes=int(environ.get(
                 "GATEWAY_GRAPHQL_RESULT_CACHE_BYTES", defaults.graphql_result_cache_bytes)),
+            query_cost_budget_ms=int(environ.get("GATEWAY_QUERY_COST_BUDGET_MS",
+                                                 defaults.query_cost_budget_ms)),
             alerts_enabled=environ.get("GATEWAY_ALERTS", "1").lower() in _TRUE,
             alert_tick_seconds=float(environ.get("GATEWAY_ALERT_TICK",
                                                  defaults.alert_tick_seconds)),

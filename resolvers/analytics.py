@@ -59,21 +59,22 @@ def _cohort_request(i: CohortQueryInput) -> CohortRequest:
 async def resolve_analytics(info: Info, input: AnalyticsQueryInput) -> AnalyticsResult:
     ctx = info.context
     answer = await service.run_analytics_query(ctx.db, ctx.principal, _query_request(input),
-                                               ctx.now())
+                                               ctx.now(), cost=ctx.cost)
     return AnalyticsResult.from_answer(answer)
 
 
 async def resolve_attribution(info: Info, input: AttributionQueryInput) -> AttributionResult:
     ctx = info.context
     answer = await service.run_attribution_query(ctx.db, ctx.principal,
-                                                 _attribution_request(input), ctx.now())
+                                                 _attribution_request(input), ctx.now(),
+                                                 cost=ctx.cost)
     return AttributionResult.from_answer(answer, answer.timezone)
 
 
 async def resolve_cohort_analysis(info: Info, input: CohortQueryInput) -> CohortResult:
     ctx = info.context
     answer = await service.run_cohort_query(ctx.db, ctx.principal, _cohort_request(input),
-                                            ctx.now())
+                                            ctx.now(), cost=ctx.cost)
     return CohortResult.from_answer(answer)
 
 

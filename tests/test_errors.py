@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import GatewayError, InvalidInput, RateLimited, all_error_classes
+from gateway.errors import (
+    GatewayError,
+    InvalidInput,
+    QueryTooCostly,
+    RateLimited,
+    all_error_classes,
+)
 from gateway.rest import upstack
 from gateway.rest.clickstack.surface import surface as clickstack
 from gateway.rest.databuddy.surface import surface as databuddy
@@ -48,3 +54,17 @@ def test_rate_limited_carries_retry_after_on_every_surface() -> None:
         assert response.status_code == 429, surface.name
         assert response.headers["retry-after"] == "7", surface.name
     assert exc.extensions == {"code": "RATE_LIMITED", "retryAfter": 7}
+
+
+def test_query_too_costly_carries_cost_and_budget_on_every_surface() -> None:
+    """QUERY_TOO_COSTLY says what the request would cost and what it may (issue #12): 400 on
+    every REST surface with `X-Query-Cost` / `X-Query-Budget`, `extensions.cost` and
+    `extensions.budget` on GraphQL."""
+    exc = QueryTooCostly(6000, 5000)
+    for surface in (upstack.surface, clickstack, databuddy):
+        response = surface.error_response(exc)
+        assert response.status_code == 400, surface.name
+        assert response.headers["x-query-cost"] == "6000", surface.name
+        assert response.headers["x-query-budget"] == "5000", surface.name
+        assert b"5,000 ms" in response.body, surface.name
+    assert exc.extensions == {"code": "QUERY_TOO_COSTLY", "cost": 6000, "budget": 5000}

@@ -52,6 +52,10 @@ parameters), else 415 UNSUPPORTED_MEDIA_TYPE. `unknown_fields` lists the fields 
 not carry, each as a field error naming it; the adapter hands them to the service (in the
 draft, or as `body_errors`), which reports them after its scope check (a caller without the
 scope gets 403, not a lesson in our field names), with its own field errors.
+
+Costs: a route's analytics query is admitted to the request's cost ledger by its service
+(gateway/cost.py) before it runs; the answer then carries `X-Query-Cost` (estimated ms of
+server time charged), and a refusal (QUERY_TOO_COSTLY) `X-Query-Cost` and `X-Query-Budget`.
 """
 
 from __future__ import annotations
@@ -75,15 +79,16 @@ from gateway.errors import (
     GatewayError,
     InvalidInput,
     PayloadTooLarge,
+    QueryTooCostly,
     RateLimited,
     UnsupportedMediaType,
 )
 from gateway.limits import parse_int
 from gateway.request_id import request_id_of
 
-__all__ = ["ANY_CREDENTIAL", "Call", "Contract", "JSONBody", "RestInfo", "Surface",
-           "SurfaceRoute", "is_json_media_type", "query_int", "read_json", "resolver_info",
-           "retry_after_headers", "unknown_fields"]
+__all__ = ["ANY_CREDENTIAL", "BUDGET_HEADER", "COST_HEADER", "Call", "Contract", "JSONBody",
+           "RestInfo", "Surface", "SurfaceRoute", "error_headers", "is_json_media_type",
+           "query_int", "read_json", "resolver_info", "retry_after_headers", "unknown_fields"]
 
 log = logging.getLogger("gateway.rest")
 
@@ -117,9 +122,23 @@ class JSONBody(Response):
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
+# The estimated server time (ms) a request was charged for (gateway/cost.py): on every
+# answer that ran an analytics query, and on a QUERY_TOO_COSTLY refusal with the budget.
+COST_HEADER = "X-Query-Cost"
+BUDGET_HEADER = "X-Query-Budget"
+
+
 def retry_after_headers(exc: GatewayError) -> dict[str, str]:
     """`Retry-After` (seconds) for a RateLimited error; the same on every surface."""
     return {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
+
+
+def error_headers(exc: GatewayError) -> dict[str, str]:
+    """The headers an error carries on every surface: `Retry-After` for RATE_LIMITED,
+    `X-Query-Cost` and `X-Query-Budget` (ms) for QUERY_TOO_COSTLY."""
+    if isinstance(exc, QueryTooCostly):
+        return {COST_HEADER: str(exc.cost_ms), BUDGET_HEADER: str(exc.budget_ms)}
+    return retry_after_headers(exc)
 
 
 @dataclass(frozen=True)
@@ -162,7 +181,7 @@ class Surface:
 
     def error_response(self, exc: GatewayError) -> Response:
         status = self.status_of(exc)
-        headers = retry_after_headers(exc)
+        headers = error_headers(exc)
         if self._headers:
             headers.update(self._headers(exc))
         return JSONBody(self._render(exc, status), status_code=status, headers=headers)
@@ -198,6 +217,8 @@ class Surface:
                 return surface.error_response(GatewayError())
             response = body if isinstance(body, Response) else JSONBody(body, status_code=status)
             ctx.apply_cookies(response)
+            if ctx.cost.charged_ms:
+                response.headers[COST_HEADER] = str(ctx.cost.charged_ms)
             return response
 
         endpoint.__name__ = f"{self.name}_{method.lower()}_{path.strip('/').replace('/', '_')}"

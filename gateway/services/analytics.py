@@ -3,20 +3,24 @@
 Scope `analytics:read`; the pixel is the request's (`require_pixel`), and a `pixelId` sent
 in a body must equal it (PixelMismatch, 403, as Upstack documents). Input problems are
 collected and raised together as one InvalidInput with field paths and suggestions.
-The engine (`gateway.engine`) does the computing; this module decides what to ask it.
+Each valid query is then admitted to the request's cost ledger (`cost`, gateway/cost.py):
+QueryTooCostly past the request's budget, whatever the surface, and charged against its rate
+limit, before the engine runs. The engine (`gateway.engine`) does the computing; this module
+decides what to ask it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from gateway.attribution import MODELS
 from gateway.auth.policy import require_pixel, require_scope
 from gateway.auth.principal import Principal
 from gateway.catalog import CATALOG, MeasureDefinition
+from gateway.cost import CostLedger, analytics_cost, attribution_cost, cohort_cost
 from gateway.engine import (
     COHORT_MEASURES,
     FIELDS,
@@ -169,10 +173,15 @@ def _summaries(keys: Sequence[str], result: EngineResult, compare: bool) -> list
     return out
 
 
+def _days(*ranges: ResolvedRange | None) -> list[tuple[date, date]]:
+    return [(r.start, r.end) for r in ranges if r is not None]
+
+
 async def run_analytics_query(db: Database, principal: Principal | None, req: QueryRequest,
-                              now: datetime) -> QueryAnswer:
-    """Validate `req` and run it. Raises AuthRequired/InsufficientScope, PixelMismatch,
-    InvalidInput (every problem, with paths) or QueryTooLarge."""
+                              now: datetime, *, cost: CostLedger | None = None) -> QueryAnswer:
+    """Validate `req`, admit it to `cost` and run it. Raises AuthRequired/InsufficientScope,
+    PixelMismatch, InvalidInput (every problem, with paths), QueryTooCostly (and the rate
+    limiter's RateLimited) or QueryTooLarge."""
     _, pixel = _check_pixel(principal, req.pixel_id)
     problems = Problems()
     measures = resolve_measures(req.measures, problems, "measures")
@@ -205,6 +214,10 @@ async def run_analytics_query(db: Database, principal: Principal | None, req: Qu
         timezone=tz.key, dimensions=dims, filters=filters,
         compare_range=None if compare is None else compare.range, order_by=order_by,
         descending=req.descending, limit=req.limit)
+    if cost is not None:
+        await cost.admit(analytics_cost(
+            measures=measures, granularity=req.granularity, ranges=_days(primary, compare),
+            zone=tz, dimensions=dims, limit=req.limit, rollups=db.is_sqlite).ms)
     result = await run_query(db, query)
     return QueryAnswer(query, primary, compare, result,
                        _summaries(measures, result, compare is not None))
@@ -242,8 +255,10 @@ class AttributionAnswer:
 
 
 async def run_attribution_query(db: Database, principal: Principal | None,
-                                req: AttributionRequest, now: datetime) -> AttributionAnswer:
-    """Attribution per dimension value; compare defaults to the preceding period."""
+                                req: AttributionRequest, now: datetime, *,
+                                cost: CostLedger | None = None) -> AttributionAnswer:
+    """Attribution per dimension value; compare defaults to the preceding period. Admitted
+    to `cost` before it runs (QueryTooCostly past the budget)."""
     _, pixel = _check_pixel(principal, req.pixel_id)
     problems = Problems()
     dim = resolve_dimension(req.dimension, problems, "dimension")
@@ -265,6 +280,9 @@ async def run_attribution_query(db: Database, principal: Principal | None,
     q = AttributionQuery(pixel, primary.range, dim, req.model, req.window_days,
                          req.conversion_event, req.half_life_days, filters,
                          None if compare is None else compare.range)
+    if cost is not None:
+        await cost.admit(attribution_cost(dimension=dim, ranges=_days(primary, compare),
+                                          window_days=req.window_days).ms)
     result = await run_attribution(db, q)
     diffs = {} if not result.compare_totals else {
         k: percent_diff(v, result.compare_totals.get(k)) for k, v in result.totals.items()}
@@ -291,7 +309,9 @@ class CohortAnswer:
 
 
 async def run_cohort_query(db: Database, principal: Principal | None, req: CohortRequest,
-                           now: datetime) -> CohortAnswer:
+                           now: datetime, *, cost: CostLedger | None = None) -> CohortAnswer:
+    """Cohorts of the range; admitted to `cost` before it runs (QueryTooCostly past the
+    budget)."""
     _, pixel = _check_pixel(principal, req.pixel_id)
     problems = Problems()
     if not 1 <= len(req.measures) <= 30:
@@ -317,6 +337,9 @@ async def run_cohort_query(db: Database, principal: Principal | None, req: Cohor
         raise problems.error()
     q = CohortQuery(pixel, primary.range, tuple(dict.fromkeys(req.measures)), req.granularity,
                     tz.key, filters)
+    if cost is not None:
+        await cost.admit(cohort_cost(measures=len(q.measures), granularity=req.granularity,
+                                     first=primary.start, last=primary.end).ms)
     return CohortAnswer(q, primary, await run_cohorts(db, q))
 
 

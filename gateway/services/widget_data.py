@@ -22,6 +22,7 @@ import orjson
 
 from gateway.auth.policy import require_pixel, require_scope
 from gateway.auth.principal import Principal
+from gateway.cost import CostLedger, analytics_cost
 from gateway.engine import EngineQuery, Filter, TimeRange, run_query
 from gateway.errors import GatewayError, InvalidInput, NotFound
 from gateway.limits import date_problem
@@ -116,12 +117,13 @@ def _days(spec: tuple[str, ...], now: datetime, zone: ZoneInfo) -> tuple[date, d
     return preset_days(spec[1], now, zone)
 
 
-async def compute_series(db: Database, principal: Principal | None, keys: Sequence[SeriesKey]
-                         ) -> list[Series | GatewayError]:
+async def compute_series(db: Database, principal: Principal | None, keys: Sequence[SeriesKey],
+                         *, cost: CostLedger | None = None) -> list[Series | GatewayError]:
     """Every key's series, with one engine call per (pixel, range, granularity) group (the
-    request's batching loader; dashboards:read). A key of another pixel answers NotFound, and a
-    group whose stored filter no longer passes its InvalidInput, for their own keys only (the
-    loader raises it for those), not for the whole batch."""
+    request's batching loader; dashboards:read), each admitted to `cost` first. A key of
+    another pixel answers NotFound, a group whose stored filter no longer passes its
+    InvalidInput, and a group past the request's cost budget QueryTooCostly, for their own
+    keys only (the loader raises it for those), not for the whole batch."""
     own = require_pixel(require_scope(principal, "dashboards:read"))
     foreign = [k for k in keys if k.pixel_id != own]
     groups: dict[tuple[str, tuple[str, ...], str, str, datetime], list[str]] = {}
@@ -138,9 +140,14 @@ async def compute_series(db: Database, principal: Principal | None, keys: Sequen
     for (pixel_id, spec, granularity, filters, now), measures in groups.items():
         timezone = pixels[pixel_id].timezone if pixel_id in pixels else "UTC"
         zone = ZoneInfo(timezone)
-        start, end = day_range(*_days(spec, now, zone), zone)
+        days = _days(spec, now, zone)
+        start, end = day_range(*days, zone)
         try:
             tree = _filter(filters)
+            if cost is not None:
+                await cost.admit(analytics_cost(measures=measures, granularity=granularity,
+                                                ranges=[days], zone=zone,
+                                                rollups=db.is_sqlite).ms)
         except InvalidInput as exc:
             for m in measures:
                 computed[(pixel_id, spec, granularity, filters, now, m)] = exc

@@ -3,6 +3,10 @@
 Error body `{"message"}`, plus `"errors": [{message, key, path}]` on 400s with field detail.
 Statuses: 400 validation, 401 missing or bad key/pixel, 403 missing scope, 404 not found
 (also another pixel's objects), 409 conflict, 413 too large, 429 rate limited.
+
+`STATUSES` names the statuses chosen here rather than taken from the error's default:
+QUERY_TOO_COSTLY is 400 (`{"message"}` saying the estimate and the budget, which also go
+in `X-Query-Cost` / `X-Query-Budget`), not 429: no wait makes the same query affordable.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from typing import NotRequired
 
 from typing_extensions import TypedDict
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, QueryTooCostly
 from gateway.rest.base import Surface
 
-__all__ = ["FieldErrorBody", "UpstackError", "surface"]
+__all__ = ["STATUSES", "FieldErrorBody", "UpstackError", "surface"]
+
+STATUSES: dict[str, int] = {QueryTooCostly.code: 400}
 
 
 class FieldErrorBody(TypedDict):
@@ -39,4 +45,4 @@ def _render(exc: GatewayError, status: int) -> UpstackError:
 
 
 surface = Surface("upstack", title="Upstack Data", render=_render, error_body=UpstackError,
-                  prefixes=("/db-mgmt/", "/accounts/", "/tr/"))
+                  statuses=STATUSES, prefixes=("/db-mgmt/", "/accounts/", "/tr/"))
