@@ -75,7 +75,8 @@ async def _run(requests: int, rounds: int) -> None:
                 ctx._principal = operator  # what authentication would have produced
                 return await measures.list_measures(ctx, request)
 
-            app.router.routes.append(surface.route("GET", "/bench/open", open_measures))
+            app.router.routes.append(surface.route("GET", "/bench/open", open_measures,
+                                                   twin="Query.measures"))
             keyed = [(b"x-api-key", key.encode()), (b"x-pixel-id", pixel.id.encode())]
             cases = [("catalog (55 measures)", b""), ("search=roas (small body)", b"search=roas")]
             results: dict[tuple[str, str], list[float]] = {}
