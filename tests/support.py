@@ -59,14 +59,14 @@ class Harness:
 
     async def mint(self, *scopes: str, pixels: list[str] | str | None = "default",
                    organization_id: str | None = None, name: str = "test key",
-                   expires_at: datetime | None = None) -> str:
+                   expires_at: datetime | None = None, rate_tier: str = "standard") -> str:
         """A key secret. `pixels="default"` restricts it to the harness pixel; None = all."""
         pixel_ids = [self.pixel_id] if pixels == "default" else pixels
         created = await key_service.create_key(
             self.state.db, self.state.settings,
             system_principal(organization_id or self.organization_id), name=name,
             scopes=list(scopes), pixel_ids=pixel_ids,  # type: ignore[arg-type]  # None (every pixel) or a list, once 'default' is replaced
-            now=self.clock(), expires_at=expires_at)
+            now=self.clock(), expires_at=expires_at, rate_tier=rate_tier)
         return created.secret
 
     @staticmethod

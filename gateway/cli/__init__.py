@@ -7,7 +7,7 @@
     gateway pixels create --name N [--timezone TZ] [--currency C] [--json]
     gateway pixels list [--json]
     gateway keys create --name N --scope S [--scope S ...] [--pixel ID ...]
-                        [--expires DATE] [--json]
+                        [--expires DATE] [--rate-tier standard|premium|enterprise] [--json]
     gateway keys list [--json]
     gateway keys show|rotate|revoke ID [--json]
     gateway keys update ID [--name N] [--scope S ...] [--pixel ID ... | --all-pixels]
@@ -29,6 +29,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from gateway.auth.tiers import DEFAULT_TIER, RATE_TIERS
 from gateway.cli import admin, imports, rollups, server
 from gateway.settings import Settings, SettingsError
 
@@ -80,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     kc.add_argument("--pixel", action="append", dest="pixels",
                     help="restrict to this pixel (repeatable); default: every pixel")
     kc.add_argument("--expires", help="expiry date or datetime (ISO 8601, UTC if no offset)")
-    kc.add_argument("--rate-tier", default="standard")
+    kc.add_argument("--rate-tier", default=DEFAULT_TIER, choices=RATE_TIERS,
+                    help="what each surface's rate limit is multiplied by (GATEWAY_RATE_TIERS)")
     kc.add_argument("--org")
     kc.add_argument("--json", action="store_true")
     kc.set_defaults(run=admin.create_key)
@@ -105,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     expiry_group = ku.add_mutually_exclusive_group()
     expiry_group.add_argument("--expires")
     expiry_group.add_argument("--no-expiry", action="store_true")
-    ku.add_argument("--rate-tier")
+    ku.add_argument("--rate-tier", choices=RATE_TIERS)
     ku.add_argument("--json", action="store_true")
     ku.set_defaults(run=admin.update_key)
 
