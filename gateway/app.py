@@ -1,7 +1,8 @@
 """`create_app(settings)`: the whole gateway as one ASGI application.
 
 Routes, middleware and lifespan are declared here and nowhere else. The lifespan opens the
-database, upgrades its schema in place, and publishes an `AppState` on `app.state.gateway`.
+database, upgrades its schema in place, opens the rate limiter (Redis when
+`GATEWAY_REDIS_URL` is set), and publishes an `AppState` on `app.state.gateway`.
 """
 
 from __future__ import annotations
@@ -29,14 +30,16 @@ from gateway.auth.usage import KeyUsage
 from gateway.context import AppState
 from gateway.egress import EgressGuard, Resolver, resolve_system
 from gateway.errors import GatewayError
-from gateway.graphql_view import GatewayGraphQL, graphql_error_response
+from gateway.graphql_view import GRAPHQL_RATE_LIMIT, GatewayGraphQL, graphql_error_response
 from gateway.middleware import BodyLimitMiddleware, plain_error_response
+from gateway.rate_policy import AuthFailures, RateLimits, Rates
+from gateway.ratelimit import Limiter, LocalLimiter, SharedLimiter, micros, open_redis
 from gateway.rest import clickstack, upstack
 from gateway.rest.base import JSONBody, SurfaceRoute
 from gateway.schema import build_schema
 from gateway.services.alert_evaluator import AlertEvaluator
 from gateway.services.webhooks import seal_legacy_secrets, webhook_secret_box
-from gateway.settings import Settings
+from gateway.settings import Settings, SettingsError
 from gateway.storage import Database
 
 __all__ = ["create_app", "utc_now"]
@@ -111,6 +114,25 @@ def _error_responder(routes: Sequence[BaseRoute],
     return respond
 
 
+def _open_limiter(settings: Settings, clock: Callable[[], datetime]) -> Limiter:
+    """The in-process limiter, or the Redis one (with it as the fallback) when configured.
+    Redis is not contacted here: the first request does, and an unreachable Redis only
+    means per-process limits until it answers (gateway/ratelimit.py)."""
+    local = LocalLimiter(lambda: micros(clock()))
+    if settings.redis_url is None:
+        return local
+    try:
+        redis = open_redis(settings.redis_url, timeout=settings.redis_timeout_seconds)
+    except ImportError:
+        raise SettingsError("GATEWAY_REDIS_URL needs the redis client: "
+                            "pip install 'gateway[redis]'") from None
+    except ValueError as exc:  # redis-py's word for a URL it cannot read
+        raise SettingsError(f"GATEWAY_REDIS_URL: {exc}") from None
+    where = f"Redis at {settings.redis_url.rpartition('@')[2]}"  # no password in the log
+    return SharedLimiter(redis, local, prefix=settings.redis_key_prefix,
+                         retry_seconds=settings.redis_retry_seconds, where=where)
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                resolver: Resolver = resolve_system) -> Starlette:
     """Build the app. `clock` is the time source for expiry and defaults, `resolver` the host
@@ -131,6 +153,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         pixels = PixelTargets(db)
         usage = KeyUsage(db)
         audit = AuditLog(db, interval=settings.audit_flush_seconds)
+        limiter = _open_limiter(settings, clock)
         app.state.gateway = AppState(
             settings=settings,
             db=db,
@@ -151,6 +174,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                 queue_seconds=settings.login_queue_seconds),
             egress=egress,
             webhook_secrets=webhook_secrets,
+            rates=Rates(limiter, limits),
+            auth_failures=AuthFailures(limiter, limit=settings.auth_failure_limit,
+                                       period=settings.auth_failure_seconds,
+                                       clock=lambda: micros(clock())),
             schema=schema,
             audit=audit,
             key_usage=usage,
@@ -185,6 +212,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             finally:
                 if signal is not None:
                     signal.close()
+                await limiter.close()
                 await db.dispose()
 
     graphql = GatewayGraphQL(schema, graphql_ide="graphiql" if settings.graphiql else None)
@@ -194,6 +222,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         *upstack.routes(),
         *clickstack.routes(),
     ]
+    # Every policy a route declares has numbers, or the gateway does not start.
+    limits = RateLimits(settings)
+    limits.require([GRAPHQL_RATE_LIMIT.name, *(r.rate_limit.name for r in routes
+                                               if isinstance(r, SurfaceRoute))])
     return Starlette(
         routes=routes,
         middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,

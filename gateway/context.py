@@ -33,8 +33,10 @@ from gateway.errors import (
     GatewayError,
     InsufficientScope,
     InvalidApiKey,
+    InvalidSession,
     RateLimited,
 )
+from gateway.rate_policy import AuthFailures, RateMeter, RatePolicy, Rates
 from gateway.secret_box import SecretBox
 from gateway.settings import Settings
 from gateway.storage import Database
@@ -58,6 +60,9 @@ class AppState:
     # Checks every outbound target (webhook URLs) and seals webhook secrets.
     egress: EgressGuard
     webhook_secrets: SecretBox
+    # The rate limiter with its numbers, and the key-guessing throttle (gateway/rate_policy.py).
+    rates: Rates
+    auth_failures: AuthFailures
     schema: Any = None  # the strawberry schema (its caches, for tests and the benchmarks)
     audit: AuditLog | None = None
     key_usage: KeyUsage | None = None
@@ -77,6 +82,8 @@ class Context:
     _auth_error: GatewayError | None = None
     _cookie_ops: list[Callable[[Response], None]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    # This request's account with the rate limiter (None: not limited), set by `enter`.
+    rate: RateMeter | None = None
 
     @property
     def settings(self) -> Settings:
@@ -135,13 +142,59 @@ class Context:
         for op in ops:
             op(response)
 
+    async def enter(self, policy: RatePolicy) -> None:
+        """Pay the one unit every request pays, into the caller's bucket of `policy`
+        (gateway/rate_policy.py: per credential and pixel by its tier, or per address when
+        anonymous); RateLimited past the limit, and at once when the address is refused for
+        failed authentications. A bad credential pays nothing here (it is answered 401 and
+        counted as a failure). Surfaces call this right after `build_context`."""
+        error = self._auth_error
+        if error is not None:
+            if isinstance(error, RateLimited):
+                raise error
+            return
+        meter = self.state.rates.meter(policy, self._principal, self.client_host)
+        if meter is None:
+            return
+        self.rate = meter
+        try:
+            await meter.take(1)
+        finally:
+            self._write_rate_headers()
+
     async def charge(self, units: int) -> None:
         """Charge `units` more against the caller's rate limit, beyond the one unit every
         request pays on entry. The cost budget calls this with the estimated cost of what a
         request asks for (a GraphQL document before execution, a REST analytics body before
         its query runs), so one request cannot hide a thousand aliased queries. Raises
-        RateLimited past the limit. Interface for issue #12: the limiter implements it."""
-        return None
+        RateLimited past the limit (all or nothing: a refused charge spends nothing); the
+        response's rate-limit headers show the state after the last charge. On GraphQL a
+        refusal also makes the response a 429 (the operation is not executed: call this
+        before execution). Nothing happens for units <= 0 or a request that is not limited."""
+        meter = self.rate
+        if units <= 0 or meter is None:
+            return
+        try:
+            await meter.take(units)
+        except RateLimited as exc:
+            if self.response is not None:
+                self.response.status_code = exc.status
+                self.response.headers["Retry-After"] = str(exc.retry_after)
+            raise
+        finally:
+            self._write_rate_headers()
+
+    def _write_rate_headers(self) -> None:
+        """GraphQL: onto the sub-response Strawberry merges (replacing earlier values)."""
+        if self.response is not None and self.rate is not None:
+            headers = self.response.headers
+            for name, value in self.rate.headers():
+                headers[name.decode()] = value.decode()
+
+    def apply_rate_headers(self, response: Response) -> None:
+        """Add the rate-limit headers of the last decision to a REST response."""
+        if self.rate is not None:
+            response.raw_headers.extend(self.rate.headers())
 
     def note_error(self, error: GatewayError) -> None:
         """Audit a refused scope or pixel check (surfaces call this for every error they
@@ -211,6 +264,11 @@ async def build_context(request: Request, response: Response | None = None) -> C
                   loaders=Loaders(state.db, lambda: ctx.principal), audit=trail)
     if credentials.token is None and credentials.cookie_token is None:
         return ctx
+    if credentials.token is not None:  # key guessing: refused before any look-up
+        refused = state.auth_failures.refusal(ctx.client_host)
+        if refused is not None:
+            ctx._auth_error = refused
+            return ctx
     principal: Principal | None = None
     try:
         for authenticator in state.authenticators:
@@ -227,6 +285,10 @@ async def build_context(request: Request, response: Response | None = None) -> C
         trail.record("auth.success", principal=principal)
     except GatewayError as exc:
         ctx._auth_error = exc
+        if credentials.token is not None and isinstance(exc, InvalidApiKey | InvalidSession):
+            refused = await state.auth_failures.failed(ctx.client_host)
+            if refused is not None:  # one failure too many: answered as the refusal
+                ctx._auth_error = refused
         denied = isinstance(exc, AccessDenied | CsrfFailed)
         trail.record("access.denied" if denied else "auth.failure",
                      "denied" if denied else "failure",

@@ -8,7 +8,8 @@ holds itself, pixel reach included, so no chain of grants ever widens:
 - pixels: a pixel-restricted grantor cannot grant every pixel, only a non-empty subset of
   its own pixels; every pixel named must be of the grantor's organization (else NotFound);
 - roles: the role's scopes as above, and only an owner (or the local operator) makes owners;
-- rate tiers (issue #12): a key's tier is at most the grantor's own (gateway/auth/tiers.py).
+- rate tiers (issue #12): a key's tier, and a role's (owners and admins hold the highest), is
+  at most the grantor's own (gateway/auth/tiers.py).
 
 And administration sees only what lies within the administrator's reach: a key or user
 whose pixel reach is not within the caller's is invisible to it (absent from lists,
@@ -26,7 +27,7 @@ from collections.abc import Collection, Iterable, Sequence
 
 from gateway.auth.principal import Principal
 from gateway.auth.scopes import ROLES, canonical_scopes, expand_scopes
-from gateway.auth.tiers import RATE_TIERS, tier_rank
+from gateway.auth.tiers import RATE_TIERS, ROLE_TIERS, tier_rank
 from gateway.errors import InsufficientScope, InvalidInput, NotFound
 from gateway.storage import Database
 from gateway.storage.tenancy import find_pixels
@@ -92,6 +93,9 @@ def grantable_role(actor: Principal, role: str) -> frozenset[str]:
     beyond = expand_scopes(ROLES[role]) - actor.scopes
     if beyond:
         raise InsufficientScope(min(beyond), f"You cannot grant the {role} role")
+    if tier_rank(ROLE_TIERS[role]) > tier_rank(actor.rate_tier):
+        raise InsufficientScope("rate tier", f"You cannot grant the {role} role: its rate tier "
+                                f"({ROLE_TIERS[role]}) is above yours ({actor.rate_tier})")
     if role == "owner" and not (actor.kind == "system" or actor.role == "owner"):
         raise InsufficientScope("users:admin", "Only an owner can make owners")
     return ROLES[role]

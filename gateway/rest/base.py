@@ -39,6 +39,12 @@ need each request as GraphQL variables and the answer picked back out of `data`:
 shapes per route. So a route calls the resolver; the stored-operation variant lives on only in
 benchmarks/_apps.py, to keep measuring the choice.
 
+Rate limits: a surface declares its policy (`rate_limit=RatePolicy(name, dialect)`: the row
+of `Settings.rate_limits` it pays into and the headers it speaks, gateway/rate_policy.py), a
+route may name another row of the same dialect (`rate_limit="databuddy.query"`). Every
+request pays one unit right after authentication; every response after that carries the
+dialect's headers, errors included, and past the limit the surface's own 429 body.
+
 Bodies: `read_json` takes JSON sent as JSON (`application/json` or `application/*+json`, any
 parameters), else 415 UNSUPPORTED_MEDIA_TYPE. `unknown_fields` lists the fields a body may
 not carry, each as a field error naming it; the adapter hands them to the service (in the
@@ -70,6 +76,7 @@ from gateway.errors import (
     UnsupportedMediaType,
 )
 from gateway.limits import parse_int
+from gateway.rate_policy import RatePolicy
 
 __all__ = ["Call", "JSONBody", "RestInfo", "Surface", "SurfaceRoute", "is_json_media_type",
            "query_int", "read_json", "resolver_info", "retry_after_headers", "unknown_fields"]
@@ -105,17 +112,20 @@ def resolver_info(ctx: Context) -> RestInfo:
 
 
 class Surface:
-    """One product's REST dialect: statuses per error code and the error body.
+    """One product's REST dialect: statuses per error code, the error body, and its rate
+    limit policy (the numbers' row and the headers).
 
-    >>> upstack = Surface("upstack", render=lambda exc, status: {"message": exc.message})
+    >>> upstack = Surface("upstack", render=lambda exc, status: {"message": exc.message},
+    ...                   rate_limit=RatePolicy("upstack", X_RATELIMIT))
     >>> routes = [upstack.route("GET", "/db-mgmt/api/measures", list_measures,
     ...                         twin="Query.measures")]
     """
 
     def __init__(self, name: str, *, render: Callable[[GatewayError, int], Any],
-                 statuses: Mapping[str, int] | None = None,
+                 rate_limit: RatePolicy, statuses: Mapping[str, int] | None = None,
                  headers: Callable[[GatewayError], Mapping[str, str]] | None = None) -> None:
         self.name = name
+        self.rate_limit = rate_limit
         self._render = render
         self._statuses = dict(statuses or {})
         self._headers = headers
@@ -130,44 +140,58 @@ class Surface:
             headers.update(self._headers(exc))
         return JSONBody(self._render(exc, status), status_code=status, headers=headers)
 
-    def route(self, method: str, path: str, call: Call, *, twin: str,
-              status: int = 200) -> SurfaceRoute:
+    def route(self, method: str, path: str, call: Call, *, twin: str, status: int = 200,
+              rate_limit: str | None = None) -> SurfaceRoute:
         """`twin` names the GraphQL field ("Query.alerts", "Mutation.updateWebhook") whose
-        resolver `call` calls: the same operation, checks and errors on both surfaces."""
+        resolver `call` calls: the same operation, checks and errors on both surfaces.
+        `rate_limit` names this route's own row of `Settings.rate_limits` (default: the
+        surface's)."""
         surface = self
+        policy = self.rate_limit if rate_limit is None else self.rate_limit.named(rate_limit)
 
         async def endpoint(request: Request) -> Response:
             ctx: Context | None = None
             try:
                 ctx = await build_context(request)
+                await ctx.enter(policy)
                 body = await call(ctx, request)
             except GatewayError as exc:
+                response = surface.error_response(exc)
                 if ctx is not None:
                     ctx.note_error(exc)
-                return surface.error_response(exc)
+                    ctx.apply_rate_headers(response)
+                return response
             except ClientDisconnect:
                 raise  # nobody to answer; BodyLimitMiddleware logs it on one line
             except Exception:
                 log.exception("unhandled error on %s %s", method, path)
-                return surface.error_response(GatewayError())
+                response = surface.error_response(GatewayError())
+                if ctx is not None:
+                    ctx.apply_rate_headers(response)
+                return response
             response = body if isinstance(body, Response) else JSONBody(body, status_code=status)
             ctx.apply_cookies(response)
+            ctx.apply_rate_headers(response)
             return response
 
         endpoint.__name__ = f"{self.name}_{method.lower()}_{path.strip('/').replace('/', '_')}"
-        return SurfaceRoute(path, endpoint, methods=[method], surface=self, twin=twin)
+        return SurfaceRoute(path, endpoint, methods=[method], surface=self, twin=twin,
+                            rate_limit=policy)
 
 
 class SurfaceRoute(Route):
     """A route that knows its surface, so an error raised before routing (a body refused by
-    the middleware) can still answer in the dialect of the route addressed, and its GraphQL
-    twin (tests check each write has one)."""
+    the middleware) can still answer in the dialect of the route addressed, its GraphQL
+    twin (tests check each write has one) and its rate limit policy (`create_app` checks
+    each has numbers)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], *, methods: list[str],
-                 surface: Surface, twin: str | None = None) -> None:
+                 surface: Surface, twin: str | None = None,
+                 rate_limit: RatePolicy | None = None) -> None:
         super().__init__(path, endpoint, methods=methods)
         self.surface = surface
         self.twin = twin
+        self.rate_limit = rate_limit or surface.rate_limit
 
 
 def is_json_media_type(content_type: str | None) -> bool:

@@ -3,14 +3,22 @@
 Databuddy documents four authentication codes (`AUTH_REQUIRED`, `INVALID_API_KEY`,
 `ACCESS_DENIED`, `INSUFFICIENT_SCOPE`); every other gateway error keeps its own stable code.
 The whole mapping is the table below: one row per gateway code whose Databuddy spelling or
-status differs from ours.
+status differs from ours. A rate limiter's refusal (429 `RATE_LIMITED`) also carries
+`limit`, `remaining`, `reset` (epoch seconds, as `X-RateLimit-Reset`) and `retryAfter`
+(seconds, as `Retry-After`).
+
+Rate limits: Databuddy's per-minute numbers, per route (`/v1/query` pays into
+`databuddy.query`, `/v1/query/compile` into `databuddy.compile`, `/v1/query/custom` into
+`databuddy.custom`: `surface.route(…, rate_limit="databuddy.query")`), the `databuddy` row
+otherwise; `X-RateLimit-*` headers.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, RateLimited
+from gateway.rate_policy import X_RATELIMIT, RatePolicy
 from gateway.rest.base import Surface
 
 __all__ = ["CODES", "surface"]
@@ -29,8 +37,14 @@ CODES: dict[str, tuple[str, int]] = {
 def _render(exc: GatewayError, status: int) -> dict[str, Any]:
     code = CODES.get(exc.code, (exc.code, status))[0]
     message = "Internal server error" if status >= 500 else exc.message
-    return {"success": False, "error": message, "code": code}
+    body: dict[str, Any] = {"success": False, "error": message, "code": code}
+    if isinstance(exc, RateLimited):
+        if exc.limit is not None:
+            body.update(limit=exc.limit, remaining=exc.remaining, reset=exc.reset)
+        body["retryAfter"] = exc.retry_after
+    return body
 
 
 surface = Surface("databuddy", render=_render,
-                  statuses={ours: status for ours, (_, status) in CODES.items()})
+                  statuses={ours: status for ours, (_, status) in CODES.items()},
+                  rate_limit=RatePolicy("databuddy", X_RATELIMIT))

@@ -3,6 +3,7 @@
 Error body `{"message"}`, plus `"errors": [{message, key, path}]` on 400s with field detail.
 Statuses: 400 validation, 401 missing or bad key/pixel, 403 missing scope, 404 not found
 (also another pixel's objects), 409 conflict, 413 too large, 429 rate limited.
+Rate limits: the `upstack` row, `X-RateLimit-*` headers (reset in epoch seconds).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.errors import GatewayError
+from gateway.rate_policy import X_RATELIMIT, RatePolicy
 from gateway.rest.base import Surface
 
 __all__ = ["surface"]
@@ -23,4 +25,4 @@ def _render(exc: GatewayError, status: int) -> dict[str, Any]:
     return {"message": exc.message}
 
 
-surface = Surface("upstack", render=_render)
+surface = Surface("upstack", render=_render, rate_limit=RatePolicy("upstack", X_RATELIMIT))
