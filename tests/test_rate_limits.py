@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from gateway.app import create_app
 from gateway.auth.principal import system_principal
+from gateway.auth.tiers import RATE_TIERS
 from gateway.context import Context, Info
 from gateway.graphql_view import GatewayGraphQL
 from gateway.rest import databuddy, upstack
@@ -424,3 +425,43 @@ async def test_login_and_tiers_stay_out_of_each_other(settings: Settings, clock:
         assert second.status_code == 200
         assert second.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
         assert (await login(h, "ada@example.com", PASSWORD)).status_code == 429
+
+
+async def test_rate_tiers_on_keys_over_both_surfaces(harness: Harness) -> None:
+    """Issue #12: `rateTier` is the RateTier enum on GraphQL (values as in
+    gateway/auth/tiers.py) and the tier's name on REST; a key grants only tiers up to its
+    own, on create and update; a name that is no tier is a 400 at `rateTier`, after the scope
+    check (a caller without keys:admin learns nothing of the field)."""
+    enum = await harness.graphql('{ __type(name: "RateTier") { enumValues { name } } }',
+                                 key=await harness.mint("analytics:read"))
+    assert [v["name"].lower() for v in enum["data"]["__type"]["enumValues"]] == list(RATE_TIERS)
+    premium = await harness.mint("keys:admin", "analytics:read", rate_tier="premium")
+    create = ("mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) "
+              "{ key { id rateTier } } }")
+
+    def data(tier: str) -> dict[str, Any]:
+        return {"i": {"name": "n", "scopes": ["analytics:read"], "pixelIds": [harness.pixel_id],
+                      "rateTier": tier}}
+
+    made = await harness.graphql(create, data("PREMIUM"), key=premium)
+    assert made["data"]["createApiKey"]["key"]["rateTier"] == "PREMIUM"
+    above = await harness.graphql(create, data("ENTERPRISE"), key=premium)
+    assert above["errors"][0]["extensions"] == {"code": "INSUFFICIENT_SCOPE",
+                                                "scope": "rate tier"}
+    key_id = made["data"]["createApiKey"]["key"]["id"]
+    raise_it = await harness.client.patch(f"/accounts/api/api-keys/{key_id}",
+                                          json={"rateTier": "enterprise"},
+                                          headers=harness.headers(premium))
+    assert raise_it.status_code == 403
+    lower = await harness.client.patch(f"/accounts/api/api-keys/{key_id}",
+                                       json={"rateTier": "standard"},
+                                       headers=harness.headers(premium))
+    assert lower.status_code == 200 and lower.json()["apiKey"]["rateTier"] == "standard"
+    gold = {"name": "g", "scopes": ["analytics:read"], "rateTier": "gold"}
+    bad = await harness.client.post("/accounts/api/api-keys", json=gold,
+                                    headers=harness.headers(premium))
+    assert bad.status_code == 400 and [e["key"] for e in bad.json()["errors"]] == ["rateTier"]
+    reader = await harness.mint("analytics:read")
+    hidden = await harness.client.post("/accounts/api/api-keys", json=gold,
+                                       headers=harness.headers(reader))
+    assert hidden.status_code == 403
