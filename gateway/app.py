@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
@@ -114,11 +115,19 @@ def _error_responder(routes: Sequence[BaseRoute],
     return respond
 
 
-def _open_limiter(settings: Settings, clock: Callable[[], datetime]) -> Limiter:
+def _micros(clock: Callable[[], datetime]) -> Callable[[], int]:
+    """`clock` in epoch µs for the limiter; the system clock read without building a
+    datetime per request (the same time source as `utc_now`)."""
+    if clock is utc_now:
+        return lambda: time.time_ns() // 1000
+    return lambda: micros(clock())
+
+
+def _open_limiter(settings: Settings, clock: Callable[[], int]) -> Limiter:
     """The in-process limiter, or the Redis one (with it as the fallback) when configured.
     Redis is not contacted here: the first request does, and an unreachable Redis only
     means per-process limits until it answers (gateway/ratelimit.py)."""
-    local = LocalLimiter(lambda: micros(clock()))
+    local = LocalLimiter(clock)
     if settings.redis_url is None:
         return local
     try:
@@ -153,7 +162,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         pixels = PixelTargets(db)
         usage = KeyUsage(db)
         audit = AuditLog(db, interval=settings.audit_flush_seconds)
-        limiter = _open_limiter(settings, clock)
+        limiter_clock = _micros(clock)
+        limiter = _open_limiter(settings, limiter_clock)
         app.state.gateway = AppState(
             settings=settings,
             db=db,
@@ -177,7 +187,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             rates=Rates(limiter, limits),
             auth_failures=AuthFailures(limiter, limit=settings.auth_failure_limit,
                                        period=settings.auth_failure_seconds,
-                                       clock=lambda: micros(clock())),
+                                       clock=limiter_clock),
             schema=schema,
             audit=audit,
             key_usage=usage,

@@ -84,6 +84,7 @@ class Context:
     extra: dict[str, Any] = field(default_factory=dict)
     # This request's account with the rate limiter (None: not limited), set by `enter`.
     rate: RateMeter | None = None
+    _rate_written: bool = False
 
     @property
     def settings(self) -> Settings:
@@ -185,11 +186,17 @@ class Context:
             self._write_rate_headers()
 
     def _write_rate_headers(self) -> None:
-        """GraphQL: onto the sub-response Strawberry merges (replacing earlier values)."""
-        if self.response is not None and self.rate is not None:
-            headers = self.response.headers
-            for name, value in self.rate.headers():
-                headers[name.decode()] = value.decode()
+        """GraphQL: onto the sub-response Strawberry merges, replacing what an earlier
+        decision of this request wrote."""
+        response, meter = self.response, self.rate
+        if response is None or meter is None:
+            return
+        raw = response.raw_headers
+        if self._rate_written:
+            names = meter.dialect.names
+            raw[:] = [h for h in raw if h[0] not in names]
+        raw.extend(meter.headers())
+        self._rate_written = True
 
     def apply_rate_headers(self, response: Response) -> None:
         """Add the rate-limit headers of the last decision to a REST response."""

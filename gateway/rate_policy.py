@@ -58,6 +58,10 @@ class HeaderDialect:
     reset: bytes
     reset_is_delay: bool
 
+    @property
+    def names(self) -> tuple[bytes, bytes, bytes]:
+        return (self.limit, self.remaining, self.reset)
+
     def headers(self, d: Decision) -> list[Header]:
         reset = d.reset_after if self.reset_is_delay else d.reset
         return [(self.limit, str(d.limit).encode()), (self.remaining, str(d.remaining).encode()),

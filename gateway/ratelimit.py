@@ -34,9 +34,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -61,8 +60,7 @@ def micros(moment: datetime) -> int:
     return (moment - _EPOCH) // _ONE_US
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):  # a tuple: built on every request, ~5x cheaper than a dataclass
     """What the limiter decided. `reset`: epoch seconds when the bucket is full again
     (`reset_after` seconds from now); `retry_after`: whole seconds until the units asked for
     would be admitted (0 when they were)."""
@@ -85,17 +83,16 @@ def _decision(allowed: bool, limit: int, period_us: int, level: int, over: int,
     the refused units did not fit (0 when admitted); `never`: they were more than the whole
     limit, so they never fit (retry_after then says when the bucket is full: the cost budget
     refuses such requests before they get here)."""
-    full_in = _ceil_div(level, limit)  # µs until the level has drained to zero
+    full_in = -(-level // limit)  # µs until the level has drained to zero (ceil)
     if allowed:
         retry = 0
     elif never:
         retry = max(1, _ceil_div(full_in, 1_000_000))
     else:
         retry = max(1, _ceil_div(_ceil_div(over, limit), 1_000_000))
-    return Decision(allowed=allowed, limit=limit,
-                    remaining=max(0, (period_us * limit - level) // period_us),
-                    reset=_ceil_div(now_us + full_in, 1_000_000),
-                    reset_after=_ceil_div(full_in, 1_000_000), retry_after=retry)
+    remaining = (period_us * limit - level) // period_us
+    return Decision(allowed, limit, remaining if remaining > 0 else 0,
+                    -(-(now_us + full_in) // 1_000_000), -(-full_in // 1_000_000), retry)
 
 
 class Limiter(Protocol):
@@ -127,15 +124,19 @@ class LocalLimiter:
         found = self._levels.get(bucket)
         level = 0
         if found is not None:
-            elapsed = min(max(0, now - found[1]), period_us)  # a full period drains all
-            level = max(0, found[0] - elapsed * limit)
-        new = level + min(units, limit + 1) * period_us
+            elapsed = now - found[1]
+            if elapsed > period_us:  # a full period drains everything
+                elapsed = period_us
+            level = found[0] - elapsed * limit if elapsed > 0 else found[0]
+            if level < 0:
+                level = 0
+        new = level + (units if units <= limit else limit + 1) * period_us
         over = new - period_us * limit
         if over > 0:
             return _decision(False, limit, period_us, level, over, now, never=units > limit)
         if found is None and len(self._levels) >= self.max_tracked:
             self._sweep(now)
-        self._levels[bucket] = (new, now, now + _ceil_div(new, limit))
+        self._levels[bucket] = (new, now, now - (-new // limit))
         return _decision(True, limit, period_us, new, 0, now)
 
     async def acquire(self, bucket: str, limit: int, period: float,
