@@ -292,7 +292,8 @@ async def build_context(request: Request, response: Response | None = None) -> C
         trail.record("auth.success", principal=principal)
     except GatewayError as exc:
         ctx._auth_error = exc
-        if credentials.token is not None and isinstance(exc, InvalidApiKey | InvalidSession):
+        if credentials.token is not None and isinstance(
+                exc, InvalidApiKey | InvalidSession | AccessDenied):
             refused = await state.auth_failures.failed(ctx.client_host)
             if refused is not None:  # one failure too many: answered as the refusal
                 ctx._auth_error = refused

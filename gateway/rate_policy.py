@@ -23,7 +23,9 @@ GraphQL) or `RateLimit-Limit/Remaining/Reset` (reset: seconds from now, as Hyper
 express-rate-limit sends them with `standardHeaders`; ClickStack).
 
 `AuthFailures`: failed authentications with a header credential (`x-api-key`, a Bearer key
-or token; not the session cookie, which a browser resends on its own) per client address.
+or token; not the session cookie, which a browser resends on its own) per client address:
+every 401 of one (bad, unknown, revoked or expired key or token, and a pixel the credential
+cannot reach: probing pixel ids is guessing too, and an unknown one costs a look-up).
 After `auth_failure_limit` in `auth_failure_seconds` the address is refused (429) before any
 key look-up, until a failure's worth has drained. Failures go through the limiter (so with
 Redis every process counts them together); the "refuse before looking up" state is per

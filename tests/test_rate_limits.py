@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -265,10 +266,11 @@ async def test_anonymous_requests_are_limited_per_client_address(settings: Setti
 
 async def test_failed_authentications_are_throttled_per_address_before_any_look_up(
         settings: Settings, clock: Clock) -> None:
-    """Issue #12: after N failed authentications in the window, the address is answered
-    429 before the key is looked up (so even a valid key is refused there, while it works
-    from elsewhere) until a failure's worth has drained. Concurrent guesses cannot slip
-    past: exactly N of them are answered 401."""
+    """Issue #12: after N failed authentications in the window (bad, revoked or unknown
+    keys, a pixel the key cannot reach), the address is answered 429 before the key is
+    looked up (so even a valid key is refused there, while it works from elsewhere) until a
+    failure's worth has drained. Concurrent guesses cannot slip past: exactly as many as
+    are left are answered 401."""
     throttled = dataclasses.replace(settings, auth_failure_limit=3, auth_failure_seconds=60.0)
     async with open_harness(throttled, clock, tenant=True) as h:
         key = await h.mint("analytics:read")
@@ -292,9 +294,12 @@ async def test_failed_authentications_are_throttled_per_address_before_any_look_
         assert anonymous.status_code == 200  # no credential: nothing to guess
         async with _client(h, "198.51.100.7") as elsewhere:
             assert (await elsewhere.get(MEASURES, headers=h.headers(key))).status_code == 200
+            foreign = await elsewhere.get(MEASURES, headers=h.headers(key, str(uuid.uuid4())))
+            assert foreign.status_code == 401  # a pixel it cannot reach: one failure of 3
+            assert (await elsewhere.get(MEASURES, headers=h.headers(key))).status_code == 200
             many = await asyncio.gather(*(elsewhere.get(MEASURES, headers=h.headers(g + "z"))
                                           for g in guesses * 4))
-            assert sorted(r.status_code for r in many) == [401] * 3 + [429] * 9
+            assert sorted(r.status_code for r in many) == [401] * 2 + [429] * 10
         clock.advance(seconds=20)
         assert (await h.client.get(MEASURES, headers=h.headers(key))).status_code == 200
         assert (await h.client.get(MEASURES, headers=h.headers(guesses[0]))).status_code == 401
