@@ -1,9 +1,11 @@
 """`create_app(settings)`: the whole gateway as one ASGI application.
 
 Routes, middleware and lifespan are declared here and nowhere else. The lifespan opens the
-database, upgrades its schema in place, and publishes an `AppState` on `app.state.gateway`.
+database, upgrades its schema in place, opens the rate limiter (Redis when
+`GATEWAY_REDIS_URL` is set), and publishes an `AppState` on `app.state.gateway`.
 
-Middleware, outermost first: CORS (gateway/cors.py), then the body limit. Errors raised
+Middleware, outermost first: the request id (gateway/request_id.py), the access log and
+metrics (gateway/observe.py), CORS (gateway/cors.py), then the body limit. Errors raised
 outside a route's own handling (the router's 404 and 405, the body limit, an asset route)
 answer in the dialect of the surface the path belongs to (gateway/http_errors.py).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
@@ -34,20 +37,22 @@ from gateway.context import AppState
 from gateway.cors import CORSMiddleware
 from gateway.egress import EgressGuard, Resolver, resolve_system
 from gateway.errors import GatewayError
-from gateway.graphql_view import GatewayGraphQL, graphql_error_response
+from gateway.graphql_view import GRAPHQL_RATE_LIMIT, GatewayGraphQL, graphql_error_response
 from gateway.http_errors import ErrorDialects
 from gateway.metrics import Metrics
 from gateway.middleware import BodyLimitMiddleware
 from gateway.observe import ObserveMiddleware, metrics_endpoint
 from gateway.openapi import OpenAPIDocument
 from gateway.pages import Pages
+from gateway.rate_policy import AuthFailures, RateLimits, Rates
+from gateway.ratelimit import Limiter, LocalLimiter, SharedLimiter, micros, open_redis
 from gateway.request_id import RequestIdMiddleware
 from gateway.rest import clickstack, upstack
-from gateway.rest.base import JSONBody
+from gateway.rest.base import JSONBody, SurfaceRoute
 from gateway.schema import build_schema
 from gateway.services.alert_evaluator import AlertEvaluator
 from gateway.services.webhooks import seal_legacy_secrets, webhook_secret_box
-from gateway.settings import Settings
+from gateway.settings import Settings, SettingsError
 from gateway.storage import Database
 
 __all__ = ["create_app", "utc_now"]
@@ -102,6 +107,33 @@ async def _fold_rollups(db: Database, *, idle: float = 1.0, batch: int = 2_000,
         await asyncio.sleep((loop.time() - started) * (1 - share) / share if busy else 0)
 
 
+def _micros(clock: Callable[[], datetime]) -> Callable[[], int]:
+    """`clock` in epoch µs for the limiter; the system clock read without building a
+    datetime per request (the same time source as `utc_now`)."""
+    if clock is utc_now:
+        return lambda: time.time_ns() // 1000
+    return lambda: micros(clock())
+
+
+def _open_limiter(settings: Settings, clock: Callable[[], int]) -> Limiter:
+    """The in-process limiter, or the Redis one (with it as the fallback) when configured.
+    Redis is not contacted here: the first request does, and an unreachable Redis only
+    means per-process limits until it answers (gateway/ratelimit.py)."""
+    local = LocalLimiter(clock)
+    if settings.redis_url is None:
+        return local
+    try:
+        redis = open_redis(settings.redis_url, timeout=settings.redis_timeout_seconds)
+    except ImportError:
+        raise SettingsError("GATEWAY_REDIS_URL needs the redis client: "
+                            "pip install 'gateway[redis]'") from None
+    except ValueError as exc:  # redis-py's word for a URL it cannot read
+        raise SettingsError(f"GATEWAY_REDIS_URL: {exc}") from None
+    where = f"Redis at {settings.redis_url.rpartition('@')[2]}"  # no password in the log
+    return SharedLimiter(redis, local, prefix=settings.redis_key_prefix,
+                         retry_seconds=settings.redis_retry_seconds, where=where)
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                resolver: Resolver = resolve_system) -> Starlette:
     """Build the app. `clock` is the time source for expiry and defaults, `resolver` the host
@@ -124,6 +156,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         pixels = PixelTargets(db)
         usage = KeyUsage(db)
         audit = AuditLog(db, interval=settings.audit_flush_seconds)
+        limiter_clock = _micros(clock)
+        limiter = _open_limiter(settings, limiter_clock)
         app.state.gateway = AppState(
             settings=settings,
             db=db,
@@ -144,6 +178,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                 queue_seconds=settings.login_queue_seconds),
             egress=egress,
             webhook_secrets=webhook_secrets,
+            rates=Rates(limiter, limits),
+            auth_failures=AuthFailures(limiter, limit=settings.auth_failure_limit,
+                                       period=settings.auth_failure_seconds,
+                                       clock=limiter_clock),
             schema=schema,
             audit=audit,
             key_usage=usage,
@@ -179,6 +217,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             finally:
                 if signal is not None:
                     signal.close()
+                await limiter.close()
                 await db.dispose()
 
     pages = Pages()
@@ -194,6 +233,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         Route("/static/{digest}/{name}", pages.asset, methods=["GET"]),
         *surfaces,
     ]
+    # Every policy a route declares has numbers, or the gateway does not start.
+    limits = RateLimits(settings)
+    limits.require([GRAPHQL_RATE_LIMIT.name, *(r.rate_limit.name for r in routes
+                                               if isinstance(r, SurfaceRoute))])
     if metrics is not None:
         routes.append(Route("/metrics", metrics_endpoint(metrics, settings.metrics_token),
                             methods=["GET"]))

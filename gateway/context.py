@@ -33,8 +33,10 @@ from gateway.errors import (
     GatewayError,
     InsufficientScope,
     InvalidApiKey,
+    InvalidSession,
     RateLimited,
 )
+from gateway.rate_policy import AuthFailures, RateMeter, RatePolicy, Rates
 from gateway.request_id import request_id_of
 from gateway.secret_box import SecretBox
 from gateway.settings import Settings
@@ -60,6 +62,9 @@ class AppState:
     # Checks every outbound target (webhook URLs) and seals webhook secrets.
     egress: EgressGuard
     webhook_secrets: SecretBox
+    # The rate limiter with its numbers, and the key-guessing throttle (gateway/rate_policy.py).
+    rates: Rates
+    auth_failures: AuthFailures
     schema: Any = None  # the strawberry schema (its caches, for tests and the benchmarks)
     audit: AuditLog | None = None
     key_usage: KeyUsage | None = None
@@ -82,6 +87,9 @@ class Context:
     _auth_error: GatewayError | None = None
     _cookie_ops: list[Callable[[Response], None]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    # This request's account with the rate limiter (None: not limited), set by `enter`.
+    rate: RateMeter | None = None
+    _rate_written: bool = False
 
     @property
     def settings(self) -> Settings:
@@ -146,13 +154,65 @@ class Context:
         for op in ops:
             op(response)
 
+    async def enter(self, policy: RatePolicy) -> None:
+        """Pay the one unit every request pays, into the caller's bucket of `policy`
+        (gateway/rate_policy.py: per credential and pixel by its tier, or per address when
+        anonymous); RateLimited past the limit, and at once when the address is refused for
+        failed authentications. A bad credential pays nothing here (it is answered 401 and
+        counted as a failure). Surfaces call this right after `build_context`."""
+        error = self._auth_error
+        if error is not None:
+            if isinstance(error, RateLimited):
+                raise error
+            return
+        meter = self.state.rates.meter(policy, self._principal, self.client_host)
+        if meter is None:
+            return
+        self.rate = meter
+        try:
+            await meter.take(1)
+        finally:
+            self._write_rate_headers()
+
     async def charge(self, units: int) -> None:
         """Charge `units` more against the caller's rate limit, beyond the one unit every
         request pays on entry. The cost budget calls this with the estimated cost of what a
         request asks for (a GraphQL document before execution, a REST analytics body before
         its query runs), so one request cannot hide a thousand aliased queries. Raises
-        RateLimited past the limit. Interface for issue #12: the limiter implements it."""
-        return None
+        RateLimited past the limit (all or nothing: a refused charge spends nothing); the
+        response's rate-limit headers show the state after the last charge. On GraphQL a
+        refusal also makes the response a 429 (the operation is not executed: call this
+        before execution). Nothing happens for units <= 0 or a request that is not limited."""
+        meter = self.rate
+        if units <= 0 or meter is None:
+            return
+        try:
+            await meter.take(units)
+        except RateLimited as exc:
+            if self.response is not None:
+                self.response.status_code = exc.status
+                self.response.headers["Retry-After"] = str(exc.retry_after)
+            raise
+        finally:
+            self._write_rate_headers()
+
+    def _write_rate_headers(self) -> None:
+        """GraphQL: onto the sub-response Strawberry merges, replacing what an earlier
+        decision of this request wrote."""
+        response, meter = self.response, self.rate
+        if response is None or meter is None:
+            return
+        raw = response.raw_headers
+        if self._rate_written:
+            names = meter.dialect.names
+            raw[:] = [h for h in raw if h[0] not in names]
+        raw.extend(meter.headers())
+        self._rate_written = True
+
+    def apply_rate_headers(self, response: Response) -> None:
+        """Add the rate-limit headers of the last decision to a REST response."""
+        if self.rate is not None:
+            response.raw_headers.extend(self.rate.headers())
 
     def note_error(self, error: GatewayError) -> None:
         """Audit a refused scope or pixel check (surfaces call this for every error they
@@ -223,6 +283,11 @@ async def build_context(request: Request, response: Response | None = None) -> C
                                              charge=ctx.charge)
     if credentials.token is None and credentials.cookie_token is None:
         return ctx
+    if credentials.token is not None:  # key guessing: refused before any look-up
+        refused = state.auth_failures.refusal(ctx.client_host)
+        if refused is not None:
+            ctx._auth_error = refused
+            return ctx
     principal: Principal | None = None
     try:
         for authenticator in state.authenticators:
@@ -240,6 +305,11 @@ async def build_context(request: Request, response: Response | None = None) -> C
         trail.record("auth.success", principal=principal)
     except GatewayError as exc:
         ctx._auth_error = exc
+        if credentials.token is not None and isinstance(
+                exc, InvalidApiKey | InvalidSession | AccessDenied):
+            refused = await state.auth_failures.failed(ctx.client_host)
+            if refused is not None:  # one failure too many: answered as the refusal
+                ctx._auth_error = refused
         denied = isinstance(exc, AccessDenied | CsrfFailed)
         trail.record("access.denied" if denied else "auth.failure",
                      "denied" if denied else "failure",

@@ -283,19 +283,29 @@ class StaleVersion(Conflict):
 
 class RateLimited(GatewayError):
     """Try again in `retry_after` whole seconds: REST sends it as the `Retry-After` header,
-    GraphQL as `extensions.retryAfter` (and the header on the HTTP response)."""
+    GraphQL as `extensions.retryAfter` (and the header on the HTTP response). A refusal of
+    the rate limiter also carries its bucket's `limit`, `remaining` and `reset` (epoch
+    seconds), which GraphQL's extensions and Databuddy's body show."""
 
     code = "RATE_LIMITED"
     status = 429
     default_message = "Too many requests"
 
-    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
+    def __init__(self, message: str | None = None, *, retry_after: int = 1,
+                 limit: int | None = None, remaining: int | None = None,
+                 reset: int | None = None) -> None:
         self.retry_after = retry_after
+        self.limit = limit
+        self.remaining = remaining
+        self.reset = reset
         super().__init__(message)
 
     @property
     def extensions(self) -> dict[str, Any]:
-        return {**super().extensions, "retryAfter": self.retry_after}
+        ext = {**super().extensions, "retryAfter": self.retry_after}
+        if self.limit is not None:
+            ext.update(limit=self.limit, remaining=self.remaining, reset=self.reset)
+        return ext
 
 
 class StorageUnavailable(GatewayError):

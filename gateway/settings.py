@@ -48,6 +48,20 @@ through `ClientEnvironment.from_environ`:
     GATEWAY_KEY (or KEY)     the API key
     GATEWAY_PIXEL (or PIXEL) the pixel id
     XDG_CONFIG_HOME, HOME    where ~/.config/gateway/client.toml is
+    GATEWAY_RATE_LIMITS      "" (overrides of RATE_LIMITS: "clickstack=200/60,graphql=6000/60",
+                             units per seconds of the standard tier, by policy name)
+    GATEWAY_RATE_TIERS       "" (overrides of RATE_TIERS' factors: "premium=4,enterprise=50")
+    GATEWAY_AUTH_FAILURE_LIMIT / _SECONDS     20 / 60   failed authentications with a header
+                             credential per client address, then 429 before any key look-up
+    GATEWAY_REDIS_URL        unset (redis://host:6379/0: one limiter shared by every process)
+    GATEWAY_REDIS_KEY_PREFIX gateway:rl: (prefix of the limiter's Redis keys)
+    GATEWAY_REDIS_TIMEOUT    0.25 (seconds a limiter call may take before deciding locally)
+    GATEWAY_REDIS_RETRY_SECONDS 5 (while Redis is unreachable: seconds between attempts)
+
+Rate limits (README, "Rate limits"): `RATE_LIMITS` is the one table of numbers, units per
+period (seconds) of the standard tier, by policy name; a surface or route names its row
+(gateway/rate_policy.py). A request costs one unit, the cost budget charges its estimate on
+top (`Context.charge`). `RATE_TIERS` multiplies a row for a key's tier.
 """
 
 from __future__ import annotations
@@ -58,10 +72,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from gateway.auth.tiers import RATE_TIERS
 from gateway.files import ensure_private, write_private_once
+from gateway.ratelimit import MAX_TICKS
 
-__all__ = ["DEFAULT_DATABASE_URL", "MIN_SECRET_BYTES", "ClientEnvironment", "Settings",
-           "SettingsError"]
+__all__ = ["ANONYMOUS_POLICY", "DEFAULT_DATABASE_URL", "MIN_SECRET_BYTES", "RATE_LIMITS",
+           "RATE_TIERS_FACTORS", "ClientEnvironment", "Settings", "SettingsError"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./gateway.db"
 # The secret keys HMAC-SHA256 (key hashes, JWTs): shorter than the hash's 32 bytes it is the
@@ -70,6 +86,26 @@ MIN_SECRET_BYTES = 32
 
 _TRUE = {"1", "true", "yes", "on"}
 _ORIGIN = re.compile(r"https?://[^/\s:]+(:[0-9]{1,5})?")
+
+# Requests without a credential, per client address, on every surface together.
+ANONYMOUS_POLICY = "anonymous"
+
+# The rate limits, one row per policy: (units, seconds) for the standard tier. One unit is
+# one request; the cost budget charges more for costly ones. Vendors' own numbers where they
+# publish them; ours where they do not (README, "Rate limits", says why each).
+RATE_LIMITS: dict[str, tuple[int, float]] = {
+    "upstack": (1200, 60.0),           # ours: 20/s sustained, a minute's burst
+    "graphql": (3000, 60.0),           # ours: in units, GraphQL requests are cost-charged
+    "clickstack": (100, 60.0),         # HyperDX: 100 per minute per key
+    "databuddy": (300, 60.0),          # Databuddy's routes without a row of their own
+    "databuddy.query": (120, 60.0),    # Databuddy: /v1/query
+    "databuddy.compile": (300, 60.0),  # Databuddy: /v1/query/compile
+    "databuddy.custom": (60, 60.0),    # Databuddy: /v1/query/custom
+    "dashtray": (1000, 3600.0),        # Dashtray: 1,000 per hour per project
+    ANONYMOUS_POLICY: (120, 60.0),     # ours, per client address
+}
+# What a key's tier multiplies its rows by (gateway/auth/tiers.py).
+RATE_TIERS_FACTORS: dict[str, float] = {"standard": 1.0, "premium": 5.0, "enterprise": 20.0}
 
 
 class SettingsError(ValueError):
@@ -97,6 +133,60 @@ def _check_secret(value: str, source: str) -> None:
         raise SettingsError(
             f"{source} is {size} bytes; it must be at least {MIN_SECRET_BYTES} (generate one: "
             "python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+
+
+def _pairs(text: str, variable: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in (i.strip() for i in text.split(",")):
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise SettingsError(f"{variable}: expected name=value, got {item!r}")
+        pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
+def _rate_rows(text: str) -> dict[str, tuple[int, float]]:
+    """`GATEWAY_RATE_LIMITS`: "name=units/seconds,…" over the RATE_LIMITS rows."""
+    rows = {}
+    for name, value in _pairs(text, "GATEWAY_RATE_LIMITS"):
+        if name not in RATE_LIMITS:
+            raise SettingsError(f"GATEWAY_RATE_LIMITS: no policy {name!r} (there are: "
+                                f"{', '.join(RATE_LIMITS)})")
+        units, sep, seconds = value.partition("/")
+        try:
+            rows[name] = (int(units), float(seconds) if sep else 60.0)
+        except ValueError:
+            raise SettingsError(f"GATEWAY_RATE_LIMITS: {name}={value!r} is not "
+                                "units/seconds (e.g. 600/60)") from None
+    return rows
+
+
+def _tier_factors(text: str) -> dict[str, float]:
+    """`GATEWAY_RATE_TIERS`: "tier=factor,…" over the RATE_TIERS_FACTORS."""
+    factors = {}
+    for name, value in _pairs(text, "GATEWAY_RATE_TIERS"):
+        try:
+            factors[name] = float(value)
+        except ValueError:
+            raise SettingsError(f"GATEWAY_RATE_TIERS: {name}={value!r} is not a number") from None
+    return factors
+
+
+def _check_rates(rows: dict[str, tuple[int, float]], tiers: dict[str, float]) -> None:
+    if set(tiers) != set(RATE_TIERS):
+        raise SettingsError(f"rate tiers are {', '.join(RATE_TIERS)}; got {', '.join(tiers)}")
+    for tier, factor in tiers.items():
+        if not factor > 0:
+            raise SettingsError(f"the {tier} rate tier's factor must be above 0")
+    for name, (units, seconds) in rows.items():
+        if units < 1 or not seconds > 0:
+            raise SettingsError(f"rate limit {name}: units must be >= 1, seconds > 0")
+        # The limiter's arithmetic stays exact below MAX_TICKS (gateway/ratelimit.py).
+        if units * max(tiers.values()) * seconds * 1_000_000 >= MAX_TICKS:
+            raise SettingsError(f"rate limit {name}: {units} per {seconds:g} s is too many "
+                                "units over too long a period")
 
 
 @dataclass(frozen=True)
@@ -179,6 +269,18 @@ class Settings:
     login_address_interval_seconds: float = 6.0
     login_concurrency: int = 0
     login_queue_seconds: float = 2.0
+    # Rate limits (module docstring; gateway/rate_policy.py, gateway/ratelimit.py).
+    rate_limits: dict[str, tuple[int, float]] = field(
+        default_factory=lambda: dict(RATE_LIMITS))
+    rate_tiers: dict[str, float] = field(default_factory=lambda: dict(RATE_TIERS_FACTORS))
+    # Key guessing: failed authentications with a header credential per client address.
+    auth_failure_limit: int = 20
+    auth_failure_seconds: float = 60.0
+    # Redis shares one limiter between processes; without it each process limits alone.
+    redis_url: str | None = None
+    redis_key_prefix: str = "gateway:rl:"
+    redis_timeout_seconds: float = 0.25
+    redis_retry_seconds: float = 5.0
     # argon2id cost of new password hashes (gateway/auth/passwords.py): memory in KiB,
     # passes, lanes. The defaults are RFC 9106's second recommended option and argon2-cffi's
     # own (64 MiB, 3 passes, 4 lanes). Not read from the environment: lowering them weakens
@@ -201,6 +303,7 @@ class Settings:
     def __post_init__(self) -> None:
         if self.secret:  # empty: generated by `with_secret`
             _check_secret(self.secret, "GATEWAY_SECRET")
+        _check_rates(self.rate_limits, self.rate_tiers)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -259,6 +362,19 @@ class Settings:
             metrics=environ.get("GATEWAY_METRICS", "1").lower() in _TRUE,
             metrics_token=environ.get("GATEWAY_METRICS_TOKEN", ""),
             metrics_multiprocess_dir=environ.get("PROMETHEUS_MULTIPROC_DIR", ""),
+            rate_limits={**RATE_LIMITS, **_rate_rows(environ.get("GATEWAY_RATE_LIMITS", ""))},
+            rate_tiers={**RATE_TIERS_FACTORS,
+                        **_tier_factors(environ.get("GATEWAY_RATE_TIERS", ""))},
+            auth_failure_limit=int(environ.get("GATEWAY_AUTH_FAILURE_LIMIT",
+                                               defaults.auth_failure_limit)),
+            auth_failure_seconds=float(environ.get("GATEWAY_AUTH_FAILURE_SECONDS",
+                                                   defaults.auth_failure_seconds)),
+            redis_url=environ.get("GATEWAY_REDIS_URL") or None,
+            redis_key_prefix=environ.get("GATEWAY_REDIS_KEY_PREFIX", defaults.redis_key_prefix),
+            redis_timeout_seconds=float(environ.get("GATEWAY_REDIS_TIMEOUT",
+                                                    defaults.redis_timeout_seconds)),
+            redis_retry_seconds=float(environ.get("GATEWAY_REDIS_RETRY_SECONDS",
+                                                  defaults.redis_retry_seconds)),
         )
 
     def with_secret(self) -> Settings:

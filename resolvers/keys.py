@@ -10,7 +10,7 @@ import strawberry
 from gateway.context import Info
 from gateway.errors import FieldError
 from gateway.services import keys as service
-from gateway.types.keys import ApiKey, CreatedApiKey
+from gateway.types.keys import ApiKey, CreatedApiKey, RateTier
 
 __all__ = ["CreateApiKeyInput", "KeysMutation", "KeysQuery", "UpdateApiKeyInput",
            "create_api_key", "update_api_key"]
@@ -24,7 +24,8 @@ class CreateApiKeyInput:
     pixel_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Restrict to these pixels; omit for every pixel.")
     expires_at: datetime | None = None
-    rate_tier: str = "standard"
+    rate_tier: RateTier = strawberry.field(
+        default=RateTier.STANDARD, description="At most your own tier.")
 
 
 @strawberry.input(description="Fields to change; an omitted field is kept.")
@@ -35,11 +36,17 @@ class UpdateApiKeyInput:
         default=strawberry.UNSET, description="null: every pixel of the organization.")
     expires_at: datetime | None = strawberry.field(
         default=strawberry.UNSET, description="null: never expires.")
-    rate_tier: str | None = strawberry.UNSET
+    rate_tier: RateTier | None = strawberry.field(
+        default=strawberry.UNSET, description="At most your own tier.")
 
 
 def _given(value: object) -> object:
     return service.UNSET if value is strawberry.UNSET else value
+
+
+def _tier(value: object) -> object:
+    """The tier's name for the service (UNSET and None as they are: null is refused there)."""
+    return value.value if isinstance(value, RateTier) else _given(value)
 
 
 async def resolve_api_keys(info: Info) -> list[ApiKey]:
@@ -65,7 +72,8 @@ async def create_api_key(info: Info, input: CreateApiKeyInput,
     created = await service.create_key(
         ctx.db, ctx.settings, ctx.principal, name=input.name, scopes=input.scopes,
         pixel_ids=None if input.pixel_ids is None else [str(p) for p in input.pixel_ids],
-        expires_at=input.expires_at, rate_tier=input.rate_tier, now=ctx.now(), audit=ctx.audit,
+        expires_at=input.expires_at, rate_tier=input.rate_tier.value, now=ctx.now(),
+        audit=ctx.audit,
         body_errors=body_errors,
     )
     return CreatedApiKey(key=ApiKey.from_row(created.row, ctx.now()), secret=created.secret)
@@ -103,7 +111,7 @@ async def update_api_key(info: Info, id: strawberry.ID, input: UpdateApiKeyInput
         pixel_ids=(service.UNSET if pixels is strawberry.UNSET else
                    None if pixels is None else [str(p) for p in pixels]),
         expires_at=_given(input.expires_at),  # type: ignore[arg-type]  # UNSET or the given value
-        rate_tier=_given(input.rate_tier),  # type: ignore[arg-type]  # UNSET or the given value
+        rate_tier=_tier(input.rate_tier),  # type: ignore[arg-type]  # UNSET or the given value
     )
     return ApiKey.from_row(row, ctx.now())
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.auth.principal import system_principal
@@ -24,7 +25,8 @@ from gateway.services import tenancy
 from gateway.settings import Settings
 from tests.support_alerts import Dns
 
-__all__ = ["Clock", "Harness", "assert_graphql_error", "assert_upstack_error", "open_harness"]
+__all__ = ["Clock", "Harness", "assert_graphql_error", "assert_upstack_error", "open_harness",
+           "wrong_key"]
 
 
 @dataclass
@@ -40,6 +42,12 @@ class Clock:
         self.now += timedelta(**delta)
 
 
+def wrong_key(key: str) -> str:
+    """`key` with its last character changed: it fails the checksum (never the same key, as
+    `key[:-1] + "x"` is for one key in 62)."""
+    return key[:-1] + ("y" if key.endswith("x") else "x")
+
+
 @dataclass
 class Harness:
     client: httpx.AsyncClient
@@ -47,6 +55,7 @@ class Harness:
     clock: Clock
     organization_id: str = ""
     pixel_id: str = ""
+    app: Starlette | None = None
 
     async def create_organization(self, name: str = "Acme") -> str:
         return (await tenancy.create_organization(self.state.db, name, self.clock())).id
@@ -59,14 +68,14 @@ class Harness:
 
     async def mint(self, *scopes: str, pixels: list[str] | str | None = "default",
                    organization_id: str | None = None, name: str = "test key",
-                   expires_at: datetime | None = None) -> str:
+                   expires_at: datetime | None = None, rate_tier: str = "standard") -> str:
         """A key secret. `pixels="default"` restricts it to the harness pixel; None = all."""
         pixel_ids = [self.pixel_id] if pixels == "default" else pixels
         created = await key_service.create_key(
             self.state.db, self.state.settings,
             system_principal(organization_id or self.organization_id), name=name,
             scopes=list(scopes), pixel_ids=pixel_ids,  # type: ignore[arg-type]  # None (every pixel) or a list, once 'default' is replaced
-            now=self.clock(), expires_at=expires_at)
+            now=self.clock(), expires_at=expires_at, rate_tier=rate_tier)
         return created.secret
 
     @staticmethod
@@ -100,7 +109,7 @@ async def open_harness(settings: Settings, clock: Clock, *, resolver: Resolver |
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            h = Harness(client=client, state=app.state.gateway, clock=clock)
+            h = Harness(client=client, state=app.state.gateway, clock=clock, app=app)
             if tenant:
                 h.organization_id = await h.create_organization()
                 h.pixel_id = await h.create_pixel()

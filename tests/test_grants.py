@@ -9,12 +9,13 @@ or a password, or answering a secret or token, is granting; so is a writing rout
 users or sessions.
 
 `test_grants_only_narrow` runs, for each principal shape (org-wide, one-pixel and two-pixel
-keys; a user of each role, org-wide and restricted to two pixels), every granting operation
-on both surfaces with every kind of request: all pixels, its own pixels, a subset, a foreign
-pixel, own and foreign, another organization's pixel; scopes and roles within and beyond.
-Each case is refused (403/404) or granted as the oracle `_expect_*` says, and a grant's
-grantee has measured powers (its `viewer` scopes, its reachable `pixels`, for a user its
-role's scopes and pixelIds) within the grantor's measured powers.
+keys of several rate tiers; a user of each role, org-wide and restricted to two pixels),
+every granting operation on both surfaces with every kind of request: all pixels, its own
+pixels, a subset, a foreign pixel, own and foreign, another organization's pixel; scopes,
+roles and rate tiers within and beyond. Each case is refused (403/404) or granted as the
+oracle `_expect_*` says, and a grant's grantee has measured powers (its `viewer` scopes and
+rate tier, its reachable `pixels`, for a user its role's scopes, tier and pixelIds) within
+the grantor's measured powers.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from starlette.routing import Route
 from gateway.app import create_app
 from gateway.auth.principal import system_principal
 from gateway.auth.scopes import ROLES, SCOPES, expand_scopes
+from gateway.auth.tiers import RATE_TIERS, ROLE_TIERS, tier_rank
 from gateway.schema import build_schema
 from gateway.services import keys as key_service
 from gateway.services import users as user_service
@@ -159,10 +161,12 @@ class Powers:
     scopes: frozenset[str]
     pixels: frozenset[str]  # reachable now
     every: bool  # every pixel, future ones too
+    tier: str  # the rate tier (issue #12)
 
     def within(self, other: Powers) -> bool:
         return (self.scopes <= other.scopes and self.pixels <= other.pixels
-                and (other.every or not self.every))
+                and (other.every or not self.every)
+                and tier_rank(self.tier) <= tier_rank(other.tier))
 
 
 @dataclass(frozen=True)
@@ -171,20 +175,21 @@ class Shape:
     pixels: tuple[str, ...] | None  # symbolic (A, B, C); None = every pixel
     scopes: tuple[str, ...] = ()  # a key's
     role: str | None = None  # a user's
+    tier: str = "standard"  # a key's rate tier (a user's is its role's)
 
 
 FULL = tuple(sorted(SCOPES))
 SOME = ("keys:admin", "users:admin", "analytics:read", "dashboards:read")
 SHAPES = [
-    Shape("org-wide key", None, FULL),
+    Shape("org-wide key", None, FULL, tier="enterprise"),
     Shape("one-pixel key", ("A",), FULL),
-    Shape("two-pixel key", ("A", "B"), FULL),
-    Shape("two-pixel key with some scopes", ("A", "B"), SOME),
+    Shape("two-pixel key", ("A", "B"), FULL, tier="premium"),
+    Shape("two-pixel key with some scopes", ("A", "B"), SOME, tier="premium"),
     *(Shape(f"org-wide {role}", None, role=role) for role in ROLES),
     *(Shape(f"two-pixel {role}", ("A", "B"), role=role) for role in ROLES),
 ]
 
-POWERS = "{ viewer { scopes pixelIds } pixels { id } }"
+POWERS = "{ viewer { scopes pixelIds rateTier } pixels { id } }"
 CREATE_KEY = "mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }"
 UPDATE_KEY = ("mutation($id: ID!, $i: UpdateApiKeyInput!) { updateApiKey(id: $id, input: $i) "
               "{ id } }")
@@ -224,19 +229,20 @@ class World:
         viewer = body["data"]["viewer"]
         return Powers(frozenset(viewer["scopes"]),
                       frozenset(p["id"] for p in body["data"]["pixels"]),
-                      viewer["pixelIds"] is None)
+                      viewer["pixelIds"] is None, viewer["rateTier"].lower())
 
     def user_powers(self, role: str, pixel_ids: list[str] | None) -> Powers:
         return Powers(expand_scopes(ROLES[role]),
                       self.org_pixels if pixel_ids is None else frozenset(pixel_ids),
-                      pixel_ids is None)
+                      pixel_ids is None, ROLE_TIERS[role])
 
-    async def target(self, pixels: tuple[str, ...] | None,
-                     scopes: tuple[str, ...]) -> key_service.CreatedKey:
+    async def target(self, pixels: tuple[str, ...] | None, scopes: tuple[str, ...],
+                     tier: str = "standard") -> key_service.CreatedKey:
         """A key made by the operator, to update or rotate."""
         return await key_service.create_key(
             self.h.state.db, self.h.state.settings, system_principal(self.h.organization_id),
-            name="target", scopes=list(scopes), pixel_ids=self.real(pixels), now=self.h.clock())
+            name="target", scopes=list(scopes), pixel_ids=self.real(pixels), now=self.h.clock(),
+            rate_tier=tier)
 
     async def login(self, surface: str, email: str) -> str:
         if surface == "rest":
@@ -275,9 +281,11 @@ async def _grantor(w: World, shape: Shape) -> Grantor:
     pixels = w.real(shape.pixels)
     email = None
     if shape.role is None:
-        headers = {"x-api-key": await w.h.mint(*shape.scopes, pixels=pixels)}
+        headers = {"x-api-key": await w.h.mint(*shape.scopes, pixels=pixels,
+                                               rate_tier=shape.tier)}
         expected = Powers(expand_scopes(shape.scopes),
-                          w.org_pixels if pixels is None else frozenset(pixels), pixels is None)
+                          w.org_pixels if pixels is None else frozenset(pixels), pixels is None,
+                          shape.tier)
     else:
         email = w.email()
         await add_user(w.h, email, shape.role, pixel_ids=pixels)
@@ -340,8 +348,19 @@ def _can_grant_scopes(g: Grantor, scopes: list[str]) -> bool:
     return expand_scopes(scopes) <= g.powers.scopes
 
 
+def _can_grant_tier(g: Grantor, tier: str | None) -> bool:
+    return tier is None or tier_rank(tier) <= tier_rank(g.powers.tier)
+
+
+def _with_tier(data: dict[str, Any], surface: str) -> dict[str, Any]:
+    """A request naming `rateTier` as each surface spells it (GraphQL: the enum's name)."""
+    tier = data.get("rateTier")
+    return data if tier is None or surface == "rest" else {**data, "rateTier": tier.upper()}
+
+
 def _can_grant_role(g: Grantor, role: str) -> bool:
-    return ROLES[role] <= g.powers.scopes and (role != "owner" or g.shape.role == "owner")
+    return (ROLES[role] <= g.powers.scopes and (role != "owner" or g.shape.role == "owner")
+            and _can_grant_tier(g, ROLE_TIERS[role]))
 
 
 PIXEL_REQUESTS: dict[str, tuple[str, ...] | str | None] = {
@@ -382,12 +401,14 @@ Case = tuple[str, str, Callable[[], Awaitable[Outcome]]]  # label, expected kind
 
 
 def _create_key_cases(w: World, g: Grantor, surface: str) -> list[Case]:
-    def case(label: str, pixels: list[str] | None, scopes: list[str]) -> Case:
+    def case(label: str, pixels: list[str] | None, scopes: list[str],
+             tier: str | None = None) -> Case:
         allowed = (g.holds("keys:admin") and _can_grant_scopes(g, scopes)
-                   and _can_grant_pixels(w, g, pixels))
+                   and _can_grant_pixels(w, g, pixels) and _can_grant_tier(g, tier))
 
         async def run() -> Outcome:
-            data = {"name": "granted", "scopes": scopes, "pixelIds": pixels}
+            data = _with_tier({"name": "granted", "scopes": scopes, "pixelIds": pixels,
+                               **({} if tier is None else {"rateTier": tier})}, surface)
             kind, detail = await _send(w, g, surface, CREATE_KEY, {"i": data}, "POST", KEYS,
                                        data)
             if kind != GRANTED:
@@ -400,15 +421,18 @@ def _create_key_cases(w: World, g: Grantor, surface: str) -> list[Case]:
     cases = [case(f"pixels: {k}", v, ["analytics:read"])
              for k, v in _pixel_requests(w, g).items()]
     cases += [case(f"scopes: {k}", w.real(("A",)), v) for k, v in SCOPE_REQUESTS.items()]
+    cases += [case(f"tier: {t}", w.real(("A",)), ["analytics:read"], t) for t in RATE_TIERS]
     return cases
 
 
-TARGETS: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...]]] = {
-    "a one-pixel key": (("A",), ("analytics:read",)),
-    "a two-pixel key": (("A", "B"), ("analytics:read",)),
-    "an org-wide key": (None, ("analytics:read",)),
-    "a foreign pixel's key": (("C",), ("analytics:read",)),
-    "a one-pixel key with more scopes": (("A",), ("alerts:write",)),
+TARGETS: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...], str]] = {
+    "a one-pixel key": (("A",), ("analytics:read",), "standard"),
+    "a two-pixel key": (("A", "B"), ("analytics:read",), "standard"),
+    "an org-wide key": (None, ("analytics:read",), "standard"),
+    "a foreign pixel's key": (("C",), ("analytics:read",), "standard"),
+    "a one-pixel key with more scopes": (("A",), ("alerts:write",), "standard"),
+    "a one-pixel premium key": (("A",), ("analytics:read",), "premium"),
+    "a one-pixel enterprise key": (("A",), ("analytics:read",), "enterprise"),
 }
 
 
@@ -416,29 +440,32 @@ def _change_cases(w: World, g: Grantor, surface: str, family: str) -> list[Case]
     """update and rotate: a target key within reach or not, holding more or not; for update,
     every pixel and scope request on a one-pixel key."""
     def case(label: str, target: str, change: dict[str, Any] | None) -> Case:
-        pixels, scopes = TARGETS[target]
+        pixels, scopes, tier = TARGETS[target]
         if not g.holds("keys:admin"):
             expected = REFUSED
         elif not g.reaches(w.real(pixels)):
             expected = HIDDEN
-        elif not _can_grant_scopes(g, list(scopes)):
+        elif not _can_grant_scopes(g, list(scopes)) or not _can_grant_tier(g, tier):
             expected = REFUSED
         elif change is not None and "pixelIds" in change:
             expected = GRANTED if _can_grant_pixels(w, g, change["pixelIds"]) else REFUSED
         elif change is not None and "scopes" in change:
             expected = GRANTED if _can_grant_scopes(g, change["scopes"]) else REFUSED
+        elif change is not None and "rateTier" in change:
+            expected = GRANTED if _can_grant_tier(g, change["rateTier"]) else REFUSED
         else:
             expected = GRANTED
 
         async def run() -> Outcome:
-            made = await w.target(pixels, scopes)
+            made = await w.target(pixels, scopes, tier)
             key_id = made.row.id
             if change is None:
                 kind, detail = await _send(w, g, surface, ROTATE_KEY, {"id": key_id}, "POST",
                                            f"{KEYS}/{key_id}/rotate", None)
             else:
-                kind, detail = await _send(w, g, surface, UPDATE_KEY, {"id": key_id, "i": change},
-                                           "PATCH", f"{KEYS}/{key_id}", change)
+                sent = _with_tier(change, surface)
+                kind, detail = await _send(w, g, surface, UPDATE_KEY, {"id": key_id, "i": sent},
+                                           "PATCH", f"{KEYS}/{key_id}", sent)
             if kind != GRANTED:
                 return Outcome(kind, detail)
             secret = made.secret
@@ -453,6 +480,7 @@ def _change_cases(w: World, g: Grantor, surface: str, family: str) -> list[Case]
     cases = [case(f"target: {t}; rename", t, {"name": "renamed"}) for t in TARGETS]
     cases += [case(f"pixels: {k}", "a one-pixel key", {"pixelIds": v})
               for k, v in _pixel_requests(w, g).items()]
+    cases += [case(f"tier: {t}", "a one-pixel key", {"rateTier": t}) for t in RATE_TIERS]
     cases += [case(f"scopes: {k}", "a one-pixel key", {"scopes": v})
               for k, v in SCOPE_REQUESTS.items()]
     return cases
@@ -616,7 +644,8 @@ async def test_the_escalation_of_issue_10_is_refused(harness: Harness) -> None:
                                      headers={"x-api-key": a_key})
     assert made.status_code == 200, made.text
     view_id = made.json()["id"]
-    attacker = {"x-api-key": await harness.mint(*FULL, pixels=[pixel_b])}
+    # Enterprise, the admin role's tier: the tier is not what this test is about.
+    attacker = {"x-api-key": await harness.mint(*FULL, pixels=[pixel_b], rate_tier="enterprise")}
 
     for pixels in (None, [pixel_a], [pixel_a, pixel_b]):
         body = {"email": "mallory@example.com", "password": PASSWORD, "role": "admin"}

@@ -96,6 +96,7 @@ class KeyRecord:
     expires_at: datetime | None
     revoked_at: datetime | None
     label: str
+    rate_tier: str
 
     @classmethod
     def from_row(cls, row: ApiKeyRow) -> KeyRecord:
@@ -107,6 +108,7 @@ class KeyRecord:
             expires_at=row.expires_at,
             revoked_at=row.revoked_at,
             label=f"{row.prefix}{row.start}",
+            rate_tier=row.rate_tier,
         )
 
 
@@ -267,4 +269,5 @@ class ApiKeyAuthenticator:
             pixel_id=pixel_id,
             key_id=record.id,
             label=record.label,
+            rate_tier=record.rate_tier,
         )

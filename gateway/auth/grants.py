@@ -7,13 +7,15 @@ holds itself, pixel reach included, so no chain of grants ever widens:
 - scopes: the grant's scopes, implications expanded, are a subset of the grantor's;
 - pixels: a pixel-restricted grantor cannot grant every pixel, only a non-empty subset of
   its own pixels; every pixel named must be of the grantor's organization (else NotFound);
-- roles: the role's scopes as above, and only an owner (or the local operator) makes owners.
+- roles: the role's scopes as above, and only an owner (or the local operator) makes owners;
+- rate tiers (issue #12): a key's tier, and a role's (owners and admins hold the highest), is
+  at most the grantor's own (gateway/auth/tiers.py).
 
 And administration sees only what lies within the administrator's reach: a key or user
 whose pixel reach is not within the caller's is invisible to it (absent from lists,
 NotFound by id), whatever the operation, revocation included. Changing a visible object in a
 way that could hand its powers to the caller (rotating a key, editing it) also needs the
-caller to hold its scopes (`require_holds`).
+caller to hold its scopes and its rate tier (`require_holds`).
 
 Keys (`gateway/services/keys.py`), users (`gateway/services/users.py`) and the audit log
 (`gateway/services/audit.py`) all decide through this module.
@@ -25,6 +27,7 @@ from collections.abc import Collection, Iterable, Sequence
 
 from gateway.auth.principal import Principal
 from gateway.auth.scopes import ROLES, canonical_scopes, expand_scopes
+from gateway.auth.tiers import RATE_TIERS, ROLE_TIERS, tier_rank
 from gateway.errors import InsufficientScope, InvalidInput, NotFound
 from gateway.storage import Database
 from gateway.storage.tenancy import find_pixels
@@ -34,7 +37,7 @@ from gateway.storage.tenancy import find_pixels
 MAX_GRANTED_PIXELS = 1000
 
 __all__ = ["MAX_GRANTED_PIXELS", "grantable_pixels", "grantable_role", "grantable_scopes",
-           "reaches", "require_holds"]
+           "grantable_tier", "reaches", "require_holds"]
 
 
 def reaches(actor: Principal, pixel_ids: Collection[str] | None) -> bool:
@@ -46,13 +49,18 @@ def reaches(actor: Principal, pixel_ids: Collection[str] | None) -> bool:
 
 
 def require_holds(actor: Principal, scopes: Iterable[str],
-                  pixel_ids: Collection[str] | None, what: str = "This key") -> None:
+                  pixel_ids: Collection[str] | None, what: str = "This key", *,
+                  rate_tier: str | None = None) -> None:
     """InsufficientScope unless the actor holds every power of a grant: its scopes
-    (implications expanded) and its pixel reach."""
+    (implications expanded), its pixel reach and its rate tier (None: no tier)."""
     beyond = expand_scopes(scopes) - actor.scopes
     if beyond or not reaches(actor, pixel_ids):
         raise InsufficientScope(min(beyond) if beyond else "pixel access",
                                 f"{what} holds scopes or pixels you do not hold")
+    if rate_tier is not None and tier_rank(rate_tier) > tier_rank(actor.rate_tier):
+        raise InsufficientScope("rate tier",
+                                f"{what} has the {rate_tier} rate tier, above yours "
+                                f"({actor.rate_tier})")
 
 
 def grantable_scopes(actor: Principal, scopes: Sequence[str]) -> list[str]:
@@ -66,6 +74,18 @@ def grantable_scopes(actor: Principal, scopes: Sequence[str]) -> list[str]:
     return granted
 
 
+def grantable_tier(actor: Principal, tier: object) -> str:
+    """`tier` when the actor may grant it: InvalidInput (at `rateTier`) for a name that is no
+    tier, InsufficientScope for a tier above the actor's own."""
+    if not isinstance(tier, str) or tier not in RATE_TIERS:
+        raise InvalidInput.field(f"rate tier must be one of {', '.join(RATE_TIERS)}",
+                                 "rateTier")
+    if tier_rank(tier) > tier_rank(actor.rate_tier):
+        raise InsufficientScope("rate tier", f"You cannot grant the {tier} rate tier: yours "
+                                f"is {actor.rate_tier}")
+    return tier
+
+
 def grantable_role(actor: Principal, role: str) -> frozenset[str]:
     """The role's scopes, when the actor may grant the role."""
     if role not in ROLES:
@@ -73,6 +93,9 @@ def grantable_role(actor: Principal, role: str) -> frozenset[str]:
     beyond = expand_scopes(ROLES[role]) - actor.scopes
     if beyond:
         raise InsufficientScope(min(beyond), f"You cannot grant the {role} role")
+    if tier_rank(ROLE_TIERS[role]) > tier_rank(actor.rate_tier):
+        raise InsufficientScope("rate tier", f"You cannot grant the {role} role: its rate tier "
+                                f"({ROLE_TIERS[role]}) is above yours ({actor.rate_tier})")
     if role == "owner" and not (actor.kind == "system" or actor.role == "owner"):
         raise InsufficientScope("users:admin", "Only an owner can make owners")
     return ROLES[role]

@@ -30,6 +30,8 @@ class Principal:
     role: str | None = None
     # What the audit log and errors may show: key prefix + start, or the user's email.
     label: str = ""
+    # The rate tier the caller is limited by and may grant (gateway/auth/tiers.py).
+    rate_tier: str = "standard"
 
     def can_reach(self, pixel_id: str) -> bool:
         """Whether the credential's pixel restriction admits `pixel_id` (same organization is
@@ -39,8 +41,10 @@ class Principal:
 
 def system_principal(organization_id: str) -> Principal:
     """The local operator (the `gateway` CLI, which holds the database itself): every scope,
-    every pixel of one organization. Never produced from a request."""
+    every pixel and tier of one organization. Never produced from a request."""
     from gateway.auth.scopes import SCOPES
+    from gateway.auth.tiers import TOP_TIER
 
     return Principal(kind="system", organization_id=organization_id,
-                     scopes=frozenset(SCOPES), pixel_ids=None, pixel_id=None, label="cli")
+                     scopes=frozenset(SCOPES), pixel_ids=None, pixel_id=None, label="cli",
+                     rate_tier=TOP_TIER)

@@ -20,6 +20,7 @@ import jwt
 from gateway.auth.authenticate import Credentials, PixelTargets, tag_failure
 from gateway.auth.principal import Principal
 from gateway.auth.scopes import ROLES, expand_scopes
+from gateway.auth.tiers import DEFAULT_TIER, ROLE_TIERS
 from gateway.errors import InvalidSession
 from gateway.storage import Database
 from gateway.storage.users import find_session_user
@@ -113,4 +114,5 @@ class SessionAuthenticator:
             scopes=expand_scopes(ROLES.get(user.role, ())), pixel_ids=pixel_ids,
             pixel_id=pixel_id,
             user_id=user.id, session_id=row.id, role=user.role, label=user.email,
+            rate_tier=ROLE_TIERS.get(user.role, DEFAULT_TIER),
         )

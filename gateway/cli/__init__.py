@@ -7,7 +7,7 @@
     gateway pixels create --name N [--timezone TZ] [--currency C] [--json]
     gateway pixels list [--json]
     gateway keys create --name N --scope S [--scope S ...] [--pixel ID ...]
-                        [--expires DATE] [--json]
+                        [--expires DATE] [--rate-tier standard|premium|enterprise] [--json]
     gateway keys list [--json]
     gateway keys show|rotate|revoke ID [--json]
     gateway keys update ID [--name N] [--scope S ...] [--pixel ID ... | --all-pixels]
@@ -33,6 +33,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.auth.tiers import DEFAULT_TIER, RATE_TIERS
 from gateway.cli import admin, imports, rollups, server
 from gateway.cli.client import add_client_parser, run_client
 from gateway.settings import Settings, SettingsError
@@ -121,7 +122,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="restrict to this pixel (repeatable) (default: every pixel)")
     kc.add_argument("--expires", metavar="WHEN",
                     help="expiry date or datetime (ISO 8601, UTC if no offset) (default: never)")
-    kc.add_argument("--rate-tier", default="standard", help="rate-limit tier")
+    kc.add_argument("--rate-tier", default=DEFAULT_TIER, choices=RATE_TIERS,
+                    help="what each surface's rate limit is multiplied by (GATEWAY_RATE_TIERS)"
+                         f" (default: {DEFAULT_TIER})")
     _org_flag(kc)
     _json_flag(kc)
     kc.set_defaults(run=admin.create_key)
@@ -150,7 +153,8 @@ def _parser() -> argparse.ArgumentParser:
     expiry_group = ku.add_mutually_exclusive_group()
     expiry_group.add_argument("--expires", metavar="WHEN", help="new expiry (ISO 8601)")
     expiry_group.add_argument("--no-expiry", action="store_true", help="never expire")
-    ku.add_argument("--rate-tier", help="new rate-limit tier")
+    ku.add_argument("--rate-tier", choices=RATE_TIERS,
+                    help="new rate-limit tier (default: unchanged)")
     _json_flag(ku)
     ku.set_defaults(run=admin.update_key)
 

@@ -46,6 +46,11 @@ against the guard itself by tests/test_authorization_matrix.py), the `response` 
 the document), the `body` and `query` types it reads, and its success `status`. The surface
 declares its error body type (`error_body`, what its `render` returns) and the path
 `prefixes` it owns (an unknown path under them answers in its dialect: gateway/http_errors.py).
+Rate limits: a surface declares its policy (`rate_limit=RatePolicy(name, dialect)`: the row
+of `Settings.rate_limits` it pays into and the headers it speaks, gateway/rate_policy.py), a
+route may name another row of the same dialect (`rate_limit="databuddy.query"`). Every
+request pays one unit right after authentication; every response after that carries the
+dialect's headers, errors included, and past the limit the surface's own 429 body.
 
 Bodies: `read_json` takes JSON sent as JSON (`application/json` or `application/*+json`, any
 parameters), else 415 UNSUPPORTED_MEDIA_TYPE. `unknown_fields` lists the fields a body may
@@ -84,6 +89,7 @@ from gateway.errors import (
     UnsupportedMediaType,
 )
 from gateway.limits import parse_int
+from gateway.rate_policy import RatePolicy
 from gateway.request_id import request_id_of
 
 __all__ = ["ANY_CREDENTIAL", "BUDGET_HEADER", "COST_HEADER", "Call", "Contract", "JSONBody",
@@ -155,23 +161,25 @@ def resolver_info(ctx: Context) -> RestInfo:
 
 
 class Surface:
-    """One product's REST dialect: statuses per error code and the error body.
+    """One product's REST dialect: statuses per error code, the error body, and its rate
+    limit policy (the numbers' row and the headers).
 
     >>> upstack = Surface("upstack", render=render, error_body=UpstackError,
-    ...                   prefixes=("/db-mgmt/",))
+    ...                   prefixes=("/db-mgmt/",), rate_limit=RatePolicy("upstack", X_RATELIMIT))
     >>> routes = [upstack.route("GET", "/db-mgmt/api/measures", list_measures,
     ...                         twin="Query.measures", scope=ANY_CREDENTIAL,
     ...                         response=MeasuresBody)]
     """
 
     def __init__(self, name: str, *, render: Callable[[GatewayError, int], Any],
-                 error_body: Any, title: str = "", prefixes: Sequence[str] = (),
-                 statuses: Mapping[str, int] | None = None,
+                 error_body: Any, rate_limit: RatePolicy, title: str = "",
+                 prefixes: Sequence[str] = (), statuses: Mapping[str, int] | None = None,
                  headers: Callable[[GatewayError], Mapping[str, str]] | None = None) -> None:
         self.name = name
         self.title = title or name
         self.error_body = error_body  # the type `render` returns (gateway/openapi.py)
         self.prefixes = tuple(prefixes)  # paths this surface owns (gateway/http_errors.py)
+        self.rate_limit = rate_limit
         self._render = render
         self._statuses = dict(statuses or {})
         self._headers = headers
@@ -187,56 +195,68 @@ class Surface:
         return JSONBody(self._render(exc, status), status_code=status, headers=headers)
 
     def route(self, method: str, path: str, call: Call, *, twin: str, scope: str | None,
-              response: Any, body: Any = None, query: Any = None,
-              status: int = 200) -> SurfaceRoute:
+              response: Any, body: Any = None, query: Any = None, status: int = 200,
+              rate_limit: str | None = None) -> SurfaceRoute:
         """`twin` names the GraphQL field ("Query.alerts", "Mutation.updateWebhook") whose
         resolver `call` calls: the same operation, checks and errors on both surfaces. The
         rest is the route's `Contract` (module docstring); `call`'s docstring, if any, is
-        its summary. ValueError for a scope the scope table does not know."""
+        its summary. `rate_limit` names this route's own row of `Settings.rate_limits`
+        (default: the surface's). ValueError for a scope the scope table does not know."""
         if scope is not None and scope != ANY_CREDENTIAL and scope not in SCOPES:
             raise ValueError(f"{method} {path}: unknown scope {scope!r}")
         contract = Contract(scope=scope, response=response, body=body, query=query,
                             status=status, summary=(call.__doc__ or "").strip())
         surface = self
+        policy = self.rate_limit if rate_limit is None else self.rate_limit.named(rate_limit)
 
         async def endpoint(request: Request) -> Response:
             ctx: Context | None = None
             try:
                 ctx = await build_context(request)
+                await ctx.enter(policy)
                 body = await call(ctx, request)
             except GatewayError as exc:
+                response = surface.error_response(exc)
                 if ctx is not None:
                     ctx.note_error(exc)
-                return surface.error_response(exc)
+                    ctx.apply_rate_headers(response)
+                return response
             except ClientDisconnect:
                 raise  # nobody to answer; BodyLimitMiddleware logs it on one line
             except Exception:  # one record, naming the id the response's X-Request-Id has
                 request_id = request_id_of(request.scope)
                 log.exception("unhandled error on %s %s (request %s)", method, path,
                               request_id, extra={"request_id": request_id})
-                return surface.error_response(GatewayError())
+                response = surface.error_response(GatewayError())
+                if ctx is not None:
+                    ctx.apply_rate_headers(response)
+                return response
             response = body if isinstance(body, Response) else JSONBody(body, status_code=status)
             ctx.apply_cookies(response)
+            ctx.apply_rate_headers(response)
             if ctx.cost.charged_ms:
                 response.headers[COST_HEADER] = str(ctx.cost.charged_ms)
             return response
 
         endpoint.__name__ = f"{self.name}_{method.lower()}_{path.strip('/').replace('/', '_')}"
         return SurfaceRoute(path, endpoint, methods=[method], surface=self, twin=twin,
-                            contract=contract)
+                            contract=contract, rate_limit=policy)
 
 
 class SurfaceRoute(Route):
     """A route that knows its surface, so an error raised before routing (a body refused by
     the middleware) can still answer in the dialect of the route addressed, its GraphQL
-    twin (tests check each write has one), and its `Contract` (the OpenAPI document)."""
+    twin (tests check each write has one), its `Contract` (the OpenAPI document) and its rate
+    limit policy (`create_app` checks each has numbers)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], *, methods: list[str],
-                 surface: Surface, contract: Contract, twin: str | None = None) -> None:
+                 surface: Surface, contract: Contract, twin: str | None = None,
+                 rate_limit: RatePolicy | None = None) -> None:
         super().__init__(path, endpoint, methods=methods)
         self.surface = surface
         self.twin = twin
         self.contract = contract
+        self.rate_limit = rate_limit or surface.rate_limit
 
 
 def is_json_media_type(content_type: str | None) -> bool:

@@ -4,8 +4,8 @@ Rules:
 - The secret is returned once, by `create_key` and `rotate_key`, and never stored: only its
   HMAC. Afterwards a key shows its prefix and `start`.
 - No privilege escalation through key management (the rule is `gateway/auth/grants.py`):
-  nobody grants scopes or pixels they do not hold themselves, and nobody rotates or edits a
-  key that holds more than they do (rotation would hand them its powers).
+  nobody grants scopes, pixels or a rate tier they do not hold themselves, and nobody rotates
+  or edits a key that holds more than they do (rotation would hand them its powers).
 - A caller sees only keys within its pixel reach: a pixel-restricted caller sees the keys
   restricted to a subset of its pixels, and every other key is absent from its list and
   NotFound by id, for revocation too. Another organization's key is NotFound.
@@ -25,11 +25,18 @@ from datetime import datetime
 from enum import Enum
 
 from gateway.audit import AuditTrail
-from gateway.auth.grants import grantable_pixels, grantable_scopes, reaches, require_holds
+from gateway.auth.grants import (
+    grantable_pixels,
+    grantable_scopes,
+    grantable_tier,
+    reaches,
+    require_holds,
+)
 from gateway.auth.keys import mint_key
 from gateway.auth.policy import require_scope
 from gateway.auth.principal import Principal
 from gateway.auth.revocation import RevocationSignal
+from gateway.auth.tiers import DEFAULT_TIER
 from gateway.errors import Conflict, FieldError, InvalidInput, NotFound
 from gateway.limits import as_utc
 from gateway.settings import Settings
@@ -37,10 +44,9 @@ from gateway.storage import Database
 from gateway.storage.keys import find_key, insert_key, list_keys, update_key
 from gateway.storage.models import ApiKeyRow
 
-__all__ = ["RATE_TIERS", "UNSET", "CreatedKey", "Unset", "create_key", "get_key",
+__all__ = ["UNSET", "CreatedKey", "Unset", "create_key", "get_key",
            "list_org_keys", "revoke_key", "rotate_key", "update_key_settings"]
 
-RATE_TIERS = ("standard", "premium", "enterprise")
 MAX_NAME_CHARS = 200
 MAX_SCOPES = 64  # the scope table has ~20; more is not a key, it is a payload
 
@@ -92,13 +98,14 @@ def _check_scopes(actor: Principal, scopes: Sequence[str]) -> list[str]:
 
 async def create_key(db: Database, settings: Settings, actor: Principal | None, *, name: str,
                      scopes: Sequence[str], pixel_ids: Sequence[str] | None, now: datetime,
-                     expires_at: datetime | None = None, rate_tier: str = "standard",
+                     expires_at: datetime | None = None, rate_tier: str = DEFAULT_TIER,
                      audit: AuditTrail | None = None,
                      body_errors: Sequence[FieldError] = ()) -> CreatedKey:
     """Mint a key in the actor's organization.
 
     `pixel_ids=None` grants every pixel of the organization (only to an actor that has that
-    itself). Raises InsufficientScope when asking for more than the actor holds, InvalidInput
+    itself). Raises InsufficientScope when asking for more than the actor holds (scopes,
+    pixels, a rate tier above its own), InvalidInput
     for a bad field or for `body_errors` (the REST body's shape: unknown fields; reported
     after the scope check).
     """
@@ -107,8 +114,7 @@ async def create_key(db: Database, settings: Settings, actor: Principal | None, 
         raise InvalidInput("Bad Request", details=body_errors)
     clean_name = _clean_name(name)
     granted = _check_scopes(found, scopes)
-    if rate_tier not in RATE_TIERS:
-        raise InvalidInput.field(f"rate tier must be one of {', '.join(RATE_TIERS)}", "rateTier")
+    tier = grantable_tier(found, rate_tier)
     if expires_at is not None:
         expires_at = as_utc(expires_at, "expiresAt")
         if expires_at <= now:
@@ -123,7 +129,7 @@ async def create_key(db: Database, settings: Settings, actor: Principal | None, 
         start=minted.start,
         scopes=granted,
         pixel_ids=stored_pixels,
-        rate_tier=rate_tier,
+        rate_tier=tier,
         created_by=found.user_id,
         created_at=now,
         updated_at=now,
@@ -170,7 +176,7 @@ async def rotate_key(db: Database, settings: Settings, actor: Principal | None, 
     """A new secret for the same key (id, scopes, access, expiry kept). The old secret stops
     working on the next request in every process; there is no grace period."""
     found, row = await _load_for_change(db, actor, key_id)
-    require_holds(found, row.scopes, row.pixel_ids)
+    require_holds(found, row.scopes, row.pixel_ids, rate_tier=row.rate_tier)
     minted = mint_key(settings.key_prefix, settings.secret)
     row.key_hash, row.prefix, row.start = minted.key_hash, minted.prefix, minted.start
     row.updated_at = now
@@ -208,9 +214,10 @@ async def update_key_settings(
         expires_at: datetime | Unset | None = UNSET, rate_tier: str | Unset = UNSET,
         audit: AuditTrail | None = None, body_errors: Sequence[FieldError] = ()) -> ApiKeyRow:
     """Change what is given; `pixel_ids=None` means every pixel, `expires_at=None` means no
-    expiry. The result must stay within the actor's own scopes and pixels."""
+    expiry. The result must stay within the actor's own scopes, pixels and rate tier, and the
+    key must hold no more than the actor before the change too."""
     found, row = await _load_for_change(db, actor, key_id)
-    require_holds(found, row.scopes, row.pixel_ids)
+    require_holds(found, row.scopes, row.pixel_ids, rate_tier=row.rate_tier)
     if body_errors:
         raise InvalidInput("Bad Request", details=body_errors)
     changed: list[str] = []
@@ -231,10 +238,7 @@ async def update_key_settings(
         row.expires_at = expires_at
         changed.append("expiresAt")
     if not isinstance(rate_tier, Unset):
-        if rate_tier not in RATE_TIERS:
-            raise InvalidInput.field(f"rate tier must be one of {', '.join(RATE_TIERS)}",
-                                     "rateTier")
-        row.rate_tier = rate_tier
+        row.rate_tier = grantable_tier(found, rate_tier)
         changed.append("rateTier")
     row.updated_at = now
     async with db.session() as session:

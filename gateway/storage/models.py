@@ -12,9 +12,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from gateway.auth.tiers import RATE_TIERS
 from gateway.storage.types import UTCDateTime
 
 __all__ = ["ApiKeyRow", "AuditRow", "EventRow", "OrganizationRow", "PixelRow", "SessionRow",
@@ -50,6 +51,12 @@ class ApiKeyRow(SQLModel, table=True):
     """An API key. The secret itself is never stored: `key_hash` is HMAC-SHA256 of it."""
 
     __tablename__ = "api_key"
+    # A tier the code does not know would fail every listing of keys (a GraphQL enum), so
+    # the database refuses it (migration 0010).
+    __table_args__ = (
+        CheckConstraint("rate_tier IN (" + ", ".join(f"'{t}'" for t in RATE_TIERS) + ")",
+                        name="ck_api_key_rate_tier"),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     organization_id: str = Field(foreign_key="organization.id", index=True, max_length=36)

@@ -9,7 +9,7 @@ import strawberry
 
 from gateway.storage.models import ApiKeyRow
 
-__all__ = ["ApiKey", "ApiKeyStatus", "CreatedApiKey"]
+__all__ = ["ApiKey", "ApiKeyStatus", "CreatedApiKey", "RateTier"]
 
 
 @strawberry.enum
@@ -17,6 +17,15 @@ class ApiKeyStatus(Enum):
     ACTIVE = "active"
     EXPIRED = "expired"
     REVOKED = "revoked"
+
+
+@strawberry.enum(description="How much of each surface's rate limit a key gets: the standard "
+                 "tier's limit, multiplied by the tier's factor (README, \"Rate limits\").")
+class RateTier(Enum):
+    # The values are gateway/auth/tiers.py RATE_TIERS (tests/test_rate_tiers.py checks).
+    STANDARD = "standard"
+    PREMIUM = "premium"
+    ENTERPRISE = "enterprise"
 
 
 @strawberry.type(description="An API key. The secret is shown once, by createApiKey.")
@@ -28,7 +37,7 @@ class ApiKey:
     scopes: list[str]
     pixel_ids: list[strawberry.ID] | None = strawberry.field(
         description="Pixels the key may touch; null means every pixel of the organization.")
-    rate_tier: str
+    rate_tier: RateTier
     created_at: datetime
     created_by: strawberry.ID | None
     updated_at: datetime
@@ -49,7 +58,7 @@ class ApiKey:
             id=strawberry.ID(row.id), name=row.name, prefix=row.prefix, start=row.start,
             scopes=list(row.scopes),
             pixel_ids=None if row.pixel_ids is None else [strawberry.ID(p) for p in row.pixel_ids],
-            rate_tier=row.rate_tier, created_at=row.created_at,
+            rate_tier=RateTier(row.rate_tier), created_at=row.created_at,
             created_by=None if row.created_by is None else strawberry.ID(row.created_by),
             updated_at=row.updated_at, last_used_at=row.last_used_at,
             expires_at=row.expires_at, revoked_at=row.revoked_at, status=status,

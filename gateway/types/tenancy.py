@@ -9,6 +9,7 @@ import strawberry
 from gateway.auth.principal import Principal
 from gateway.context import Info
 from gateway.storage.models import PixelRow
+from gateway.types.keys import RateTier
 
 __all__ = ["Pixel", "Viewer"]
 
@@ -36,6 +37,8 @@ class Viewer:
         description="Pixels the credential is restricted to; null means every pixel.")
     key_id: strawberry.ID | None
     label: str = strawberry.field(description="Key prefix and start, or the user's email.")
+    rate_tier: RateTier = strawberry.field(
+        description="The tier this credential's rate limits follow (a user's: its role's).")
     pixel_id: strawberry.Private[str | None]
 
     @strawberry.field(description="The pixel this request targets (x-pixel-id or the only one).")  # type: ignore[untyped-decorator]  # field(...) w/o resolver is typed Any
@@ -55,5 +58,6 @@ class Viewer:
             else [strawberry.ID(i) for i in sorted(p.pixel_ids)],
             key_id=None if p.key_id is None else strawberry.ID(p.key_id),
             label=p.label,
+            rate_tier=RateTier(p.rate_tier),
             pixel_id=p.pixel_id,
         )

@@ -42,8 +42,12 @@ def _create_user_from_stdin(url: str, email: str, role: str,
 async def test_key_lifecycle_from_the_cli(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
     made = _json(gateway_cli(url, "keys", "create", "--name", "ci", "--scope", "read:data",
-                             "--json"))
+                             "--rate-tier", "premium", "--json"))
     key_id, secret = str(made["id"]), str(made["key"])
+    assert made["rate_tier"] == "premium"  # issue #12
+    wrong = gateway_cli(url, "keys", "create", "--name", "x", "--scope", "read:data",
+                        "--rate-tier", "gold")
+    assert wrong.returncode == 2 and "invalid choice: 'gold'" in wrong.stderr
     shown = _json(gateway_cli(url, "keys", "show", key_id, "--json"))
     assert shown["status"] == "active" and shown["scopes"] == ["analytics:read"]
     assert "key" not in shown and secret not in json.dumps(shown)
@@ -63,6 +67,8 @@ async def test_key_lifecycle_from_the_cli(tmp_path: Path) -> None:
         assert old.status_code == 401
         ok = await client.get("/accounts/api/api-keys", headers={"x-api-key": new_secret})
         assert ok.status_code == 200 and ok.json()["apiKeys"][0]["name"] == "ci-2"
+        premium = 5 * Settings().rate_limits["upstack"][0]  # the tier's factor, issue #12
+        assert ok.headers["x-ratelimit-limit"] == str(premium)
         revoked = _json(gateway_cli(url, "keys", "revoke", key_id, "--json"))
         assert revoked["status"] == "revoked"
         after = await client.get("/accounts/api/api-keys", headers={"x-api-key": new_secret})

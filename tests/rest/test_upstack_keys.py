@@ -8,7 +8,8 @@ BASE = "/accounts/api/api-keys"
 
 
 async def test_key_lifecycle_over_rest(harness: Harness) -> None:
-    admin = harness.headers(await harness.mint("keys:admin", "analytics:read"))
+    admin = harness.headers(await harness.mint("keys:admin", "analytics:read",
+                                               rate_tier="premium"))
     made = await harness.client.post(BASE, headers=admin, json={
         "name": "etl", "scopes": ["db_query"], "pixelIds": [harness.pixel_id],
         "expiresAt": "2027-01-01T00:00:00Z", "rateTier": "premium"})

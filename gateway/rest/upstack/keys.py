@@ -8,6 +8,7 @@ bodies carry only `name`, `scopes`, `pixelIds`, `expiresAt`, `rateTier`; any oth
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import strawberry
 from starlette.requests import Request
@@ -15,11 +16,12 @@ from starlette.routing import Route
 from typing_extensions import TypedDict
 
 from gateway.context import Context
+from gateway.errors import FieldError
 from gateway.rest.base import read_json, resolver_info, unknown_fields
 from gateway.rest.upstack.surface import surface
 from gateway.rest.upstack.wire import object_body, parse_time, string_field, strings_field
 from gateway.rest.wire import iso_offset
-from gateway.types.keys import ApiKey, CreatedApiKey
+from gateway.types.keys import ApiKey, CreatedApiKey, RateTier
 from resolvers.keys import (
     CreateApiKeyInput,
     UpdateApiKeyInput,
@@ -77,11 +79,23 @@ class KeyInput(TypedDict, total=False):
 def key_body(k: ApiKey) -> ApiKeyBody:
     return {
         "id": k.id, "name": k.name, "prefix": k.prefix, "start": k.start, "scopes": k.scopes,
-        "pixelIds": k.pixel_ids, "rateTier": k.rate_tier, "status": k.status.value,
+        "pixelIds": k.pixel_ids, "rateTier": k.rate_tier.value, "status": k.status.value,
         "createdAt": iso_offset(k.created_at), "createdBy": k.created_by,
         "updatedAt": iso_offset(k.updated_at), "lastUsedAt": iso_offset(k.last_used_at),
         "expiresAt": iso_offset(k.expires_at), "revokedAt": iso_offset(k.revoked_at),
     }
+
+
+def _rate_tier(body: dict[str, Any], errors: list[FieldError]) -> RateTier | None:
+    """The body's `rateTier`, None when absent; a value that is no tier is a field error,
+    reported with the body's other shape errors after the scope check."""
+    value = string_field(body, "rateTier")
+    try:
+        return RateTier(value)
+    except ValueError:
+        names = ", ".join(t.value for t in RateTier)
+        errors.append(FieldError(f"rateTier must be one of {names}", ("rateTier",)))
+        return None
 
 
 def _created_body(c: CreatedApiKey) -> CreatedKey:
@@ -103,18 +117,20 @@ async def create_key(ctx: Context, request: Request) -> CreatedKey:
     """Create an API key; the answer holds its secret, shown this once"""
     body = object_body(await read_json(request, ctx.settings.max_body_bytes))
     pixels = strings_field(body, "pixelIds")
+    errors = unknown_fields(body, _FIELDS)
+    tier = _rate_tier(body, errors) if "rateTier" in body else None
     data = CreateApiKeyInput(
         name=string_field(body, "name", ""), scopes=strings_field(body, "scopes") or [],
         pixel_ids=None if pixels is None else [strawberry.ID(p) for p in pixels],
         expires_at=parse_time(body.get("expiresAt"), "expiresAt"),
-        rate_tier=string_field(body, "rateTier", "standard"))
-    return _created_body(await create_api_key(resolver_info(ctx), data,
-                                              unknown_fields(body, _FIELDS)))
+        rate_tier=tier or RateTier.STANDARD)
+    return _created_body(await create_api_key(resolver_info(ctx), data, errors))
 
 
 async def update_key(ctx: Context, request: Request) -> OneKey:
     """Change a key's name, scopes, pixels, expiry or rate tier"""
     body = object_body(await read_json(request, ctx.settings.max_body_bytes))
+    errors = unknown_fields(body, _FIELDS)
     data = UpdateApiKeyInput()
     if "name" in body:
         data.name = string_field(body, "name")
@@ -126,9 +142,11 @@ async def update_key(ctx: Context, request: Request) -> OneKey:
     if "expiresAt" in body:
         data.expires_at = parse_time(body["expiresAt"], "expiresAt")
     if "rateTier" in body:
-        data.rate_tier = string_field(body, "rateTier")
+        tier = _rate_tier(body, errors)
+        if tier is not None:
+            data.rate_tier = tier
     key = await update_api_key(resolver_info(ctx), strawberry.ID(request.path_params["key_id"]),
-                               data, unknown_fields(body, _FIELDS))
+                               data, errors)
     return {"apiKey": key_body(key)}
 
 

@@ -7,6 +7,8 @@ Statuses: 400 validation, 401 missing or bad key/pixel, 403 missing scope, 404 n
 `STATUSES` names the statuses chosen here rather than taken from the error's default:
 QUERY_TOO_COSTLY is 400 (`{"message"}` saying the estimate and the budget, which also go
 in `X-Query-Cost` / `X-Query-Budget`), not 429: no wait makes the same query affordable.
+
+Rate limits: the `upstack` row, `X-RateLimit-*` headers (reset in epoch seconds).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import NotRequired
 from typing_extensions import TypedDict
 
 from gateway.errors import GatewayError, QueryTooCostly
+from gateway.rate_policy import X_RATELIMIT, RatePolicy
 from gateway.rest.base import Surface
 
 __all__ = ["STATUSES", "FieldErrorBody", "UpstackError", "surface"]
@@ -45,4 +48,5 @@ def _render(exc: GatewayError, status: int) -> UpstackError:
 
 
 surface = Surface("upstack", title="Upstack Data", render=_render, error_body=UpstackError,
-                  statuses=STATUSES, prefixes=("/db-mgmt/", "/accounts/", "/tr/"))
+                  statuses=STATUSES, prefixes=("/db-mgmt/", "/accounts/", "/tr/"),
+                  rate_limit=RatePolicy("upstack", X_RATELIMIT))
