@@ -71,12 +71,26 @@ class Context:
     response: Response | None
     state: AppState
     credentials: Credentials
-    loaders: Loaders
     audit: AuditTrail
     _principal: Principal | None = None
+    _loaders: Loaders | None = None
     _auth_error: GatewayError | None = None
     _cookie_ops: list[Callable[[Response], None]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def loaders(self) -> Loaders:
+        """The request's DataLoaders, made on first use. They read the principal when a batch
+        loads (after `build_context` resolved it) through a closure over this context: that
+        cycle exists only once a request reads a loader, so a route that reads none (most REST
+        routes) leaves nothing for the cyclic garbage collector; a cycle per request kept its
+        whole Request and context alive until a collection, which cost the catalog route
+        more than building them (docs/benchmarks.md)."""
+        if self._loaders is None:
+            from dataloaders import Loaders
+
+            self._loaders = Loaders(self.state.db, lambda: self.principal)
+        return self._loaders
 
     @property
     def settings(self) -> Settings:
@@ -198,17 +212,14 @@ def _own_origin(request: Request) -> str:
 async def build_context(request: Request, response: Response | None = None) -> Context:
     """Resolve the caller once: run the authenticators, apply the CSRF rule to cookie
     credentials, and audit the attempt (success or failure) without waiting on any write."""
-    from dataloaders import Loaders
-
     state: AppState = request.app.state.gateway
     headers = _header_values(request)
     credentials = read_credentials(headers, request.cookies if "cookie" in headers else None)
     client = request.client
     trail = AuditTrail(state.audit, state.clock, ip=client.host if client else None,
                        user_agent=headers.get("user-agent"), request_id=_request_id(headers))
-    # The loaders read the principal when a batch loads, after it is resolved below.
     ctx = Context(request=request, response=response, state=state, credentials=credentials,
-                  loaders=Loaders(state.db, lambda: ctx.principal), audit=trail)
+                  audit=trail)
     if credentials.token is None and credentials.cookie_token is None:
         return ctx
     principal: Principal | None = None
