@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,7 +64,7 @@ class AppState:
     key_usage: KeyUsage | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Context:
     """One request's context: settings, database, principal, loaders and clock."""
 
@@ -145,6 +146,8 @@ class Context:
 
     def apply_cookies(self, response: Response) -> None:
         """Write pending cookie changes onto `response` (REST routes call this)."""
+        if not self._cookie_ops:
+            return
         ops, self._cookie_ops = self._cookie_ops, []
         for op in ops:
             op(response)
@@ -190,9 +193,17 @@ else:
     Info = strawberry.Info[Context, None]
 
 
+# Request ids are correlation ids, not secrets: they must not repeat, nobody needs them
+# unguessable. So 96 bits from a generator seeded from the OS once (and again in a forked
+# child), not an `os.urandom` system call per request: that call releases the interpreter
+# lock, and on a loaded process the audit writer's thread took it and the request waited.
+_request_ids = random.Random()  # noqa: S311  # correlation ids; see above
+os.register_at_fork(after_in_child=_request_ids.seed)
+
+
 def _request_id(headers: dict[str, str]) -> str:
     sent = headers.get("x-request-id", "")
-    return sent[:64] if sent.isprintable() and sent else os.urandom(12).hex()
+    return sent[:64] if sent.isprintable() and sent else _request_ids.randbytes(12).hex()
 
 
 def _header_values(request: Request) -> dict[str, str]:
@@ -215,8 +226,8 @@ async def build_context(request: Request, response: Response | None = None) -> C
     state: AppState = request.app.state.gateway
     headers = _header_values(request)
     credentials = read_credentials(headers, request.cookies if "cookie" in headers else None)
-    client = request.client
-    trail = AuditTrail(state.audit, state.clock, ip=client.host if client else None,
+    client = request.scope.get("client")  # (host, port); `request.client` builds an Address
+    trail = AuditTrail(state.audit, state.clock, ip=client[0] if client else None,
                        user_agent=headers.get("user-agent"), request_id=_request_id(headers))
     ctx = Context(request=request, response=response, state=state, credentials=credentials,
                   audit=trail)

@@ -52,8 +52,7 @@ import json
 import logging
 import math
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
@@ -91,17 +90,17 @@ def retry_after_headers(exc: GatewayError) -> dict[str, str]:
     return {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
 
 
-@dataclass(frozen=True)
-class RestInfo:
+class RestInfo(NamedTuple):
     """The `info` a REST route hands to the resolver it adapts: the request's Context, which
-    is all a resolver may read of its info (`gateway.context.ResolverInfo`)."""
+    is all a resolver may read of its info (`gateway.context.ResolverInfo`). Immutable (a
+    tuple: one is made per resolver call)."""
 
     context: Context
 
 
 def resolver_info(ctx: Context) -> RestInfo:
     """The `info` argument for calling a resolver from a route."""
-    return RestInfo(context=ctx)
+    return RestInfo(ctx)
 
 
 class Surface:
