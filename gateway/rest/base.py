@@ -58,6 +58,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.context import Context, build_context
 from gateway.errors import (
@@ -162,11 +163,26 @@ class SurfaceRoute(Route):
     the middleware) can still answer in the dialect of the route addressed, and its GraphQL
     twin (tests check each write has one)."""
 
-    def __init__(self, path: str, endpoint: Callable[..., Any], *, methods: list[str],
-                 surface: Surface, twin: str | None = None) -> None:
+    def __init__(self, path: str, endpoint: Callable[[Request], Awaitable[Response]], *,
+                 methods: list[str], surface: Surface, twin: str | None = None) -> None:
         super().__init__(path, endpoint, methods=methods)
+        self.app = _serve(endpoint)
         self.surface = surface
         self.twin = twin
+
+
+def _serve(endpoint: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
+    """A surface endpoint as an ASGI app: Starlette's `request_response` without its
+    exception-handler wrapper (two closures per request and one more call per message sent,
+    ~1 µs on the catalog route). The wrapper has nothing to do here: an endpoint answers
+    every error itself, and the one exception it lets through (`ClientDisconnect`) has no
+    handler."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app
 
 
 def is_json_media_type(content_type: str | None) -> bool:
