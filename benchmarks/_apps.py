@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.app import create_app
+from gateway.asgi import app_factory, freeze_heap
 from gateway.audit import AuditEntry, AuditLog
-from gateway.auth.keys import hash_key
+from gateway.auth.keys import KeyHasher
 from gateway.catalog import CATALOG
 from gateway.context import Context
 from gateway.errors import GatewayError, InvalidInput
@@ -42,8 +42,10 @@ async def _health(request: Request) -> Response:
 
 def bare_catalog_app() -> Starlette:
     """The baseline: Starlette returning the same catalog JSON bytes, encoded once at start
-    (the limit any cache reaches), no auth, no audit, no GraphQL."""
+    (the limit any cache reaches), no auth, no audit, no GraphQL. Its heap is frozen after
+    start-up like the gateway's (`freeze_heap`), so all three servers run alike."""
     encoded = _catalog_bytes()
+    freeze_heap()
 
     async def measures(request: Request) -> Response:
         return Response(encoded, media_type="application/json")
@@ -61,8 +63,10 @@ def floor_catalog_app() -> Starlette:
     middleware: what the gateway adds beyond this is the price of those."""
     settings = Settings.from_environ(os.environ)
     encoded = _catalog_bytes()
+    hash_key = KeyHasher(settings.secret)
     keys: dict[str, tuple[str, str, str]] = {}  # key hash -> (key id, organization, label)
     live: dict[str, Any] = {}
+    freeze_heap()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -81,7 +85,7 @@ def floor_catalog_app() -> Starlette:
 
     async def measures(request: Request) -> Response:
         token = request.headers.get("x-api-key")
-        key_hash = hash_key(settings.secret, token) if token else ""
+        key_hash = hash_key(token) if token else ""
         found = keys.get(key_hash)
         if found is None:
             async with live["db"].session() as session:
@@ -137,9 +141,10 @@ async def _stored_operation(ctx: Context, request: Request) -> Any:
 
 
 def gateway_app() -> Starlette:
-    """The real gateway, plus the measures route as a stored GraphQL operation at
-    /bench/measures-operation so both REST mechanisms are measured in one run."""
-    app = create_app(Settings.from_environ(os.environ))
+    """The real gateway as servers run it (`gateway.asgi.app_factory`), plus the measures
+    route as a stored GraphQL operation at /bench/measures-operation so both REST mechanisms
+    are measured in one run."""
+    app = app_factory()
     app.router.routes.append(surface.route("GET", "/bench/measures-operation",
                                            _stored_operation, twin="Query.measures"))
     return app
