@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
@@ -66,7 +66,10 @@ class AppState:
 
 @dataclass(slots=True)
 class Context:
-    """One request's context: settings, database, principal, loaders and clock."""
+    """One request's context: settings, database, principal, loaders and clock.
+
+    Made for every request, so nothing in it is built before it is needed: the loaders and
+    `extra` on first use, the pending cookie changes as a tuple (no list per request)."""
 
     request: Request
     response: Response | None
@@ -76,8 +79,15 @@ class Context:
     _principal: Principal | None = None
     _loaders: Loaders | None = None
     _auth_error: GatewayError | None = None
-    _cookie_ops: list[Callable[[Response], None]] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
+    _cookie_ops: tuple[Callable[[Response], None], ...] = ()
+    _extra: dict[str, Any] | None = None
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Per-request scratch space for surfaces and extensions."""
+        if self._extra is None:
+            self._extra = {}
+        return self._extra
 
     @property
     def loaders(self) -> Loaders:
@@ -123,12 +133,11 @@ class Context:
         """Set the login cookies on this request's response: the token (HttpOnly, so page
         scripts cannot read it) and the CSRF token (readable, to echo in `x-csrf-token`)."""
         secure = self.request.url.scheme == "https"
-        self._cookie_ops.append(lambda r: r.set_cookie(
-            SESSION_COOKIE, token, max_age=max_age, path="/", secure=secure, httponly=True,
-            samesite="lax"))
-        self._cookie_ops.append(lambda r: r.set_cookie(
-            CSRF_COOKIE, csrf_token, max_age=max_age, path="/", secure=secure, httponly=False,
-            samesite="lax"))
+        self._cookie_ops += (
+            lambda r: r.set_cookie(SESSION_COOKIE, token, max_age=max_age, path="/",
+                                   secure=secure, httponly=True, samesite="lax"),
+            lambda r: r.set_cookie(CSRF_COOKIE, csrf_token, max_age=max_age, path="/",
+                                   secure=secure, httponly=False, samesite="lax"))
         self._apply_to_sub_response()
 
     def end_session(self) -> None:
@@ -137,7 +146,7 @@ class Context:
             for name in (SESSION_COOKIE, CSRF_COOKIE):
                 response.delete_cookie(name, path="/")
 
-        self._cookie_ops.append(delete)
+        self._cookie_ops += (delete,)
         self._apply_to_sub_response()
 
     def _apply_to_sub_response(self) -> None:
@@ -146,9 +155,7 @@ class Context:
 
     def apply_cookies(self, response: Response) -> None:
         """Write pending cookie changes onto `response` (REST routes call this)."""
-        if not self._cookie_ops:
-            return
-        ops, self._cookie_ops = self._cookie_ops, []
+        ops, self._cookie_ops = self._cookie_ops, ()
         for op in ops:
             op(response)
 
@@ -227,10 +234,12 @@ async def build_context(request: Request, response: Response | None = None) -> C
     headers = _header_values(request)
     credentials = read_credentials(headers, request.cookies if "cookie" in headers else None)
     client = request.scope.get("client")  # (host, port); `request.client` builds an Address
-    trail = AuditTrail(state.audit, state.clock, ip=client[0] if client else None,
-                       user_agent=headers.get("user-agent"), request_id=_request_id(headers))
-    ctx = Context(request=request, response=response, state=state, credentials=credentials,
-                  audit=trail)
+    # Positional, since keywords cost a third more on every request: the trail's (log, clock,
+    # ip, user_agent, request_id) and the context's (request, response, state, credentials,
+    # audit).
+    trail = AuditTrail(state.audit, state.clock, client[0] if client else None,
+                       headers.get("user-agent"), _request_id(headers))
+    ctx = Context(request, response, state, credentials, trail)
     if credentials.token is None and credentials.cookie_token is None:
         return ctx
     principal: Principal | None = None
