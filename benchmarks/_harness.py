@@ -23,7 +23,10 @@ from typing import Any
 
 import httpx
 
-__all__ = ["WrkResult", "bench_tenant", "free_port", "require_wrk", "serve", "wrk"]
+__all__ = ["WrkResult", "bench_tenant", "cpu_seconds", "free_port", "require_wrk", "serve",
+           "wrk"]
+
+_SERVERS: dict[str, int] = {}  # base URL -> pid of the server `serve` started there
 
 
 def free_port() -> int:
@@ -64,6 +67,7 @@ def serve(factory: str, env: dict[str, str], *, workers: int = 1) -> Iterator[st
         env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
         cwd=Path(__file__).resolve().parent.parent)
     url = f"http://127.0.0.1:{port}"
+    _SERVERS[url] = proc.pid
     try:
         for _ in range(200):
             try:
@@ -75,6 +79,7 @@ def serve(factory: str, env: dict[str, str], *, workers: int = 1) -> Iterator[st
             raise RuntimeError("server did not start: " + Path(log.name).read_text())
         yield url
     finally:
+        _SERVERS.pop(url, None)
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=10)
@@ -84,12 +89,26 @@ def serve(factory: str, env: dict[str, str], *, workers: int = 1) -> Iterator[st
         os.unlink(log.name)
 
 
+def cpu_seconds(url: str) -> float | None:
+    """CPU time (user + system, all threads) used so far by the server `serve` runs at `url`;
+    None where /proc is missing. Per request it is steadier than requests/s on a shared
+    machine: other work delays a server, but does not make each request cost more CPU."""
+    pid = _SERVERS.get(url)
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
 class WrkResult:
     requests_per_s: float
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0  # answered in the run
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -127,7 +146,8 @@ def wrk(url: str, *, seconds: int, connections: int, method: str = "GET",
     errors = int(bad.group(1)) if bad else 0
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())
-    return WrkResult(rps, p50, p99, errors)
+    done = re.search(r"(\d+) requests in", out)
+    return WrkResult(rps, p50, p99, errors, int(done.group(1)) if done else 0)
 
 
 async def bench_tenant(settings: Any, scopes: list[str], *,

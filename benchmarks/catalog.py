@@ -4,6 +4,9 @@
 
 1. bare Starlette: the same JSON bytes, encoded once at start, no auth (baseline: the limit
    a cache reaches, so the ratios say what is left besides encoding)
+1b. the floor: bare Starlette plus the least any handler that authenticates and audits must
+   do (the key's HMAC, one dict look-up, one audit row written by the real AuditLog;
+   benchmarks/_apps.py `floor_catalog_app`): the second reference, what 0.6x is up against
 2. REST: GET /db-mgmt/api/measures on the gateway (key verification, audit, resolver, and
    the body encoded once per catalog version)
 3. GraphQL: the equivalent query on /graphql (pure-field result cache on, the default)
@@ -31,7 +34,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import WrkResult, bench_tenant, require_wrk, serve, wrk
+from benchmarks._harness import WrkResult, bench_tenant, cpu_seconds, require_wrk, serve, wrk
 from gateway.settings import Settings
 
 FIELDS = ("key title description category unit format isAverage isPercentage isAdditive "
@@ -44,6 +47,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rest-only", action="store_true",
+                        help="only the baseline, the floor and the REST route")
     args = parser.parse_args()
     require_wrk()
 
@@ -59,7 +64,9 @@ def main() -> int:
     gql_headers = {**auth, "content-type": "application/json"}
 
     results: dict[str, list[WrkResult]] = {}
+    cpu_us: dict[str, list[float]] = {}  # server CPU per request, per round
     with serve("benchmarks._apps:bare_catalog_app", env) as bare, \
+            serve("benchmarks._apps:floor_catalog_app", env) as floor, \
             serve("benchmarks._apps:gateway_app", env) as gw, \
             serve("benchmarks._apps:gateway_app",
                   {**env, "GATEWAY_GRAPHQL_RESULT_CACHE": "0"}) as raw:
@@ -67,55 +74,59 @@ def main() -> int:
         baseline = httpx.get(f"{bare}/db-mgmt/api/measures")
         expected = baseline.json()["measures"]
         assert httpx.get(f"{gw}/db-mgmt/api/measures", headers=auth).content == baseline.content
+        assert httpx.get(f"{floor}/db-mgmt/api/measures",
+                         headers=auth).content == baseline.content
         assert httpx.get(f"{gw}/bench/measures-operation",
                          headers=auth).json()["measures"] == expected
         gql = httpx.post(f"{gw}/graphql", content=QUERY, headers=gql_headers).json()
         assert [m["key"] for m in gql["data"]["measures"]] == [m["key"] for m in expected]
-        variants = {
-            "bare Starlette (baseline)": lambda: wrk(f"{bare}/db-mgmt/api/measures",
-                                                     seconds=args.seconds,
-                                                     connections=args.connections),
-            "REST /db-mgmt/api/measures": lambda: wrk(f"{gw}/db-mgmt/api/measures",
-                                                      seconds=args.seconds,
-                                                      connections=args.connections,
-                                                      headers=auth),
-            "GraphQL { measures }": lambda: wrk(f"{gw}/graphql", seconds=args.seconds,
-                                                connections=args.connections, method="POST",
-                                                headers=gql_headers, body=QUERY),
-            "GraphQL, result cache off": lambda: wrk(f"{raw}/graphql", seconds=args.seconds,
-                                                     connections=args.connections,
-                                                     method="POST", headers=gql_headers,
-                                                     body=QUERY),
-            "REST via stored operation": lambda: wrk(f"{gw}/bench/measures-operation",
-                                                     seconds=args.seconds,
-                                                     connections=args.connections,
-                                                     headers=auth),
-            "REST stored op, cache off": lambda: wrk(f"{raw}/bench/measures-operation",
-                                                     seconds=args.seconds,
-                                                     connections=args.connections,
-                                                     headers=auth),
+        # name -> (server, path, method, headers, body)
+        variants: dict[str, tuple[str, str, str, dict[str, str], str | None]] = {
+            "bare Starlette (baseline)": (bare, "/db-mgmt/api/measures", "GET", {}, None),
+            "floor: HMAC, dict, audit row": (floor, "/db-mgmt/api/measures", "GET", auth, None),
+            "REST /db-mgmt/api/measures": (gw, "/db-mgmt/api/measures", "GET", auth, None),
+            "GraphQL { measures }": (gw, "/graphql", "POST", gql_headers, QUERY),
+            "GraphQL, result cache off": (raw, "/graphql", "POST", gql_headers, QUERY),
+            "REST via stored operation": (gw, "/bench/measures-operation", "GET", auth, None),
+            "REST stored op, cache off": (raw, "/bench/measures-operation", "GET", auth, None),
         }
+        if args.rest_only:
+            variants = dict(list(variants.items())[:3])
         wrk(f"{gw}/db-mgmt/api/measures", seconds=1, connections=4, headers=auth)
+        wrk(f"{floor}/db-mgmt/api/measures", seconds=1, connections=4, headers=auth)
         wrk(f"{gw}/graphql", seconds=1, connections=4, method="POST", headers=gql_headers,
             body=QUERY)
         for r in range(args.rounds):
-            for name, run in variants.items():
-                res = run()
+            for name, (server, path, method, headers, body) in variants.items():
+                before = cpu_seconds(server)
+                res = wrk(server + path, seconds=args.seconds, connections=args.connections,
+                          method=method, headers=headers, body=body)
+                after = cpu_seconds(server)
                 results.setdefault(name, []).append(res)
+                if before is not None and after is not None and res.requests:
+                    cpu_us.setdefault(name, []).append((after - before) / res.requests * 1e6)
                 print(f"round {r + 1}/{args.rounds}  {name:<28} {res.requests_per_s:>9.0f} req/s",
                       file=sys.stderr)
 
-    base = statistics.median(r.requests_per_s for r in results["bare Starlette (baseline)"])
+    bare_runs = results["bare Starlette (baseline)"]
+    base = statistics.median(r.requests_per_s for r in bare_runs)
+    base_cpu = statistics.median(cpu_us.get("bare Starlette (baseline)", [0.0]))
     print(f"\nmeasures catalog ({len(expected)} measures), {args.connections} connections, "
-          f"{args.seconds}s x {args.rounds} rounds, medians\n")
+          f"{args.seconds}s x {args.rounds} rounds, medians. per round: each round's ratio to "
+          "that round's baseline, lowest-highest. cpu: the server's CPU time per request (all "
+          "threads), and the baseline's divided by it\n")
     print(f"| {'variant':<28} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} "
-          f"| {'vs bare':>7} | errors |")
-    print(f"|{'-' * 30}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 9}|--------|")
+          f"| {'vs bare':>7} | {'per round':>11} | {'cpu µs':>6} | {'cpu vs':>6} | errors |")
+    print(f"|{'-' * 30}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 13}|{'-' * 8}"
+          f"|{'-' * 8}|--------|")
     for name, runs in results.items():
         rps = statistics.median(r.requests_per_s for r in runs)
+        rounds = [r.requests_per_s / b.requests_per_s for r, b in zip(runs, bare_runs, strict=True)]
+        cpu = statistics.median(cpu_us.get(name, [0.0]))
         print(f"| {name:<28} | {rps:>8.0f} | {statistics.median(r.p50_ms for r in runs):>7.2f} | "
               f"{statistics.median(r.p99_ms for r in runs):>7.2f} | {rps / base:>6.3f}x | "
-              f"{sum(r.errors for r in runs):>6} |")
+              f"{min(rounds):.2f}-{max(rounds):.2f}x | {cpu:>6.1f} | "
+              f"{base_cpu / cpu if cpu else 0:>5.2f}x | {sum(r.errors for r in runs):>6} |")
     return 0
 
 

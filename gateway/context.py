@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
@@ -71,25 +71,63 @@ class AppState:
     metrics: Metrics | None = None  # None: GATEWAY_METRICS=0
 
 
-@dataclass
+@dataclass(slots=True)
 class Context:
-    """One request's context: settings, database, principal, loaders and clock."""
+    """One request's context: settings, database, principal, loaders and clock.
+
+    Made for every request, so nothing in it is built before it is needed: the loaders and
+    `extra` on first use, the pending cookie changes as a tuple (no list per request)."""
 
     request: Request
     response: Response | None
     state: AppState
     credentials: Credentials
-    loaders: Loaders
     audit: AuditTrail
-    # What this request may spend and has been charged for (gateway/cost.py).
-    cost: CostLedger = field(default_factory=lambda: CostLedger(0))
     _principal: Principal | None = None
+    _loaders: Loaders | None = None
     _auth_error: GatewayError | None = None
-    _cookie_ops: list[Callable[[Response], None]] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
+    _cookie_ops: tuple[Callable[[Response], None], ...] = ()
+    _extra: dict[str, Any] | None = None
+    _cost: CostLedger | None = None
     # This request's account with the rate limiter (None: not limited), set by `enter`.
     rate: RateMeter | None = None
     _rate_written: bool = False
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Per-request scratch space for surfaces and extensions."""
+        if self._extra is None:
+            self._extra = {}
+        return self._extra
+
+    @property
+    def cost(self) -> CostLedger:
+        """What this request may spend and has been charged for (gateway/cost.py), made on
+        first use (by a costed field or query): the ledger charges the limiter through
+        `self.charge`, a cycle the catalog route need not make (see `loaders`)."""
+        if self._cost is None:
+            self._cost = CostLedger(self.state.settings.query_cost_budget_ms,
+                                    charge=self.charge)
+        return self._cost
+
+    @property
+    def charged_ms(self) -> int:
+        """The request's cost as charged so far (0 when nothing was costed)."""
+        return 0 if self._cost is None else self._cost.charged_ms
+
+    @property
+    def loaders(self) -> Loaders:
+        """The request's DataLoaders, made on first use. They read the principal when a batch
+        loads (after `build_context` resolved it) through a closure over this context: that
+        cycle exists only once a request reads a loader, so a route that reads none (most REST
+        routes) leaves nothing for the cyclic garbage collector; a cycle per request kept its
+        whole Request and context alive until a collection, which cost the catalog route
+        more than building them (docs/benchmarks.md)."""
+        if self._loaders is None:
+            from dataloaders import Loaders
+
+            self._loaders = Loaders(self.state.db, lambda: self.principal, cost=self.cost)
+        return self._loaders
 
     @property
     def settings(self) -> Settings:
@@ -127,12 +165,11 @@ class Context:
         """Set the login cookies on this request's response: the token (HttpOnly, so page
         scripts cannot read it) and the CSRF token (readable, to echo in `x-csrf-token`)."""
         secure = self.request.url.scheme == "https"
-        self._cookie_ops.append(lambda r: r.set_cookie(
-            SESSION_COOKIE, token, max_age=max_age, path="/", secure=secure, httponly=True,
-            samesite="lax"))
-        self._cookie_ops.append(lambda r: r.set_cookie(
-            CSRF_COOKIE, csrf_token, max_age=max_age, path="/", secure=secure, httponly=False,
-            samesite="lax"))
+        self._cookie_ops += (
+            lambda r: r.set_cookie(SESSION_COOKIE, token, max_age=max_age, path="/",
+                                   secure=secure, httponly=True, samesite="lax"),
+            lambda r: r.set_cookie(CSRF_COOKIE, csrf_token, max_age=max_age, path="/",
+                                   secure=secure, httponly=False, samesite="lax"))
         self._apply_to_sub_response()
 
     def end_session(self) -> None:
@@ -141,7 +178,7 @@ class Context:
             for name in (SESSION_COOKIE, CSRF_COOKIE):
                 response.delete_cookie(name, path="/")
 
-        self._cookie_ops.append(delete)
+        self._cookie_ops += (delete,)
         self._apply_to_sub_response()
 
     def _apply_to_sub_response(self) -> None:
@@ -150,7 +187,7 @@ class Context:
 
     def apply_cookies(self, response: Response) -> None:
         """Write pending cookie changes onto `response` (REST routes call this)."""
-        ops, self._cookie_ops = self._cookie_ops, []
+        ops, self._cookie_ops = self._cookie_ops, ()
         for op in ops:
             op(response)
 
@@ -267,20 +304,16 @@ def _own_origin(request: Request) -> str:
 async def build_context(request: Request, response: Response | None = None) -> Context:
     """Resolve the caller once: run the authenticators, apply the CSRF rule to cookie
     credentials, and audit the attempt (success or failure) without waiting on any write."""
-    from dataloaders import Loaders
-
     state: AppState = request.app.state.gateway
     headers = _header_values(request)
     credentials = read_credentials(headers, request.cookies if "cookie" in headers else None)
-    client = request.client
-    trail = AuditTrail(state.audit, state.clock, ip=client.host if client else None,
-                       user_agent=headers.get("user-agent"),
-                       request_id=request_id_of(request.scope))
-    # The loaders read the principal when a batch loads, after it is resolved below.
-    ctx = Context(request=request, response=response, state=state, credentials=credentials,
-                  loaders=Loaders(state.db, lambda: ctx.principal), audit=trail)
-    ctx.cost = ctx.loaders.cost = CostLedger(state.settings.query_cost_budget_ms,
-                                             charge=ctx.charge)
+    client = request.scope.get("client")  # (host, port); `request.client` builds an Address
+    # Positional, since keywords cost a third more on every request: the trail's (log, clock,
+    # ip, user_agent, request_id) and the context's (request, response, state, credentials,
+    # audit).
+    trail = AuditTrail(state.audit, state.clock, client[0] if client else None,
+                       headers.get("user-agent"), request_id_of(request.scope))
+    ctx = Context(request, response, state, credentials, trail)
     if credentials.token is None and credentials.cookie_token is None:
         return ctx
     if credentials.token is not None:  # key guessing: refused before any look-up

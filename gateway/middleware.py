@@ -24,7 +24,9 @@
   (it would be cut off anyway: the answer is sent and the connection closed, so that
   client sees a reset);
 - a client that disconnects while sending its body is logged on one line (info), not as an
-  unhandled error with a traceback.
+  unhandled error with a traceback;
+- a request without a body (no `Content-Length`, not chunked) passes straight through: there
+  is nothing to count or drain.
 """
 
 from __future__ import annotations
@@ -76,6 +78,16 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         body = _Body(scope, receive, self.max_bytes)
+        if not body.pending:
+            # No body coming (no length, not chunked: most GETs): nothing to count or drain,
+            # so the app gets the server's own receive and send (two wrappers less on every
+            # such request).
+            try:
+                await self.app(scope, receive, send)
+            except ClientDisconnect:
+                log.info("client disconnected during %s %s", scope.get("method"),
+                         scope.get("path"))
+            return
         started = False
 
         async def send_after_drain(message: Message) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from collections.abc import Callable
 
 from starlette.responses import Response
@@ -36,6 +37,14 @@ _STATE_KEY = "gateway.request_id"
 
 Respond = Callable[[Scope, GatewayError], Response]
 
+# Request ids are correlation ids, not secrets: they must not repeat, nobody needs them
+# unguessable. So 96 bits from a generator seeded from the OS once (and again in a forked
+# child), not an `os.urandom` system call per request: that call releases the interpreter
+# lock, and on a loaded process the audit writer's thread took it and the request waited
+# (issue #11, docs/benchmarks.md).
+_ids = random.Random()  # noqa: S311  # correlation ids; see above
+os.register_at_fork(after_in_child=_ids.seed)
+
 
 def _from_headers(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
@@ -44,7 +53,7 @@ def _from_headers(scope: Scope) -> str:
             if sent and sent.isprintable():
                 return sent
             break
-    return os.urandom(12).hex()
+    return _ids.randbytes(12).hex()
 
 
 def request_id_of(scope: Scope) -> str:

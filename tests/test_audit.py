@@ -167,7 +167,7 @@ async def test_a_batch_is_written_whole_and_in_order(tmp_path: Path) -> None:
     itself would have stored, whatever zone they were recorded in (issue #11)."""
     from datetime import timedelta, timezone
 
-    from gateway.storage.audit import _ROWS_PER_STATEMENT, _sqlite_at
+    from gateway.storage.audit import _ROWS_PER_STATEMENT, _sqlite_at, _sqlite_times
 
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'a.sqlite3'}")
     await db.migrate()
@@ -187,7 +187,14 @@ async def test_a_batch_is_written_whole_and_in_order(tmp_path: Path) -> None:
         start + timedelta(seconds=i, microseconds=-123456 * (i % 2)) for i in range(n)]
     processor = AuditRow.__table__.c.at.type.dialect_impl(db.engine.dialect).bind_processor(
         db.engine.dialect)
-    for at in (start, start.replace(microsecond=0), start.astimezone(east),
-               datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC)):
+    samples = [start, start.replace(microsecond=0), start.astimezone(east),
+               datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59,
+                                                                  999999, tzinfo=UTC)]
+    for at in samples:
         assert _sqlite_at(at) == processor(at)
+    # One converter across a batch (it keeps the last second's text): seconds and zones mixed
+    batch = [start + timedelta(microseconds=250_001 * i) for i in range(12)]
+    batch += [at.astimezone(east) for at in batch] + samples + [samples[0]] * 2
+    convert = _sqlite_times()
+    assert [convert(at) for at in batch] == [processor(at) for at in batch]
     await db.dispose()

@@ -4,7 +4,8 @@ The batch insert goes to the driver directly, as multi-row INSERT statements: SQ
 per-row parameter processing doubled the cost of a row, and audit rows are written for every
 authenticated request. One statement per row (`executemany`) cost more still under load: the
 driver thread hands the interpreter lock back and forth with the request loop once per row,
-and with it the catalog route served ~15 % fewer requests (benchmarks/catalog.py). Values are
+and with it the catalog route served ~15 % fewer requests (benchmarks/catalog.py); a
+statement holds up to 500 rows (`_sqlite_rows_per_statement`). Values are
 converted with the columns' own bind processors (on SQLite, the same text in one call), so
 every backend gets what SQLAlchemy would have sent.
 """
@@ -12,8 +13,11 @@ every backend gets what SQLAlchemy would have sent.
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Callable, Collection, Sequence
+from contextlib import closing
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,8 +39,20 @@ _PLACEHOLDERS: dict[str, Callable[[int, str], str]] = {
 }
 
 
-# Rows per INSERT statement: 80 x 12 parameters stay below SQLite's oldest limit (999).
-_ROWS_PER_STATEMENT = 80
+def _sqlite_rows_per_statement(most: int = 500) -> int:
+    """Rows per INSERT on SQLite: `most`, or fewer when this SQLite binds fewer than
+    `most` x 12 parameters (999 before 3.32, 32,766 since). A statement costs the request
+    loop ~90 µs besides its rows (SQLAlchemy, the driver's thread round trip): with 80 rows
+    (under 999 parameters) that was ~1 µs of every audit entry, with 500 a sixth of it."""
+    with closing(sqlite3.connect(":memory:")) as probe:
+        limit = probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return max(1, min(most, limit // len(AUDIT_COLUMNS)))
+
+
+# Rows per INSERT statement: on SQLite within this library's parameter limit; PostgreSQL
+# binds up to 32,767 parameters.
+_ROWS_PER_STATEMENT = _sqlite_rows_per_statement()
+_ROWS_PER_STATEMENT_ELSEWHERE = 500
 
 
 @functools.lru_cache(maxsize=16)
@@ -50,27 +66,56 @@ def _insert_sql(paramstyle: str, rows: int) -> str:
     return f"INSERT INTO audit_log ({', '.join(AUDIT_COLUMNS)}) VALUES {values}"  # noqa: S608  # fixed identifiers; values bound
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _sqlite_times() -> Callable[[datetime], str]:
+    """A converter for one batch: what the `at` column's bind processor sends SQLite (naive
+    UTC, `YYYY-MM-DD HH:MM:SS.ffffff`, microseconds always), for each value. The processor
+    chain was half the main-thread cost of writing a row, and formatting the whole value
+    most of the rest; a batch comes in recording order, many entries per second, so the
+    part up to the second is formatted once per second (keyed by the exact days and seconds
+    since the epoch) and only the microseconds per row. tests/test_audit.py pins the
+    equality with the bind processor."""
+    last: list[Any] = [None, ""]  # (days, seconds) since the epoch, its formatted prefix
+
+    def convert(at: datetime) -> str:
+        utc = at.astimezone(UTC)
+        since = utc - _EPOCH
+        second = (since.days, since.seconds)
+        if second != last[0]:
+            last[0], last[1] = second, utc.isoformat(" ", "seconds")[:19]
+        return f"{last[1]}.{utc.microsecond:06d}"
+
+    return convert
+
+
 def _sqlite_at(at: datetime) -> str:
-    """What the `at` column's bind processor sends SQLite (naive UTC, microseconds always),
-    in one call: the processor chain was half the main-thread cost of writing a row, and a
-    row is written per authenticated request. tests/test_audit.py pins the equality."""
-    return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    """One value converted as `_sqlite_times` converts a batch's."""
+    return _sqlite_times()(at)
 
 
 async def insert_audit_entries(session: AsyncSession, entries: Sequence[tuple[Any, ...]]) -> None:
-    """A batch of rows in `AUDIT_COLUMNS` order, kept in that order, `_ROWS_PER_STATEMENT` per
-    INSERT (the caller commits)."""
+    """A batch of rows in `AUDIT_COLUMNS` order, kept in that order, up to 500 per INSERT
+    (the caller commits)."""
     if not entries:
         return
     conn = await session.connection()
     dialect = conn.dialect
     table = AuditRow.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
-    at = _sqlite_at if dialect.name == "sqlite" else \
+    sqlite = dialect.name == "sqlite"
+    at = _sqlite_times() if sqlite else \
         table.c.at.type.dialect_impl(dialect).bind_processor(dialect)
-    for start in range(0, len(entries), _ROWS_PER_STATEMENT):
-        chunk = entries[start:start + _ROWS_PER_STATEMENT]
-        values = tuple(v for e in chunk for v in (at(e[0]) if at else e[0], *e[1:]))
-        await conn.exec_driver_sql(_insert_sql(dialect.paramstyle, len(chunk)), values)
+    rows = _ROWS_PER_STATEMENT if sqlite else _ROWS_PER_STATEMENT_ELSEWHERE
+    width = len(AUDIT_COLUMNS)
+    for start in range(0, len(entries), rows):
+        chunk = entries[start:start + rows]
+        # Flattened in C (a generator per row was half of this function's time); then the
+        # `at` of every row (each `width`-th value) converted in place.
+        values = list(chain.from_iterable(chunk))
+        if at is not None:
+            values[0::width] = map(at, values[0::width])
+        await conn.exec_driver_sql(_insert_sql(dialect.paramstyle, len(chunk)), tuple(values))
 
 
 async def query_audit(session: AsyncSession, organization_id: str, *,
