@@ -21,7 +21,8 @@ from gateway.auth.keys import KeyHasher
 from gateway.catalog import CATALOG
 from gateway.context import Context
 from gateway.errors import GatewayError, InvalidInput
-from gateway.rest.upstack.measures import measure_body
+from gateway.rest.base import ANY_CREDENTIAL
+from gateway.rest.upstack.measures import MeasuresBody, measure_body
 from gateway.rest.upstack.surface import surface
 from gateway.settings import Settings
 from gateway.storage import Database
@@ -146,5 +147,6 @@ def gateway_app() -> Starlette:
     are measured in one run."""
     app = app_factory()
     app.router.routes.append(surface.route("GET", "/bench/measures-operation",
-                                           _stored_operation, twin="Query.measures"))
+                                           _stored_operation, twin="Query.measures",
+                                           scope=ANY_CREDENTIAL, response=MeasuresBody))
     return app

@@ -33,7 +33,7 @@ from gateway.app import create_app
 from gateway.asgi import freeze_heap
 from gateway.auth.principal import system_principal
 from gateway.context import Context
-from gateway.rest.base import resolver_info
+from gateway.rest.base import ANY_CREDENTIAL, resolver_info
 from gateway.rest.upstack import measures, surface
 from gateway.services import keys as key_service
 from gateway.services import tenancy
@@ -90,8 +90,9 @@ async def _run(requests: int, rounds: int) -> None:
             # Beside the real route, so both are found after the same routes are tried.
             at = next(i for i, r in enumerate(app.router.routes)
                       if getattr(r, "path", None) == "/db-mgmt/api/measures")
-            app.router.routes.insert(at, surface.route("GET", "/bench/open", open_measures,
-                                                       twin="Query.measures"))
+            app.router.routes.insert(at, surface.route(
+                "GET", "/bench/open", open_measures, twin="Query.measures",
+                scope=ANY_CREDENTIAL, response=measures.MeasuresBody))
             keyed = [(b"x-api-key", key.encode()), (b"x-pixel-id", pixel.id.encode())]
             cases = [("catalog (55 measures)", b""), ("search=roas (small body)", b"search=roas")]
             results: dict[tuple[str, str], list[float]] = {}
