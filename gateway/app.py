@@ -30,7 +30,7 @@ from gateway.context import AppState
 from gateway.egress import EgressGuard, Resolver, resolve_system
 from gateway.errors import GatewayError
 from gateway.graphql_view import GatewayGraphQL, graphql_error_response
-from gateway.middleware import BodyLimitMiddleware, plain_error_response
+from gateway.middleware import BodyLimitMiddleware, CancelOnDisconnect, plain_error_response
 from gateway.rest import clickstack, upstack
 from gateway.rest.base import JSONBody, SurfaceRoute
 from gateway.schema import build_schema
@@ -38,6 +38,7 @@ from gateway.services.alert_evaluator import AlertEvaluator
 from gateway.services.webhooks import seal_legacy_secrets, webhook_secret_box
 from gateway.settings import Settings
 from gateway.storage import Database
+from gateway.storage.heavy import HeavyLimits
 
 __all__ = ["create_app", "utc_now"]
 
@@ -91,6 +92,17 @@ async def _fold_rollups(db: Database, *, idle: float = 1.0, batch: int = 2_000,
         await asyncio.sleep((loop.time() - started) * (1 - share) / share if busy else 0)
 
 
+def heavy_limits(settings: Settings) -> HeavyLimits:
+    """The bounds on analytics queries the settings ask for (gateway/storage/heavy.py)."""
+    return HeavyLimits(
+        timeout_seconds=settings.query_timeout_seconds,
+        concurrency=settings.query_concurrency,
+        pixel_concurrency=settings.query_pixel_concurrency,
+        connections=settings.query_connections,
+        queue_seconds=settings.query_queue_seconds,
+        queue_depth=settings.query_queue_depth)
+
+
 def _error_responder(routes: Sequence[BaseRoute],
                      graphql: GatewayGraphQL) -> Callable[[Scope, GatewayError], Response]:
     """An error raised before routing (a body the middleware refuses), answered in the
@@ -123,7 +135,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database(settings.database_url,
-                      busy_timeout_seconds=settings.sqlite_busy_timeout_seconds)
+                      busy_timeout_seconds=settings.sqlite_busy_timeout_seconds,
+                      heavy=heavy_limits(settings))
         await db.migrate()
         await seal_legacy_secrets(db, webhook_secrets)  # rows written before sealing
         signal = RevocationSignal.for_settings(settings)
@@ -197,6 +210,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     return Starlette(
         routes=routes,
         middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                               respond=_error_responder(routes, graphql))],
+                               respond=_error_responder(routes, graphql)),
+                    # Inside the body limit: it listens only once the body is read.
+                    Middleware(CancelOnDisconnect)],
         lifespan=lifespan,
     )

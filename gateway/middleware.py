@@ -16,12 +16,24 @@
   a declared body longer than the drain budget;
 - a client that disconnects while sending its body is logged on one line (info), not as an
   unhandled error with a traceback.
+
+`CancelOnDisconnect` stops the work of a client that went away: a request still running
+`WATCH_AFTER_SECONDS` after it arrived, whose body the app has read (or that has none),
+listens for the client's disconnect, and on it cancels the request's task: its analytics
+statements stop in the database (gateway/storage/heavy.py) and free their slots, instead of
+running to the time limit for nobody. It sits inside `BodyLimitMiddleware` and reads the
+server's `receive` only once the body is read, so it never competes with the app (or the
+drain) for body chunks; from then on the app's own `receive` calls get what it read. Short
+requests never start a listener (a timer, not a task, per request). The cancellation is
+the middleware's own (`Task.uncancel`), so the server sees an app that returned without
+answering a client that is gone, and logs nothing; the middleware logs one line (info).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 
 import orjson
@@ -31,11 +43,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import GatewayError, PayloadTooLarge
 
-__all__ = ["BodyLimitMiddleware", "plain_error_response"]
+__all__ = ["WATCH_AFTER_SECONDS", "BodyLimitMiddleware", "CancelOnDisconnect",
+           "plain_error_response"]
 
 log = logging.getLogger("gateway.http")
 
 Respond = Callable[[Scope, GatewayError], Response]
+# A request running longer than this starts listening for its client's disconnect: long
+# enough that light requests (most answer in a millisecond) never pay for a listener task,
+# short enough that an abandoned analytics query stops almost at once.
+WATCH_AFTER_SECONDS = 0.05
 
 
 def plain_error_response(scope: Scope, exc: GatewayError) -> Response:
@@ -142,3 +159,112 @@ class _Body:
             log.info("stopped draining an unread request body after %.0f s (%d bytes)",
                      seconds, drained)
         self.seen += drained
+
+
+class CancelOnDisconnect:
+    """Cancel a request's work when its client disconnects (module docstring).
+
+    >>> Middleware(CancelOnDisconnect)  # inside BodyLimitMiddleware
+    """
+
+    def __init__(self, app: ASGIApp, *, after_seconds: float = WATCH_AFTER_SECONDS) -> None:
+        self.app = app
+        self.after_seconds = after_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        task = asyncio.current_task()
+        if scope["type"] != "http" or task is None:
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        watch = _Watch(scope, receive, send, task)
+        timer = loop.call_later(self.after_seconds, watch.want)
+        try:
+            await self.app(scope, watch.receive, watch.send)
+        except asyncio.CancelledError:
+            if not watch.cancelled:
+                raise
+            task.uncancel()
+            log.info("client disconnected: stopped %s %s after %.2f s", scope.get("method"),
+                     scope.get("path"), loop.time() - started)
+        finally:
+            timer.cancel()
+            watch.stop()
+            if watch.cancelled and task.cancelling():
+                # The app swallowed the cancellation and returned: it is still ours.
+                task.uncancel()
+
+
+class _Watch:
+    """One request's disconnect listener: started once wanted (the timer) and once the body
+    is read; it owns the server's `receive` from then on."""
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send,
+                 task: asyncio.Task[object]) -> None:
+        self._receive = receive
+        self._send = send
+        self._task = task
+        self._body_read = not _has_body(scope)
+        self._reading = False  # the app is inside the server's receive
+        self._wanted = False
+        self._done = False  # the response is complete, or the app has returned
+        self._listener: asyncio.Task[None] | None = None
+        self._unread: deque[Message] = deque()  # read by the listener, not yet by the app
+        self._gone = asyncio.Event()
+        self.cancelled = False
+
+    def want(self) -> None:
+        self._wanted = True
+        self._start()
+
+    def _start(self) -> None:
+        if (self._listener is None and self._wanted and self._body_read and not self._reading
+                and not self._done):
+            self._listener = asyncio.ensure_future(self._listen())
+
+    async def _listen(self) -> None:
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                break
+            self._unread.append(message)  # a body-less request's empty body, say
+        self._gone.set()
+        if not self._done:  # the server also says "disconnect" once the response is sent
+            self.cancelled = True
+            self._task.cancel()
+
+    async def receive(self) -> Message:
+        if self._listener is None:
+            self._reading = True
+            try:
+                message = await self._receive()
+            finally:
+                self._reading = False
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                self._body_read = True
+            self._start()
+            return message
+        if self._unread:
+            return self._unread.popleft()
+        await self._gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            self._done = True
+        await self._send(message)
+
+    def stop(self) -> None:
+        self._done = True
+        if self._listener is not None:
+            self._listener.cancel()
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return bool(value != b"0")
+        if name == b"transfer-encoding":
+            return True
+    return False

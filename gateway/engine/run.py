@@ -46,6 +46,7 @@ from gateway.engine.query import Bucket, EngineQuery, EngineResult, TimeRange
 from gateway.engine.rollup_plan import additive_rollup, aligned, distinct_rollup, rollup_statement
 from gateway.errors import QueryTooLarge
 from gateway.storage import Database
+from gateway.storage.heavy import HeavyWork
 from gateway.storage.rollups import Rollup
 
 __all__ = ["Limits", "run_query"]
@@ -333,9 +334,9 @@ def _fill_percentiles(plan: MeasurePlan, rows: Sequence[Any], n: int, period: _P
         period.total[i] = percentile(total_vals[j], plan.parts[i].quantile)
 
 
-async def _fetch(db: Database, stmt: Select[Any]) -> Sequence[Any]:
-    async with db.engine.connect() as conn:
-        return list((await conn.execute(stmt)).all())
+async def _fetch(work: HeavyWork, stmt: Select[Any]) -> Sequence[Any]:
+    async with work.connection() as conn:
+        return await conn.rows(stmt)
 
 
 def _measure_values(plan: MeasurePlan, parts: Values) -> dict[str, float | None]:
@@ -396,19 +397,23 @@ def _planned(db: Database, query: EngineQuery, catalog: Catalog, limits: Limits,
 async def run_query(db: Database, query: EngineQuery, *, catalog: Catalog = CATALOG,
                     limits: Limits = Limits()) -> EngineResult:
     """Run `query`. Measures, dimensions and filter fields must be valid (the service
-    validates them with field paths first); raises QueryTooLarge past `limits`.
+    validates them with field paths first); raises QueryTooLarge past `limits`, and, from
+    `Database.heavy_work` (gateway/storage/heavy.py), RateLimited when the query finds no
+    slot in time and QueryTimeout past the time limit.
 
     The statements (see the module docstring: at most `Limits.slices` + 4 per period, six
     with the default two slices; five when none reads a rollup) run concurrently, each on
-    its own pooled connection: SQLite runs each in its own thread, so a distinct-count total
-    costs no extra wall time on a multi-core machine.
+    its own pooled connection, at most `HeavyLimits.connections` at once: SQLite runs each
+    in its own thread, so a distinct-count total costs no extra wall time on a multi-core
+    machine.
     """
     # Rollups only when they hold every stored event (a few missing ones are folded first).
     current = limits.rollups and await db.rollups_current()
     planned = _planned(db, query, catalog, limits, current)
     plan, plans = planned.measures, planned.periods
     jobs = [(i, st.name, st.sql) for i, p in enumerate(plans) for st in p.statements]
-    fetched = await asyncio.gather(*(_fetch(db, stmt) for _, _, stmt in jobs))
+    async with db.heavy_work(query.pixel_id) as work:
+        fetched = await asyncio.gather(*(_fetch(work, stmt) for _, _, stmt in jobs))
     results: list[dict[str, Sequence[Any]]] = [{} for _ in plans]
     for (i, name, _), rows in zip(jobs, fetched, strict=True):
         results[i][name] = rows
