@@ -28,7 +28,9 @@ CODES: dict[str, tuple[str, int]] = {
 
 def _render(exc: GatewayError, status: int) -> dict[str, Any]:
     code = CODES.get(exc.code, (exc.code, status))[0]
-    message = "Internal server error" if status >= 500 else exc.message
+    # Unexpected errors are masked; a GatewayError's own message (QUERY_TIMEOUT's advice,
+    # STORAGE_UNAVAILABLE's "retry") is meant for the client, whatever its status.
+    message = "Internal server error" if exc.code == GatewayError.code else exc.message
     return {"success": False, "error": message, "code": code}
 
 
