@@ -38,7 +38,6 @@ from gateway.services.alert_evaluator import AlertEvaluator
 from gateway.services.webhooks import seal_legacy_secrets, webhook_secret_box
 from gateway.settings import Settings
 from gateway.storage import Database
-from gateway.storage.heavy import HeavyLimits
 
 __all__ = ["create_app", "utc_now"]
 
@@ -92,17 +91,6 @@ async def _fold_rollups(db: Database, *, idle: float = 1.0, batch: int = 2_000,
         await asyncio.sleep((loop.time() - started) * (1 - share) / share if busy else 0)
 
 
-def heavy_limits(settings: Settings) -> HeavyLimits:
-    """The bounds on analytics queries the settings ask for (gateway/storage/heavy.py)."""
-    return HeavyLimits(
-        timeout_seconds=settings.query_timeout_seconds,
-        concurrency=settings.query_concurrency,
-        pixel_concurrency=settings.query_pixel_concurrency,
-        connections=settings.query_connections,
-        queue_seconds=settings.query_queue_seconds,
-        queue_depth=settings.query_queue_depth)
-
-
 def _error_responder(routes: Sequence[BaseRoute],
                      graphql: GatewayGraphQL) -> Callable[[Scope, GatewayError], Response]:
     """An error raised before routing (a body the middleware refuses), answered in the
@@ -136,7 +124,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database(settings.database_url,
                       busy_timeout_seconds=settings.sqlite_busy_timeout_seconds,
-                      heavy=heavy_limits(settings))
+                      heavy=settings.heavy_limits)
         await db.migrate()
         await seal_legacy_secrets(db, webhook_secrets)  # rows written before sealing
         signal = RevocationSignal.for_settings(settings)

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gateway.files import ensure_private, write_private_once
+from gateway.storage.heavy import HeavyLimits
 
 __all__ = ["DEFAULT_DATABASE_URL", "MIN_SECRET_BYTES", "Settings", "SettingsError"]
 
@@ -54,6 +55,7 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./gateway.db"
 MIN_SECRET_BYTES = 32
 
 _TRUE = {"1", "true", "yes", "on"}
+_HEAVY = HeavyLimits()
 
 
 class SettingsError(ValueError):
@@ -147,12 +149,13 @@ class Settings:
     # work leaves connections free for everything else. A query waits `query_queue_seconds`
     # for its slot, behind at most `query_queue_depth` others of its pixel, then is refused
     # with 429 RATE_LIMITED and Retry-After.
-    query_timeout_seconds: float = 5.0
-    query_concurrency: int = 4
-    query_pixel_concurrency: int = 2
-    query_connections: int = 3
-    query_queue_seconds: float = 5.0
-    query_queue_depth: int = 16
+    # The defaults' home is HeavyLimits (one home per bound).
+    query_timeout_seconds: float = _HEAVY.timeout_seconds
+    query_concurrency: int = _HEAVY.concurrency
+    query_pixel_concurrency: int = _HEAVY.pixel_concurrency
+    query_connections: int = _HEAVY.connections
+    query_queue_seconds: float = _HEAVY.queue_seconds
+    query_queue_depth: int = _HEAVY.queue_depth
     # argon2id cost of new password hashes (gateway/auth/passwords.py): memory in KiB,
     # passes, lanes. The defaults are RFC 9106's second recommended option and argon2-cffi's
     # own (64 MiB, 3 passes, 4 lanes). Not read from the environment: lowering them weakens
@@ -263,6 +266,14 @@ class Settings:
             value = write_private_once(path, secrets.token_urlsafe(48) + "\n").strip()
         _check_secret(value, f"the secret in {path}")
         return replace(self, secret=value)
+
+    @property
+    def heavy_limits(self) -> HeavyLimits:
+        """The bounds on analytics queries these settings ask for (gateway/storage/heavy.py)."""
+        return HeavyLimits(
+            timeout_seconds=self.query_timeout_seconds, concurrency=self.query_concurrency,
+            pixel_concurrency=self.query_pixel_concurrency, connections=self.query_connections,
+            queue_seconds=self.query_queue_seconds, queue_depth=self.query_queue_depth)
 
     @property
     def sqlite_path(self) -> Path | None:

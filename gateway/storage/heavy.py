@@ -66,9 +66,9 @@ _SERVER_FIRST_SECONDS = 0.25
 
 @dataclass(frozen=True)
 class HeavyLimits:
-    """Bounds on heavy work in one process (the settings `query_*`, see the module
-    docstring; `Settings` checks their ranges). `heavy_connections`: the most pooled
-    connections heavy work can hold.
+    """Bounds on heavy work in one process (module docstring). The settings `query_*` make
+    one (`Settings.heavy_limits`); these defaults are theirs, and `Settings` checks the
+    ranges. `heavy_connections`: the most pooled connections heavy work can hold.
 
     >>> HeavyLimits(timeout_seconds=5, concurrency=4, pixel_concurrency=2, connections=3)
     """
