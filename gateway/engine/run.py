@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -334,6 +334,19 @@ def _fill_percentiles(plan: MeasurePlan, rows: Sequence[Any], n: int, period: _P
         period.total[i] = percentile(total_vals[j], plan.parts[i].quantile)
 
 
+async def _all(fetches: list[Coroutine[Any, Any, Sequence[Any]]]) -> list[Sequence[Any]]:
+    """Run the fetches concurrently; when one fails, the others are cancelled (their
+    statements stopped) and awaited before its error is raised, so no statement outlives
+    the query's slot and its connections (`asyncio.gather` would leave them running)."""
+    tasks: list[asyncio.Task[Sequence[Any]]] = []
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(f) for f in fetches]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None  # the first error, as `gather` raised it
+    return [t.result() for t in tasks]
+
+
 async def _fetch(work: HeavyWork, stmt: Select[Any]) -> Sequence[Any]:
     async with work.connection() as conn:
         return await conn.rows(stmt)
@@ -413,7 +426,7 @@ async def run_query(db: Database, query: EngineQuery, *, catalog: Catalog = CATA
     plan, plans = planned.measures, planned.periods
     jobs = [(i, st.name, st.sql) for i, p in enumerate(plans) for st in p.statements]
     async with db.heavy_work(query.pixel_id) as work:
-        fetched = await asyncio.gather(*(_fetch(work, stmt) for _, _, stmt in jobs))
+        fetched = await _all([_fetch(work, stmt) for _, _, stmt in jobs])
     results: list[dict[str, Sequence[Any]]] = [{} for _ in plans]
     for (i, name, _), rows in zip(jobs, fetched, strict=True):
         results[i][name] = rows
