@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -57,7 +58,10 @@ async def _until(check: Callable[[], bool], seconds: float) -> float:
     return time.monotonic() - started
 
 
-def _request(path: str, body: dict[str, Any], key: str, pixel: str) -> bytes:
+def _request(path: str, body: dict[str, Any] | None, key: str, pixel: str) -> bytes:
+    if body is None:  # a GET: no body at all
+        return (f"GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: {key}\r\n"
+                f"x-pixel-id: {pixel}\r\n\r\n").encode()
     data = json.dumps(body).encode()
     head = (f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: {key}\r\n"
             f"x-pixel-id: {pixel}\r\ncontent-type: application/json\r\n"
@@ -65,12 +69,13 @@ def _request(path: str, body: dict[str, Any], key: str, pixel: str) -> bytes:
     return head.encode() + data
 
 
-@pytest.mark.parametrize("surface", ["rest", "graphql"])
+@pytest.mark.parametrize("surface", ["rest", "graphql", "graphql-get"])
 async def test_a_client_that_disconnects_cancels_its_query(
         settings: Settings, clock: Clock, surface: str,
         caplog: pytest.LogCaptureFixture) -> None:
     """Rule (issue #12): when the client goes away mid-request, its analytics statement is
-    stopped in the database and its slot freed at once, not when the statement would have
+    stopped in the database and its slot freed at once (a GET, which has no body, too), not
+    when the statement would have
     ended (150 rows at ~80 ms: ~12 s) or at the time limit (60 s here). The server stays
     healthy: /health answers and no connection stays checked out; one info line says what
     was stopped."""
@@ -83,10 +88,12 @@ async def test_a_client_that_disconnects_cancels_its_query(
         h.pixel_id = await h.create_pixel()
         await seed_slow_rows(h, h.pixel_id, rows=150)
         key = await h.mint("analytics:read")
-        request = (_request("/db-mgmt/api/query", SLOW_QUERY, key, h.pixel_id)
-                   if surface == "rest" else
-                   _request("/graphql", {"query": ANALYTICS_GRAPHQL,
-                                         "variables": {"f": SLOW_FILTER}}, key, h.pixel_id))
+        graphql = {"query": ANALYTICS_GRAPHQL, "variables": {"f": SLOW_FILTER}}
+        get = "/graphql?" + urlencode({"query": graphql["query"],
+                                        "variables": json.dumps(graphql["variables"])})
+        request = {"rest": _request("/db-mgmt/api/query", SLOW_QUERY, key, h.pixel_id),
+                   "graphql": _request("/graphql", graphql, key, h.pixel_id),
+                   "graphql-get": _request(get, None, key, h.pixel_id)}[surface]
         admission = h.state.db.admission
         port = int(url.rsplit(":", 1)[1])
         with caplog.at_level(logging.INFO, logger="gateway.http"):
@@ -101,6 +108,7 @@ async def test_a_client_that_disconnects_cancels_its_query(
         assert stopped_in < 2.0, stopped_in
         assert (await client.get("/health")).status_code == 200
         assert h.state.db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]  # a QueuePool
-        path = "/db-mgmt/api/query" if surface == "rest" else "/graphql"
+        method, path = {"rest": ("POST", "/db-mgmt/api/query"), "graphql": ("POST", "/graphql"),
+                        "graphql-get": ("GET", "/graphql")}[surface]
         [line] = [r.getMessage() for r in caplog.records if r.name == "gateway.http"]
-        assert line.startswith(f"client disconnected: stopped POST {path} after ")
+        assert line.startswith(f"client disconnected: stopped {method} {path} after ")
