@@ -74,11 +74,10 @@ async def test_a_client_that_disconnects_cancels_its_query(
         settings: Settings, clock: Clock, surface: str,
         caplog: pytest.LogCaptureFixture) -> None:
     """Rule (issue #12): when the client goes away mid-request, its analytics statement is
-    stopped in the database and its slot freed at once (a GET, which has no body, too), not
-    when the statement would have
-    ended (150 rows at ~80 ms: ~12 s) or at the time limit (60 s here). The server stays
-    healthy: /health answers and no connection stays checked out; one info line says what
-    was stopped."""
+    stopped in the database and its slot freed at once (for a GET, which has no body, too),
+    not when the statement would have ended (150 rows at ~80 ms: ~12 s) or at the time
+    limit (60 s here). The server stays healthy: /health answers and no connection stays
+    checked out; one info line says what was stopped."""
     app = create_app(dataclasses.replace(settings, alerts_enabled=False,
                                          query_timeout_seconds=60.0),
                      clock=clock, resolver=Dns())
