@@ -178,8 +178,8 @@ class Admission:
         try:
             if pixel.waiting >= limits.queue_depth and pixel.held >= pixel.size:
                 raise RateLimited(
-                    f"More than {limits.queue_depth} analytics queries of this pixel are "
-                    "waiting already; retry later", retry_after=limits.retry_after)
+                    "Too many analytics queries of this pixel are running and waiting "
+                    "already; retry later", retry_after=limits.retry_after)
             if not await pixel.acquire(limits.queue_seconds):
                 raise RateLimited(
                     f"{limits.pixel_concurrency} analytics queries of this pixel are running "
