@@ -16,7 +16,7 @@ so raw events, by source and country; ~1.5 s alone) back to back. Variants:
   each, 5 s limit, 5 s queue);
 - `no caps`: the caps raised out of reach (64 / 64 / 12 connections, 120 s limits): what
   one tenant does to the others when nothing bounds it;
-- `baseline checkout` (with `--baseline-checkout`): the same gateway factory served from
+- `baseline checkout` (with `--baseline-checkout`): `gateway.asgi:app_factory` served from
   another checkout, e.g. the commit before issue #12.
 
 Prints p50/p99 per probe (ms) idle and loaded, the non-200 probe answers, and what the heavy
@@ -144,7 +144,7 @@ def main() -> int:
         results: list[tuple[str, Latencies, Latencies, float]] = []
         for name, extra, checkout in variants:
             print(f"variant {name} ...", file=sys.stderr)
-            with serve("benchmarks._apps:gateway_app", {**env, **extra},
+            with serve("gateway.asgi:app_factory", {**env, **extra},
                        checkout=checkout) as url:
                 idle, loaded, solo = asyncio.run(
                     _variant(url, heavy, other, args.seconds, args.clients))
