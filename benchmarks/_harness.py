@@ -23,7 +23,8 @@ from typing import Any
 
 import httpx
 
-__all__ = ["WrkResult", "bench_tenant", "cpu_seconds", "free_port", "require_wrk", "serve",
+__all__ = ["HEAVY_QUERY", "HEAVY_TIMEZONE", "Latencies", "WrkResult", "bench_tenant",
+           "cpu_seconds", "free_port", "heavy_load", "heavy_tenant", "require_wrk", "serve",
            "wrk"]
 
 _SERVERS: dict[str, int] = {}  # base URL -> pid of the server `serve` started there
@@ -55,8 +56,11 @@ def require_wrk() -> str:
 
 
 @contextmanager
-def serve(factory: str, env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
-    """Run `uvicorn --factory <factory>` on a free loopback port; yield its base URL."""
+def serve(factory: str, env: dict[str, str], *, workers: int = 1,
+          checkout: Path | None = None) -> Iterator[str]:
+    """Run `uvicorn --factory <factory>` on a free loopback port; yield its base URL.
+    `checkout`: serve the gateway of another checkout (its code, this factory's name), to
+    compare with an earlier version in the same run; default this one."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115  # open while the server runs; see finally
         prefix="bench-serve-", suffix=".log", delete=False)
@@ -65,7 +69,7 @@ def serve(factory: str, env: dict[str, str], *, workers: int = 1) -> Iterator[st
          "--port", str(port), "--workers", str(workers), "--no-access-log",
          "--log-level", "warning"],
         env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-        cwd=Path(__file__).resolve().parent.parent)
+        cwd=checkout or Path(__file__).resolve().parent.parent)
     url = f"http://127.0.0.1:{port}"
     _SERVERS[url] = proc.pid
     try:
@@ -210,3 +214,111 @@ async def store_demo_events(db: Any, pixel_id: str, *, days: int, end: Any, targ
     async with db.engine.begin() as conn:
         await conn.execute(text("ANALYZE"))
     return written
+
+
+# --- heavy analytics queries (benchmarks/fairness.py; the soak benchmark reuses them) ------
+
+# A half-hour zone: its local days do not start on a UTC hour, so no rollup answers a
+# query in it and every query scans raw events, as issue #12's hostile query did (there:
+# hourly buckets; here one bucket, so the answer is small and the cost is the database's,
+# not the JSON's: an hourly year by source is 10 MB and seconds of encoding).
+HEAVY_TIMEZONE = "Asia/Kolkata"
+# Three measures: the cost budget (issue #12) admits it (a fourth takes it past 1,000 ms of
+# estimated server time), so it is a query any client may send, as often as its rate allows.
+HEAVY_QUERY: dict[str, Any] = {
+    "measures": ["core.revenue", "core.orders", "web.sessions"],
+    "granularity": "none", "dimensions": ["utm_source", "country"], "compare": True,
+    "dateRange": {"preset": "last_365_days"}, "timezone": HEAVY_TIMEZONE}
+
+
+async def heavy_tenant(settings: Any, *, events: int, days: int = 730) -> tuple[str, str]:
+    """A pixel in HEAVY_TIMEZONE with ~`events` demo events over the `days` days before
+    today (HEAVY_QUERY reads the last year and compares it with the one before), in the
+    database of `settings` (migrated; its rollups folded, so no server spends the
+    measurement folding them), and an analytics key restricted to it; returns (key, pixel
+    id). HEAVY_QUERY takes ~1.5 s alone over 300,000 events on the 2-core development
+    machine."""
+    from datetime import UTC, datetime
+
+    from gateway.auth.principal import system_principal
+    from gateway.services.keys import create_key
+    from gateway.services.tenancy import create_organization, create_pixel
+    from gateway.storage import Database
+
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        now = datetime.now(UTC)
+        org = await create_organization(db, "heavy", now)
+        pixel = await create_pixel(db, org.id, "heavy", now, timezone=HEAVY_TIMEZONE)
+        key = await create_key(db, settings, system_principal(org.id), name="heavy",
+                               scopes=["analytics:read"], pixel_ids=[pixel.id], now=now)
+        await store_demo_events(db, pixel.id, days=days, end=now, target=events)
+        while await db.fold_rollups(20_000):
+            pass
+    finally:
+        await db.dispose()
+    return key.secret, pixel.id
+
+
+class Latencies:
+    """Seconds and status per request, by kind. `p(kind, 0.99)`: the 99th percentile in
+    milliseconds (nearest rank), of the answers with `status` when given."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, list[tuple[float, int]]] = {}
+
+    def add(self, kind: str, seconds: float, status: int) -> None:
+        self.answers.setdefault(kind, []).append((seconds, status))
+
+    def statuses(self, kind: str) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for _, status in self.answers.get(kind, []):
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def p(self, kind: str, q: float, status: int | None = None) -> float:
+        values = sorted(s for s, st in self.answers.get(kind, [])
+                        if status is None or st == status)
+        if not values:
+            return float("nan")
+        return values[min(len(values) - 1, max(0, round(q * len(values)) - 1))] * 1000
+
+
+async def heavy_load(url: str, key: str, pixel: str, *, clients: int, seconds: float,
+                     record: Latencies, kind: str = "heavy",
+                     body: dict[str, Any] | None = None) -> None:
+    """`clients` connections each sending `body` (HEAVY_QUERY) to POST /db-mgmt/api/query
+    back to back for `seconds`; answers go to `record` under `kind`, status 0 for a query
+    abandoned at the end (a refused query, 429,
+    is retried after a pause as a client honouring Retry-After would, capped at 1 s). The
+    queries still running at the end are abandoned: their connections are closed (the
+    gateway cancels them)."""
+    import asyncio
+
+    headers = {"x-api-key": key, "x-pixel-id": pixel, "content-type": "application/json"}
+    payload = body or HEAVY_QUERY
+
+    async def client_loop(deadline: float) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+            while time.monotonic() < deadline:
+                started = time.monotonic()
+                try:
+                    response = await client.post("/db-mgmt/api/query", json=payload,
+                                                 headers=headers)
+                except asyncio.CancelledError:
+                    record.add(kind, time.monotonic() - started, 0)  # 0: abandoned
+                    raise
+                record.add(kind, time.monotonic() - started, response.status_code)
+                if response.status_code == 429:
+                    await asyncio.sleep(min(1.0, float(response.headers.get("retry-after",
+                                                                            1))))
+
+    deadline = time.monotonic() + seconds
+    tasks = [asyncio.create_task(client_loop(deadline)) for _ in range(clients)]
+    done, running = await asyncio.wait(tasks, timeout=seconds)
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        task.result()

@@ -40,7 +40,7 @@ from gateway.errors import GatewayError
 from gateway.graphql_view import GRAPHQL_RATE_LIMIT, GatewayGraphQL, graphql_error_response
 from gateway.http_errors import ErrorDialects
 from gateway.metrics import Metrics
-from gateway.middleware import BodyLimitMiddleware
+from gateway.middleware import BodyLimitMiddleware, CancelOnDisconnect
 from gateway.observe import ObserveMiddleware, metrics_endpoint
 from gateway.openapi import OpenAPIDocument
 from gateway.pages import Pages
@@ -148,7 +148,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database(settings.database_url,
-                      busy_timeout_seconds=settings.sqlite_busy_timeout_seconds, metrics=metrics)
+                      busy_timeout_seconds=settings.sqlite_busy_timeout_seconds, metrics=metrics,
+                      heavy=settings.heavy_limits)
         await db.migrate()
         await seal_legacy_secrets(db, webhook_secrets)  # rows written before sealing
         signal = RevocationSignal.for_settings(settings)
@@ -254,6 +255,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         middleware.append(Middleware(CORSMiddleware, origins=settings.cors_origins))
     middleware.append(Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                                  respond=errors.respond))
+    # Inside the body limit: it listens for a disconnect only once the body is read.
+    middleware.append(Middleware(CancelOnDisconnect))
     return Starlette(routes=routes, middleware=middleware,
                      exception_handlers={HTTPException: errors.http_exception,
                                          GatewayError: errors.gateway_error},

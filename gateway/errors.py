@@ -28,6 +28,8 @@
         StaleVersion            STALE_VERSION        409  a write named an old version
       RateLimited               RATE_LIMITED         429
       StorageUnavailable        STORAGE_UNAVAILABLE  503  database busy or down; retry
+      QueryTimeout              QUERY_TIMEOUT        504  an analytics query ran past its
+                                                      time limit and was cancelled
 
 Codes are never renamed or reused once shipped; a new situation gets a new class. The status
 is the default; each REST surface owns a table that may map a code to its product's status.
@@ -63,6 +65,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PixelMismatch",
+    "QueryTimeout",
     "QueryTooCostly",
     "QueryTooLarge",
     "RateLimited",
@@ -315,6 +318,26 @@ class StorageUnavailable(GatewayError):
     code = "STORAGE_UNAVAILABLE"
     status = 503
     default_message = "Storage temporarily unavailable; retry"
+
+
+class QueryTimeout(GatewayError):
+    """An analytics query ran past its time limit (`GATEWAY_QUERY_TIMEOUT_SECONDS`) and was
+    cancelled, its statements stopped in the database. `timeout_seconds`: the limit, also in
+    GraphQL's `extensions.timeoutSeconds`. Retrying the same query will most likely time out
+    again: narrow it."""
+
+    code = "QUERY_TIMEOUT"
+    status = 504
+    default_message = ("The query ran past its time limit and was cancelled; narrow the date "
+                       "range, use a coarser granularity, fewer measures or a filter")
+
+    def __init__(self, message: str | None = None, *, timeout_seconds: float = 0.0) -> None:
+        self.timeout_seconds = timeout_seconds
+        super().__init__(message)
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {**super().extensions, "timeoutSeconds": self.timeout_seconds}
 
 
 def all_error_classes() -> list[type[GatewayError]]:

@@ -27,12 +27,24 @@
   unhandled error with a traceback;
 - a request without a body (no `Content-Length`, not chunked) passes straight through: there
   is nothing to count or drain.
+
+`CancelOnDisconnect` stops the work of a client that went away: a request still running
+`WATCH_AFTER_SECONDS` after it arrived, whose body the app has read (or that has none),
+listens for the client's disconnect, and on it cancels the request's task: its analytics
+statements stop in the database (gateway/storage/heavy.py) and free their slots, instead of
+running to the time limit for nobody. It sits inside `BodyLimitMiddleware` and reads the
+server's `receive` only once the body is read, so it never competes with the app (or the
+drain) for body chunks; from then on the app's own `receive` calls get what it read. Short
+requests never start a listener (one sweep a process finds the old ones). The cancellation is
+the middleware's own (`Task.uncancel`), so the server sees an app that returned without
+answering a client that is gone, and logs nothing; the middleware logs one line (info).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 
 import orjson
@@ -42,11 +54,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import GatewayError, PayloadTooLarge
 
-__all__ = ["DRAIN_FACTOR", "BodyLimitMiddleware", "plain_error_response"]
+__all__ = ["DRAIN_FACTOR", "WATCH_AFTER_SECONDS", "BodyLimitMiddleware",
+           "CancelOnDisconnect", "plain_error_response"]
 
 log = logging.getLogger("gateway.http")
 
 Respond = Callable[[Scope, GatewayError], Response]
+# A request running longer than this starts listening for its client's disconnect: long
+# enough that light requests (most answer in a millisecond) never pay for a listener task,
+# short enough that an abandoned analytics query stops almost at once.
+WATCH_AFTER_SECONDS = 0.05
 
 DRAIN_FACTOR = 4  # the drain budget, in multiples of the body limit
 
@@ -176,3 +193,140 @@ class _Body:
             log.info("stopped draining an unread request body after %.0f s (%d bytes)",
                      seconds, drained)
         self.seen += drained
+
+
+class CancelOnDisconnect:
+    """Cancel a request's work when its client disconnects (module docstring).
+
+    One sweep, every `after_seconds` while requests are in flight, starts the listeners of
+    those older than that: a request costs two dict operations, not a timer of its own.
+
+    >>> Middleware(CancelOnDisconnect)  # inside BodyLimitMiddleware
+    """
+
+    def __init__(self, app: ASGIApp, *, after_seconds: float = WATCH_AFTER_SECONDS) -> None:
+        self.app = app
+        self.after_seconds = after_seconds
+        self._active: dict[_Watch, None] = {}  # in flight, oldest first
+        self._sweep: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        task = asyncio.current_task()
+        if scope["type"] != "http" or task is None:
+            await self.app(scope, receive, send)
+            return
+        loop = task.get_loop()
+        watch = _Watch(scope, receive, send, task, loop.time())
+        self._active[watch] = None
+        if self._sweep is None or self._loop is not loop:
+            self._loop = loop
+            self._sweep = loop.call_later(self.after_seconds, self._sweep_now)
+        try:
+            await self.app(scope, watch.receive, watch.send)
+        except asyncio.CancelledError:
+            if not watch.cancelled:
+                raise
+            task.uncancel()
+            log.info("client disconnected: stopped %s %s after %.2f s", scope.get("method"),
+                     scope.get("path"), loop.time() - watch.started)
+        finally:
+            del self._active[watch]
+            watch.stop()
+            if watch.cancelled and task.cancelling():
+                # The app swallowed the cancellation and returned: it is still ours.
+                task.uncancel()
+
+    def _sweep_now(self) -> None:
+        self._sweep = None
+        if self._loop is None or not self._active:
+            return
+        cutoff = self._loop.time() - self.after_seconds
+        for watch in self._active:
+            if watch.started > cutoff:
+                break
+            watch.want()
+        self._sweep = self._loop.call_later(self.after_seconds, self._sweep_now)
+
+
+class _Watch:
+    """One request's disconnect listener: started once wanted (the timer) and once the body
+    is read; it owns the server's `receive` from then on. Built for every request, so what
+    only a listener needs is made when one starts."""
+
+    __slots__ = ("_body_read", "_done", "_gone", "_listener", "_reading", "_receive", "_send",
+                 "_task", "_unread", "_wanted", "cancelled", "started")
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send,
+                 task: asyncio.Task[object], started: float) -> None:
+        self.started = started
+        self._receive = receive
+        self._send = send
+        self._task = task
+        self._body_read = not _has_body(scope)
+        self._reading = False  # the app is inside the server's receive
+        self._wanted = False
+        self._done = False  # the response is complete, or the app has returned
+        self._listener: asyncio.Task[None] | None = None
+        self._unread: deque[Message] = deque()  # read by the listener, not yet by the app
+        self._gone: asyncio.Event | None = None
+        self.cancelled = False
+
+    def want(self) -> None:
+        if not self._wanted:
+            self._wanted = True
+            self._start()
+
+    def _start(self) -> None:
+        if (self._listener is None and self._wanted and self._body_read and not self._reading
+                and not self._done):
+            self._gone = asyncio.Event()
+            self._listener = asyncio.ensure_future(self._listen())
+
+    async def _listen(self) -> None:
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                break
+            self._unread.append(message)  # a body-less request's empty body, say
+        if self._gone is not None:  # always: made with the listener
+            self._gone.set()
+        if not self._done:  # the server also says "disconnect" once the response is sent
+            self.cancelled = True
+            self._task.cancel()
+
+    async def receive(self) -> Message:
+        if self._listener is None:
+            self._reading = True
+            try:
+                message = await self._receive()
+            finally:
+                self._reading = False
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                self._body_read = True
+            self._start()
+            return message
+        if self._unread:
+            return self._unread.popleft()
+        if self._gone is not None:  # always: made with the listener
+            await self._gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            self._done = True
+        await self._send(message)
+
+    def stop(self) -> None:
+        self._done = True
+        if self._listener is not None:
+            self._listener.cancel()
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return bool(value != b"0")
+        if name == b"transfer-encoding":
+            return True
+    return False

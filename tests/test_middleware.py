@@ -1,4 +1,5 @@
-"""Request bodies past the limit, lingering close and clients that leave mid-body (issue #10).
+"""Request bodies past the limit, lingering close and clients that leave mid-body (issue #10);
+the disconnect listener never takes the body from the app (issue #12).
 
 Through the real app: httpx over ASGITransport for the answers, and the app called as an ASGI
 callable with a scripted `receive` where the order of reads and the response matters.
@@ -7,6 +8,7 @@ callable with a scripted `receive` where the order of reads and the response mat
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -203,3 +205,48 @@ async def test_a_stalled_body_is_drained_for_a_bounded_time(
     assert 0.2 <= time.monotonic() - started < 2
     assert client.log == ["response 413", "answer", "body", "end"]
     assert "stopped draining" in caplog.text
+class _SlowClient:
+    """A client that sends its body in pieces, `gap` seconds apart (longer than
+    CancelOnDisconnect's sweep), then waits, as a server's `receive` does, until the
+    response is complete before reporting `http.disconnect`."""
+
+    def __init__(self, body: bytes, pieces: int, gap: float) -> None:
+        size = -(-len(body) // pieces)
+        self.chunks = [body[i:i + size] for i in range(0, len(body), size)]
+        self.gap = gap
+        self.log: list[str] = []
+        self.sent: list[dict[str, Any]] = []
+        self.complete = asyncio.Event()
+
+    async def receive(self) -> dict[str, Any]:
+        if not self.chunks:
+            self.log.append("wait")
+            await self.complete.wait()
+            return {"type": "http.disconnect"}
+        await asyncio.sleep(self.gap)
+        chunk = self.chunks.pop(0)
+        self.log.append("body")
+        return {"type": "http.request", "body": chunk, "more_body": bool(self.chunks)}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+        if message["type"] == "http.response.start":
+            self.log.append(f"response {message['status']}")
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            self.complete.set()
+
+
+async def test_the_disconnect_listener_waits_for_the_whole_body(app: Starlette) -> None:
+    """Rule (issue #12): CancelOnDisconnect listens for a disconnect only once the app has
+    read the body, so a slow client's body (pieces 120 ms apart, past the 50 ms after which
+    a running request is watched) reaches the app whole and in order, and the request is
+    answered, not cancelled; the listener's read comes after the last piece."""
+    body = json.dumps({"query": "{ __typename }"}).encode()
+    client = _SlowClient(body, pieces=3, gap=0.12)
+    headers = {"content-type": "application/json", "transfer-encoding": "chunked"}
+    await asyncio.wait_for(app(_scope("/graphql", headers), client.receive, client.send), 5)
+    assert client.log[:3] == ["body", "body", "body"], client.log
+    assert "response 200" in client.log
+    answer = b"".join(m.get("body", b"") for m in client.sent
+                      if m["type"] == "http.response.body")
+    assert json.loads(answer) == {"data": {"__typename": "Query"}}

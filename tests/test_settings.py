@@ -90,3 +90,29 @@ def test_client_environment() -> None:
     both = ClientEnvironment.from_environ({"GATEWAY_KEY": "k2", "KEY": "k1",
                                            "GATEWAY_PIXEL": "p2", "XDG_CONFIG_HOME": "/x"})
     assert (both.key, both.pixel, both.config_home) == ("k2", "p2", "/x")
+
+
+def test_query_limits_come_from_the_environment_and_reach_the_database() -> None:
+    """The time limit and the caps of heavy work (issue #12): read from the environment,
+    defaults documented in README, and handed to the database by the app."""
+    from gateway.storage.heavy import HeavyLimits
+
+    settings = Settings.from_environ({
+        "GATEWAY_QUERY_TIMEOUT_SECONDS": "2.5", "GATEWAY_QUERY_CONCURRENCY": "8",
+        "GATEWAY_QUERY_PIXEL_CONCURRENCY": "3", "GATEWAY_QUERY_CONNECTIONS": "2",
+        "GATEWAY_QUERY_QUEUE_SECONDS": "1", "GATEWAY_QUERY_QUEUE_DEPTH": "4"})
+    assert settings.heavy_limits == HeavyLimits(timeout_seconds=2.5, concurrency=8,
+                                                 pixel_concurrency=3, connections=2,
+                                                 queue_seconds=1.0, queue_depth=4)
+    assert Settings.from_environ({}).heavy_limits == HeavyLimits() == HeavyLimits(
+        timeout_seconds=5.0, concurrency=4, pixel_concurrency=2, connections=3,
+        queue_seconds=5.0, queue_depth=16)
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("GATEWAY_QUERY_TIMEOUT_SECONDS", "0"), ("GATEWAY_QUERY_CONCURRENCY", "0"),
+    ("GATEWAY_QUERY_PIXEL_CONCURRENCY", "0"), ("GATEWAY_QUERY_CONNECTIONS", "0"),
+    ("GATEWAY_QUERY_QUEUE_SECONDS", "-1"), ("GATEWAY_QUERY_QUEUE_DEPTH", "-1")])
+def test_query_limits_out_of_range_are_refused(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_environ({variable: value})

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.attribution import (
     DEFAULT_CONVERSION_EVENT,
@@ -38,6 +37,7 @@ from gateway.engine.fields import T, compile_filter, field_expression
 from gateway.engine.query import Filter, TimeRange
 from gateway.errors import QueryTooLarge
 from gateway.storage import Database
+from gateway.storage.heavy import HeavyConnection
 
 __all__ = ["MODELS", "AttributionQuery", "AttributionResult", "AttributionRow",
            "run_attribution", "weights"]
@@ -115,25 +115,25 @@ def weights(model: str, touches: list[tuple[int, str]], at: int, half_life_ms: f
     return dict(credit)
 
 
-async def _period(conn: AsyncConnection, q: AttributionQuery, span: TimeRange
+async def _period(conn: HeavyConnection, q: AttributionQuery, span: TimeRange
                   ) -> tuple[list[AttributionRow], dict[str, float]]:
     window = q.window_days * _DAY_MS
     conv_where = [T.pixel_id == q.pixel_id, T.name == q.conversion_event,
                   T.ts >= span.start_ms, T.ts < span.end_ms]
     if q.filters is not None:
         conv_where.append(compile_filter(q.filters))
-    conversions = (await conn.execute(
+    conversions = await conn.rows(
         select(T.anonymous_id, T.ts, T.revenue).where(and_(*conv_where))
-        .limit(q.max_rows + 1))).all()
+        .limit(q.max_rows + 1))
     dim = field_expression(q.dimension)
     visitors = select(T.anonymous_id).where(and_(*conv_where, T.anonymous_id.is_not(None)))
-    touch_rows = (await conn.execute(
+    touch_rows = await conn.rows(
         select(T.anonymous_id, func.min(T.ts), dim.label("v"))
         .where(T.pixel_id == q.pixel_id, T.ts >= span.start_ms - window, T.ts < span.end_ms,
                T.name != q.conversion_event, dim.is_not(None),
                T.anonymous_id.in_(visitors))
         .group_by(T.anonymous_id, T.session_id, "v")
-        .limit(q.max_rows + 1))).all()
+        .limit(q.max_rows + 1))
     if len(conversions) > q.max_rows or len(touch_rows) > q.max_rows:
         raise QueryTooLarge(f"Attribution over more than {q.max_rows} events; narrow the range")
     touches: dict[str, list[tuple[int, str]]] = defaultdict(list)
@@ -169,8 +169,10 @@ def _text(v: Any) -> str:
 
 async def run_attribution(db: Database, q: AttributionQuery) -> AttributionResult:
     """Attributed conversions and revenue per dimension value, for the range and the
-    optional compare range. The dimension and filter fields must be valid."""
-    async with db.engine.connect() as conn:
+    optional compare range. The dimension and filter fields must be valid. Heavy work
+    (`Database.heavy_work`): RateLimited when not admitted in time, QueryTimeout past the
+    time limit."""
+    async with db.heavy_work(q.pixel_id) as work, work.connection() as conn:
         primary, totals = await _period(conn, q, q.range)
         compare, compare_totals = ([], {}) if q.compare_range is None else await _period(
             conn, q, q.compare_range)

@@ -82,28 +82,29 @@ def _periods(first: datetime, end_ms: int, granularity: str, tz: ZoneInfo) -> li
 
 async def run_cohorts(db: Database, q: CohortQuery) -> CohortResult:
     """Cohort cells for `q`; measures must be in COHORT_MEASURES, granularity in
-    `gateway.periods.COHORT_GRANULARITIES`. Raises QueryTooLarge past `q.max_rows` events."""
+    `gateway.periods.COHORT_GRANULARITIES`. Raises QueryTooLarge past `q.max_rows` events;
+    as heavy work (`Database.heavy_work`) RateLimited and QueryTimeout."""
     tz = ZoneInfo(q.timezone)
     start_ms, end_ms = q.range.start_ms, q.range.end_ms
     base = [T.pixel_id == q.pixel_id, T.user_id.is_not(None), T.ts < end_ms]
     if q.filters is not None:
         base.append(compile_filter(q.filters))
-    async with db.engine.connect() as conn:
-        firsts = (await conn.execute(
+    async with db.heavy_work(q.pixel_id) as work, work.connection() as conn:
+        firsts = await conn.rows(
             select(T.user_id, func.min(T.ts)).where(and_(*base, T.name == "purchase"))
-            .group_by(T.user_id).limit(q.max_rows + 1))).all()
+            .group_by(T.user_id).limit(q.max_rows + 1))
         first_of = {u: int(ts) for u, ts in firsts if start_ms <= int(ts) < end_ms}
         edges = _periods(q.range.start, end_ms, q.granularity, tz)
-        events = (await conn.execute(
+        events = await conn.rows(
             select(T.user_id, T.name, T.ts, T.revenue)
             .where(and_(*base, T.name.in_(("purchase", "refund")), T.ts >= edges[0]))
-            .limit(q.max_rows + 1))).all()
+            .limit(q.max_rows + 1))
         spend_rows: Sequence[Any] = []
         if "orders.cohort_cm2" in q.measures:
-            spend_rows = (await conn.execute(
+            spend_rows = await conn.rows(
                 select(T.ts, T.spend).where(T.pixel_id == q.pixel_id, T.name == "ad_spend",
                                             T.ts >= edges[0], T.ts < end_ms)
-                .limit(q.max_rows + 1))).all()
+                .limit(q.max_rows + 1))
     if max(len(firsts), len(events), len(spend_rows)) > q.max_rows:
         raise QueryTooLarge(f"Cohorts over more than {q.max_rows} events; narrow the range")
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,7 @@ from gateway.engine.rollup_plan import (
 )
 from gateway.errors import QueryTooLarge
 from gateway.storage import Database
+from gateway.storage.heavy import HeavyWork
 from gateway.storage.rollups import Rollup
 
 if TYPE_CHECKING:
@@ -343,9 +344,22 @@ def _fill_percentiles(plan: MeasurePlan, rows: Sequence[Any], n: int, period: _P
         period.total[i] = percentile(total_vals[j], plan.parts[i].quantile)
 
 
-async def _fetch(db: Database, stmt: Select[Any]) -> Sequence[Any]:
-    async with db.engine.connect() as conn:
-        return list((await conn.execute(stmt)).all())
+async def _all(fetches: list[Coroutine[Any, Any, Sequence[Any]]]) -> list[Sequence[Any]]:
+    """Run the fetches concurrently; when one fails, the others are cancelled (their
+    statements stopped) and awaited before its error is raised, so no statement outlives
+    the query's slot and its connections (`asyncio.gather` would leave them running)."""
+    tasks: list[asyncio.Task[Sequence[Any]]] = []
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(f) for f in fetches]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None  # the first error, as `gather` raised it
+    return [t.result() for t in tasks]
+
+
+async def _fetch(work: HeavyWork, stmt: Select[Any]) -> Sequence[Any]:
+    async with work.connection() as conn:
+        return await conn.rows(stmt)
 
 
 def _measure_values(plan: MeasurePlan, parts: Values) -> dict[str, float | None]:
@@ -406,12 +420,15 @@ def _planned(db: Database, query: EngineQuery, catalog: Catalog, limits: Limits,
 async def run_query(db: Database, query: EngineQuery, *, catalog: Catalog = CATALOG,
                     limits: Limits = Limits()) -> EngineResult:
     """Run `query`. Measures, dimensions and filter fields must be valid (the service
-    validates them with field paths first); raises QueryTooLarge past `limits`.
+    validates them with field paths first); raises QueryTooLarge past `limits`, and, from
+    `Database.heavy_work` (gateway/storage/heavy.py), RateLimited when the query finds no
+    slot in time and QueryTimeout past the time limit.
 
     The statements (see the module docstring: at most `Limits.slices` + 4 per period, six
     with the default two slices; five when none reads a rollup) run concurrently, each on
-    its own pooled connection: SQLite runs each in its own thread, so a distinct-count total
-    costs no extra wall time on a multi-core machine.
+    its own pooled connection, at most `HeavyLimits.connections` at once: SQLite runs each
+    in its own thread, so a distinct-count total costs no extra wall time on a multi-core
+    machine.
     """
     started = time.perf_counter()
     # Rollups only when they hold every stored event (a few missing ones are folded first).
@@ -419,7 +436,8 @@ async def run_query(db: Database, query: EngineQuery, *, catalog: Catalog = CATA
     planned = _planned(db, query, catalog, limits, current)
     plan, plans = planned.measures, planned.periods
     jobs = [(i, st) for i, p in enumerate(plans) for st in p.statements]
-    fetched = await asyncio.gather(*(_fetch(db, st.sql) for _, st in jobs))
+    async with db.heavy_work(query.pixel_id) as work:
+        fetched = await _all([_fetch(work, st.sql) for _, st in jobs])
     results: list[dict[str, Sequence[Any]]] = [{} for _ in plans]
     for (i, st), rows in zip(jobs, fetched, strict=True):
         results[i][st.name] = rows

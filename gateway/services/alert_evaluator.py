@@ -8,7 +8,12 @@ Each pass (`evaluate_due(now)`), for every enabled alert:
    process win, so several gateway processes never evaluate or notify the same window twice.
 3. Compute the measure's period value over the window with the query engine.
    A failure is recorded (history entry ERROR, executionErrors QUERY_ERROR), the state is left
-   alone and the lease released, so the window is retried on the next pass.
+   alone and the lease released, so the window is retried on the next pass. A query past its
+   time limit (QueryTimeout) is logged and its window skipped: recorded the same way, but as
+   QUERY_TIMEOUT (ClickStack's type), with the lease kept and the window counted as done, so
+   the next pass moves on instead of spending the time limit on it again and again (the
+   next window is evaluated when it completes). Refused for want of a slot (RateLimited,
+   another query of the pixel holds them): retried next pass, like any failure.
 4. Compare: `above` breaches when value >= threshold (ClickStack's inclusive rule), `below`
    when value < threshold. No value (no data, or a ratio with a zero denominator) breaches
    nothing. New state ALERT or OK, recorded with a history entry.
@@ -41,6 +46,7 @@ import httpx
 
 from gateway.egress import EgressGuard
 from gateway.engine import EngineQuery, TimeRange, run_query
+from gateway.errors import QueryTimeout
 from gateway.periods import interval_window
 from gateway.secret_box import SealedSecretError
 from gateway.services.webhook_delivery import Delivery, deliver
@@ -133,6 +139,11 @@ class AlertEvaluator:
                 return None
         try:
             value = await self._compute(alert, start, end)
+        except QueryTimeout as exc:
+            log.warning("alert %s: the query of window %s ran past its time limit (%g s); "
+                        "window skipped", alert.id, start.isoformat(), exc.timeout_seconds)
+            await self._record_error(alert, start, end, now, exc, skip=True)
+            return None
         except Exception as exc:  # noqa: BLE001  recorded as QUERY_ERROR, retried next pass
             log.warning("alert %s: query failed: %s", alert.id, type(exc).__name__)
             await self._record_error(alert, start, end, now, exc)
@@ -171,7 +182,9 @@ class AlertEvaluator:
         return None if value is None else float(value)
 
     async def _record_error(self, alert: AlertRow, start: datetime, end: datetime,
-                            now: datetime, exc: Exception) -> None:
+                            now: datetime, exc: Exception, *, skip: bool = False) -> None:
+        """Record a failed window; `skip`: as done (lease kept, next pass moves on), else
+        released for the next pass to retry."""
         message = f"{type(exc).__name__}: {exc}"[:2000]
         async with self.db.session() as session:
             await store.insert_history(session, AlertHistoryRow(
@@ -179,10 +192,12 @@ class AlertEvaluator:
                 value=None, error=message, created_at=now))
             await store.update_alert_state(
                 session, alert.id, state=alert.state, value=alert.last_value,
-                window_end=alert.last_window_end or start,
-                errors=[{"timestamp": now.isoformat(), "type": "QUERY_ERROR",
+                window_end=end if skip else alert.last_window_end or start,
+                errors=[{"timestamp": now.isoformat(),
+                         "type": "QUERY_TIMEOUT" if skip else "QUERY_ERROR",
                          "message": message}])
-            await store.release_window(session, alert.id, start)
+            if not skip:
+                await store.release_window(session, alert.id, start)
             await session.commit()
 
     async def _notify(self, client: httpx.AsyncClient, alert: AlertRow, state: str,

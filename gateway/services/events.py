@@ -167,6 +167,5 @@ async def event_stats(db: Database, principal: Principal | None) -> EventStats:
     """How many events the request's pixel holds, per name (scope analytics:read)."""
     found = require_scope(principal, "analytics:read")
     pixel_id = require_pixel(found)
-    async with db.session() as session:
-        counts = await count_events_by_name(session, pixel_id)
+    counts = await count_events_by_name(db, pixel_id)
     return EventStats(total=sum(n for _, n in counts), by_name=counts)

@@ -5,10 +5,16 @@ block the writer and concurrent writers wait instead of failing with "database i
 Its file is created with mode 0600 before SQLite opens it (SQLite gives `-wal` and `-shm`
 the database file's mode), and existing files readable by others are narrowed to 0600
 (gateway/files.py).
+
+The pool holds what heavy work may take (`HeavyLimits.heavy_connections`) plus
+`LIGHT_CONNECTIONS` that only light work uses: analytics queries take theirs through
+`heavy_work` (gateway/storage/heavy.py), which never holds more, so a burst of heavy queries
+cannot make a light request wait for a connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,6 +34,13 @@ from sqlalchemy.ext.asyncio import (
 from gateway.files import create_private, ensure_private
 from gateway.lru import LRU
 from gateway.storage.event_writer import EventWriter, sqlite_write_lock
+from gateway.storage.heavy import (
+    LIGHT_CONNECTIONS,
+    Admission,
+    HeavyLimits,
+    HeavyWork,
+    in_process_limit,
+)
 from gateway.storage.rollups import ConnectionExecutor, RollupKeys, SqliteExecutor, fold, lag
 
 if TYPE_CHECKING:  # annotations only: storage never imports the metrics at run time
@@ -38,6 +51,11 @@ __all__ = ["Database", "alembic_config"]
 _MIGRATIONS = Path(__file__).with_name("migrations")
 # Distinct queries whose plans a database keeps: dashboards, widgets and alerts repeat a few.
 _PLAN_CACHE = 256
+# Connections a pool keeps open when idle (more are opened up to its capacity under load).
+_POOL_SIZE = {"sqlite": 5, "other": 10}
+# The capacity of a pool before heavy work was bounded (SQLAlchemy's 5 + 10 for SQLite, ours
+# for PostgreSQL); a pool is never made smaller than this.
+_MIN_CAPACITY = {"sqlite": 15, "other": 30}
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -101,16 +119,27 @@ class Database:
 
     `metrics`: where the app's metrics go (gateway/metrics.py): folds here, engine queries
     and ingestion through the services holding this database. None (the CLI): not recorded.
+    `heavy`: the bounds on analytics queries (`heavy_work`); the pool's capacity is
+    `heavy.heavy_connections` + `LIGHT_CONNECTIONS` (at least 15 on SQLite, 30 elsewhere).
     """
 
     def __init__(self, url: str, *, echo: bool = False, busy_timeout_seconds: float = 10.0,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, heavy: HeavyLimits | None = None) -> None:
         self.url = url
         self.metrics = metrics
         self.is_sqlite = url.startswith("sqlite")
+        self.heavy = heavy or HeavyLimits()
+        self.admission = Admission(self.heavy)
+        kind = "sqlite" if self.is_sqlite else "other"
+        capacity = max(_MIN_CAPACITY[kind], self.heavy.heavy_connections + LIGHT_CONNECTIONS)
+        self.pool_capacity = capacity
         options: dict[str, Any] = {"echo": echo}
+        in_memory = self.is_sqlite and make_url(url).database in (None, "", ":memory:")
+        if not in_memory:  # an in-memory SQLite database has one connection (a StaticPool)
+            options.update(pool_size=_POOL_SIZE[kind],
+                           max_overflow=capacity - _POOL_SIZE[kind])
         if not self.is_sqlite:
-            options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            options.update(pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect",
@@ -130,6 +159,28 @@ class Database:
         """A session; the caller commits. Rolled back on error, always closed."""
         async with self._sessions() as session:
             yield session
+
+    @asynccontextmanager
+    async def heavy_work(self, pixel_id: str) -> AsyncIterator[HeavyWork]:
+        """Admit one analytics query of `pixel_id` and run the body under its time limit
+        (gateway/storage/heavy.py); the body takes its connections from the HeavyWork.
+        Raises RateLimited when not admitted in time, QueryTimeout past the limit.
+
+        >>> async with db.heavy_work(pixel_id) as work:
+        ...     async with work.connection() as conn: ...
+        """
+        async with self.admission.admit(pixel_id):
+            loop = asyncio.get_running_loop()
+            work = HeavyWork(self.engine, self.heavy, sqlite=self.is_sqlite,
+                             deadline=loop.time() + self.heavy.timeout_seconds)
+            limit = asyncio.timeout(in_process_limit(self.heavy, sqlite=self.is_sqlite))
+            try:
+                async with limit:
+                    yield work
+            except TimeoutError as exc:
+                if limit.expired():
+                    raise work.timeout() from exc
+                raise
 
     async def migrate(self) -> None:
         """Upgrade the schema to the newest revision, in place (creating it when empty)."""

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from gateway.storage.models import EventRow
+
+if TYPE_CHECKING:
+    from gateway.storage.engine import Database
 
 __all__ = ["EVENT_COLUMNS", "count_events", "count_events_by_name", "insert_events"]
 
@@ -31,10 +34,13 @@ async def count_events(session: AsyncSession, pixel_id: str) -> int:
     return int(result.scalar_one())
 
 
-async def count_events_by_name(session: AsyncSession, pixel_id: str) -> list[tuple[str, int]]:
-    """(name, count) for the pixel's events, most frequent first (ties by name)."""
+async def count_events_by_name(db: Database, pixel_id: str) -> list[tuple[str, int]]:
+    """(name, count) for the pixel's events, most frequent first (ties by name). A scan of
+    all the pixel's events: heavy work, admitted and timed like any analytics query
+    (`Database.heavy_work`: RateLimited, QueryTimeout)."""
     n = func.count().label("n")
-    result = await session.execute(
-        select(col(EventRow.name), n).where(col(EventRow.pixel_id) == pixel_id)
-        .group_by(col(EventRow.name)).order_by(n.desc(), col(EventRow.name)))
-    return [(name, int(count)) for name, count in result.all()]
+    statement = (select(col(EventRow.name), n).where(col(EventRow.pixel_id) == pixel_id)
+                 .group_by(col(EventRow.name)).order_by(n.desc(), col(EventRow.name)))
+    async with db.heavy_work(pixel_id) as work, work.connection() as conn:
+        rows = await conn.rows(statement)
+    return [(name, int(count)) for name, count in rows]

@@ -8,6 +8,7 @@ the harness clock. Webhooks go to a real HTTP server on loopback.
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from gateway.services.alert_evaluator import AlertEvaluator
 from gateway.settings import Settings
 from gateway.storage import Database
 from gateway.storage.events import insert_events
+from gateway.storage.heavy import HeavyLimits
 from tests.support import Harness
 from tests.support_alerts import Receiver, valid_signature
 
@@ -249,3 +251,42 @@ async def test_query_failure_is_recorded_and_the_window_retried(harness: Harness
     assert got["executionErrors"] == []
     assert [h["state"] for h in got["history"]] == ["ALERT", "ERROR"]
     assert "OperationalError" in got["history"][1]["error"]
+
+
+async def test_a_window_whose_query_times_out_is_logged_and_skipped(
+        harness: Harness, settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """Rule (issue #12): an alert query past the time limit does not crash the pass and is
+    not retried pass after pass (each retry would spend the limit again): the window is
+    logged, recorded as ERROR with ClickStack's QUERY_TIMEOUT, and skipped; the alert keeps
+    its state and the next window is evaluated as usual. The limit here is below the
+    clock's resolution, so the query is cancelled at its first statement, every time."""
+    key = await harness.mint("alerts:write")
+    await _purchases(harness, (T0 + timedelta(minutes=1), 500),
+                     (T0 + timedelta(hours=1, minutes=1), 500))
+    async with Receiver() as receiver:
+        alert = await _alert(harness, key, receiver.url)
+        hasty = Database(settings.database_url, heavy=HeavyLimits(timeout_seconds=1e-9))
+        try:
+            evaluator = AlertEvaluator(hasty, settings)
+            with caplog.at_level(logging.WARNING, logger="gateway.alerts"):
+                assert await evaluator.evaluate_due(T0 + timedelta(hours=1, seconds=1)) == []
+            assert await evaluator.evaluate_due(T0 + timedelta(hours=1, minutes=9)) == []
+            assert hasty.engine.pool.checkedout() == 0  # type: ignore[attr-defined]  # QueuePool
+        finally:
+            await hasty.dispose()
+        [line] = [r for r in caplog.records if "time limit" in r.getMessage()]
+        assert "window skipped" in line.getMessage() and line.exc_info is None
+        auth = {"Authorization": f"Bearer {key}"}
+        shown = (await harness.client.get(f"/api/v2/alerts/{alert['id']}",
+                                          headers=auth)).json()["data"]
+        assert shown["state"] == "OK"
+        assert [e["type"] for e in shown["executionErrors"]] == ["QUERY_TIMEOUT"]
+        assert receiver.requests == []
+        # The next window, with a database under the usual limit: evaluated and notified.
+        normal = AlertEvaluator(harness.state.db, settings)
+        [next_window] = await normal.evaluate_due(T0 + timedelta(hours=2, seconds=1))
+        assert next_window.window_start == T0 + timedelta(hours=1)
+        assert (next_window.state, next_window.notified) == ("ALERT", True)
+    gql = await harness.graphql("""query($id: ID!) { alert(id: $id) {
+      history { windowStart state } } }""", {"id": alert["id"]}, key=key)
+    assert [h["state"] for h in gql["data"]["alert"]["history"]] == ["ALERT", "ERROR"]

@@ -26,7 +26,7 @@ def _render(exc: GatewayError, status: int) -> ClickStackError:
     if exc.details:
         parts = "; ".join(f"{d.key}: {d.message}" for d in exc.details)
         return {"message": f"Body validation failed: {parts}"}
-    if status >= 500:
+    if exc.code == GatewayError.code:  # unexpected: nothing of it reaches the client
         return {"message": "Something went wrong :("}
     return {"message": exc.message}
 

@@ -50,7 +50,9 @@ CODES: dict[str, tuple[str, int]] = {
 
 def _render(exc: GatewayError, status: int) -> DatabuddyError:
     code = CODES.get(exc.code, (exc.code, status))[0]
-    message = "Internal server error" if status >= 500 else exc.message
+    # Unexpected errors are masked; a GatewayError's own message (QUERY_TIMEOUT's advice,
+    # STORAGE_UNAVAILABLE's "retry") is meant for the client, whatever its status.
+    message = "Internal server error" if exc.code == GatewayError.code else exc.message
     body: DatabuddyError = {"success": False, "error": message, "code": code}
     if isinstance(exc, RateLimited):
         if exc.limit is not None and exc.remaining is not None and exc.reset is not None:

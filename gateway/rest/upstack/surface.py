@@ -2,7 +2,8 @@
 
 Error body `{"message"}`, plus `"errors": [{message, key, path}]` on 400s with field detail.
 Statuses: 400 validation, 401 missing or bad key/pixel, 403 missing scope, 404 not found
-(also another pixel's objects), 409 conflict, 413 too large, 429 rate limited.
+(also another pixel's objects), 409 conflict, 413 too large, 429 rate limited, 503 storage
+unavailable, 504 query timeout. Only unexpected errors (500) hide their message.
 
 `STATUSES` names the statuses chosen here rather than taken from the error's default:
 QUERY_TOO_COSTLY is 400 (`{"message"}` saying the estimate and the budget, which also go
@@ -42,7 +43,7 @@ def _render(exc: GatewayError, status: int) -> UpstackError:
         return {"message": "Bad Request",
                 "errors": [{"message": d.message, "key": d.key, "path": list(d.path)}
                            for d in exc.details]}
-    if status >= 500:
+    if exc.code == GatewayError.code:  # unexpected: nothing of it reaches the client
         return {"message": "Internal Server Error"}
     return {"message": exc.message}
 
