@@ -41,7 +41,7 @@ from gateway.graphql_view import GRAPHQL_RATE_LIMIT, GatewayGraphQL, graphql_err
 from gateway.http_errors import ErrorDialects
 from gateway.metrics import Metrics
 from gateway.middleware import BodyLimitMiddleware, CancelOnDisconnect
-from gateway.observe import ObserveMiddleware, metrics_endpoint
+from gateway.observe import ObserveMiddleware, flush_access_log, metrics_endpoint
 from gateway.openapi import OpenAPIDocument
 from gateway.pages import Pages
 from gateway.rate_policy import AuthFailures, RateLimits, Rates
@@ -105,6 +105,10 @@ async def _fold_rollups(db: Database, *, idle: float = 1.0, batch: int = 2_000,
             continue
         busy = db.event_writer.seconds_since_write() < 1.0
         await asyncio.sleep((loop.time() - started) * (1 - share) / share if busy else 0)
+
+
+async def _flush_access_log() -> None:
+    flush_access_log()
 
 
 def _micros(clock: Callable[[], datetime]) -> Callable[[], int]:
@@ -191,6 +195,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         audit_task = asyncio.create_task(audit.run(), name="audit-log")
         usage_task = asyncio.create_task(
             _every(settings.usage_flush_seconds, usage.flush, "lastUsedAt"), name="key-usage")
+        # Access lines are written in batches (gateway/observe.py), at most half a second late.
+        access_task = asyncio.create_task(
+            _every(0.5, _flush_access_log, "access log"), name="access-log")
         # The alert evaluator runs in every process; leases in the database keep processes
         # from evaluating the same window twice.
         evaluator = (AlertEvaluator(db, settings, egress=egress)
@@ -208,6 +215,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                 with suppress(asyncio.CancelledError):
                     await alert_task
             audit.stop()
+            access_task.cancel()
+            with suppress(asyncio.CancelledError):
+                await access_task
+            flush_access_log()
             usage_task.cancel()
             with suppress(asyncio.CancelledError):
                 await usage_task

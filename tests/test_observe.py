@@ -237,3 +237,35 @@ async def test_openmetrics_when_asked(harness: Harness) -> None:
         "/metrics", headers={"accept": "application/openmetrics-text; version=1.0.0"})
     assert response.headers["content-type"].startswith("application/openmetrics-text")
     assert response.text.rstrip().endswith("# EOF")
+
+
+def test_access_lines_are_written_in_batches() -> None:
+    """The access log's handler keeps lines in memory and writes them in one write at its
+    capacity or on flush (every half second from the lifespan, and at shutdown): no system
+    call per request. Each line is `date time,ms message`."""
+    import io
+    import logging
+
+    from gateway.observe import AccessLines
+
+    stream = io.StringIO()
+    handler = AccessLines(stream, capacity=3)
+    logger = logging.getLogger("gateway.access.batch-test")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("method=GET path=/a status=200")
+        logger.info("method=GET path=/b status=200")
+        assert stream.getvalue() == ""  # waiting for the batch
+        logger.info("method=GET path=/c status=404")  # the third fills it
+        lines = stream.getvalue().splitlines()
+        assert [line.split(" ", 2)[2] for line in lines] == [
+            "method=GET path=/a status=200", "method=GET path=/b status=200",
+            "method=GET path=/c status=404"]
+        assert all(len(line.split(" ")[1]) == len("12:00:00,000") for line in lines)
+        logger.info("method=POST path=/d status=201")
+        handler.flush()
+        assert stream.getvalue().splitlines()[-1].endswith("method=POST path=/d status=201")
+    finally:
+        logger.removeHandler(handler)
