@@ -21,7 +21,7 @@ vs what the configured GCRA admits in the elapsed time: `limit + floor(elapsed x
 limit/period)`), and /health p99 while the heavy queries run. GraphQL answers are counted by
 their first error's code (a refused field is HTTP 200).
 
-    .venv/bin/python benchmarks/soak.py [--seconds 20] [--limit 60]
+    .venv/bin/python benchmarks/soak.py [--seconds 20] [--limit 120]
 
 Needs Redis on 127.0.0.1:6379 for the two-process run (`--redis-url`); loopback only.
 """
@@ -200,7 +200,7 @@ async def _drive(url: str, t: Tenant, seconds: float) -> tuple[dict[str, Kind], 
                 "/graphql", headers=demo, json={"query": COSTLY}), pause=0.2),
             *(_loop(kinds["overlimit"], deadline, lambda: client.get(
                 "/api/v2/alerts", headers={"Authorization": f"Bearer {t.limited_key}"}))
-              for _ in range(2)),
+              for _ in range(4)),
             *(heavy_loop() for _ in range(HEAVY_AT_ONCE)),
             health_probe(),
         ]
@@ -244,8 +244,8 @@ def _report(console: Console, title: str, kinds: dict[str, Kind], heavy_window: 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="per configuration")
-    parser.add_argument("--limit", type=int, default=60,
-                        help="the over-limit key's ClickStack limit per minute (default 60)")
+    parser.add_argument("--limit", type=int, default=120,
+                        help="the over-limit key's ClickStack limit per minute (default 120)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--workers", default="1,2", help="configurations to run (default 1,2)")
     args = parser.parse_args()
