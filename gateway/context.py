@@ -46,7 +46,10 @@ if TYPE_CHECKING:
     from dataloaders import Loaders
     from gateway.metrics import Metrics
 
-__all__ = ["AppState", "Context", "Info", "ResolverInfo", "build_context"]
+# Where build_context leaves the request's Credentials in the ASGI scope.
+CREDENTIALS_KEY = "gateway.credentials"
+
+__all__ = ["CREDENTIALS_KEY", "AppState", "Context", "Info", "ResolverInfo", "build_context"]
 
 
 @dataclass
@@ -307,6 +310,8 @@ async def build_context(request: Request, response: Response | None = None) -> C
     state: AppState = request.app.state.gateway
     headers = _header_values(request)
     credentials = read_credentials(headers, request.cookies if "cookie" in headers else None)
+    # Read once: the access log (gateway/observe.py) labels the request from these.
+    request.scope[CREDENTIALS_KEY] = credentials
     client = request.scope.get("client")  # (host, port); `request.client` builds an Address
     # Positional, since keywords cost a third more on every request: the trail's (log, clock,
     # ip, user_agent, request_id) and the context's (request, response, state, credentials,

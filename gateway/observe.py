@@ -45,7 +45,13 @@ from starlette.requests import Request, cookie_parser
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.auth.authenticate import SESSION_COOKIE, credential_label, read_credentials
+from gateway.auth.authenticate import (
+    SESSION_COOKIE,
+    Credentials,
+    credential_label,
+    read_credentials,
+)
+from gateway.context import CREDENTIALS_KEY
 from gateway.errors import AuthRequired, GatewayError, InsufficientScope
 from gateway.metrics import Metrics, route_label
 from gateway.middleware import plain_error_response
@@ -64,8 +70,13 @@ _LABELS = {"bearer token": "bearer", "session cookie": "session", "": "-"}
 _BARE = re.compile(r'[^\s"=\\]+')
 
 
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:%")
+
+
 def _logfmt(value: str) -> str:
     """A logfmt value: bare when safe, else a JSON string (quotes and escapes)."""
+    if value and _SAFE.issuperset(value):  # the common case, without the expression
+        return value
     if _BARE.fullmatch(value) and value.isprintable():
         return value
     return json.dumps(value)
@@ -79,7 +90,12 @@ def _sent_path(scope: Scope) -> str:
 
 
 def _credential(scope: Scope, key_prefix: str) -> str:
-    """What the log may show of the request's credential (never the secret)."""
+    """What the log may show of the request's credential (never the secret): from the
+    Credentials `build_context` read, else (a route without a context) from the headers."""
+    read = scope.get(CREDENTIALS_KEY)
+    if isinstance(read, Credentials):
+        label = credential_label(read, key_prefix)
+        return _LABELS.get(label, label)
     found: dict[str, str] = {}
     for name, value in scope["headers"]:
         if name in _CREDENTIAL_HEADERS:
