@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from gateway.settings import Settings
 from tests.support import Clock, Harness, open_harness
+from tests.support_db import databases
 
 __all__ = ["LiveHarness", "live_harness"]
 
@@ -35,12 +36,16 @@ class LiveHarness:
 
 @contextmanager
 def live_harness(tmp_path: Path) -> Iterator[LiveHarness]:
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'fuzz.sqlite3'}",
-                        secret="fuzz-secret-" + "x" * 32, alerts_enabled=False)
-    with asyncio.Runner() as runner:
-        opened = open_harness(settings, Clock(), tenant=True)
-        h = runner.run(opened.__aenter__())
-        try:
-            yield LiveHarness(runner, h)
-        finally:
-            runner.run(opened.__aexit__(None, None, None))
+    url = databases().url(tmp_path, "fuzz.sqlite3")
+    settings = Settings(database_url=url, secret="fuzz-secret-" + "x" * 32,
+                        alerts_enabled=False)
+    try:
+        with asyncio.Runner() as runner:
+            opened = open_harness(settings, Clock(), tenant=True)
+            h = runner.run(opened.__aenter__())
+            try:
+                yield LiveHarness(runner, h)
+            finally:
+                runner.run(opened.__aexit__(None, None, None))
+    finally:
+        databases().release(url)

@@ -19,6 +19,7 @@ import httpx
 from gateway.errors import all_error_classes
 from gateway.settings import Settings
 from tests.support import Clock, Harness, open_harness
+from tests.support_db import databases
 
 __all__ = ["Raw", "assert_clickstack_4xx", "assert_graphql_4xx", "assert_upstack_4xx",
            "dumps", "leaf", "module_harness", "nested"]
@@ -28,10 +29,13 @@ CODES = {cls.code for cls in all_error_classes()}
 
 @asynccontextmanager
 async def module_harness(directory: Path) -> AsyncIterator[Harness]:
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{directory / 'gateway.sqlite3'}",
-                        secret="test-secret-" + "x" * 32)
-    async with open_harness(settings, Clock(), tenant=True) as h:
-        yield h
+    url = databases().url(directory)
+    settings = Settings(database_url=url, secret="test-secret-" + "x" * 32)
+    try:
+        async with open_harness(settings, Clock(), tenant=True) as h:
+            yield h
+    finally:
+        databases().release(url)
 
 
 class Raw:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.settings import Settings
+from tests.support_db import gateway_env, gateway_settings, stored_bytes
 
 # Slow (the fast subset skips it: -m "not slow"): every command is a fresh `python -m gateway`
 # process, about a second each.
@@ -20,14 +20,14 @@ pytestmark = pytest.mark.slow
 
 
 def gateway_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env["GATEWAY_DATABASE_URL"] = db_url
+    env = gateway_env(db_url)
     return subprocess.run([sys.executable, "-m", "gateway", *args], env=env, text=True,
                           capture_output=True, timeout=120, check=False)
 
 
-async def test_cli_key_reads_catalog_over_rest_and_graphql(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
+async def test_cli_key_reads_catalog_over_rest_and_graphql(
+        new_database: Callable[..., str]) -> None:
+    url = new_database("cli.sqlite3")
     pixel = json.loads(gateway_cli(url, "pixels", "create", "--name", "shop", "--json").stdout)
     made = gateway_cli(url, "keys", "create", "--name", "ci", "--scope", "events:write",
                        "--pixel", pixel["id"], "--json")
@@ -37,9 +37,9 @@ async def test_cli_key_reads_catalog_over_rest_and_graphql(tmp_path: Path) -> No
     assert key["scopes"] == ["events:write"] and key["pixel_ids"] == [pixel["id"]]
     assert key["key"].startswith("upstack_")
     # The secret itself is stored nowhere in the database file.
-    assert key["key"].encode() not in (tmp_path / "cli.sqlite3").read_bytes()
+    assert key["key"].encode() not in await stored_bytes(url)
 
-    app = create_app(Settings(database_url=url))  # secret read from the file the CLI made
+    app = create_app(gateway_settings(url))  # SQLite: the secret from the file the CLI made
     async with app.router.lifespan_context(app), \
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                               base_url="http://t") as client:
@@ -51,8 +51,8 @@ async def test_cli_key_reads_catalog_over_rest_and_graphql(tmp_path: Path) -> No
             assert len(gql.json()["data"]["measures"]) == len(rest.json()["measures"])
 
 
-def test_cli_reports_bad_input(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
+def test_cli_reports_bad_input(new_database: Callable[..., str]) -> None:
+    url = new_database("cli.sqlite3")
     result = gateway_cli(url, "keys", "create", "--name", "x", "--scope", "root:everything")
     assert result.returncode == 2
     assert "unknown scope 'root:everything'" in result.stderr
@@ -64,9 +64,10 @@ def test_cli_schema_prints_sdl(tmp_path: Path) -> None:
     assert result.stdout == (root / "schema.graphql").read_text()
 
 
-def test_demo_seeds_once_and_mints_a_working_key_each_time(tmp_path: Path) -> None:
+def test_demo_seeds_once_and_mints_a_working_key_each_time(
+        new_database: Callable[..., str]) -> None:
     """Starting again keeps the data: the second run adds no events, only a new key."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}"
+    url = new_database("demo.sqlite3")
     first = json.loads(gateway_cli(url, "demo", "--days", "2", "--json").stdout)
     second = json.loads(gateway_cli(url, "demo", "--days", "2", "--json").stdout)
     assert first["created"] is True and first["events"] > 100
@@ -77,7 +78,8 @@ def test_demo_seeds_once_and_mints_a_working_key_each_time(tmp_path: Path) -> No
     assert all(first["key"] not in json.dumps(k) for k in listed)
 
 
-async def test_cli_rollups_folds_the_backlog(tmp_path: Path) -> None:
+@pytest.mark.sqlite_only("rollups are SQLite-only until issue #16 builds them on PostgreSQL")
+async def test_cli_rollups_folds_the_backlog(new_database: Callable[..., str]) -> None:
     """`gateway rollups` folds events stored without folding (an import, an upgrade), after
     which the engine reads rollups and answers as raw events do."""
     from datetime import UTC, datetime
@@ -88,7 +90,7 @@ async def test_cli_rollups_folds_the_backlog(tmp_path: Path) -> None:
     from gateway.storage import Database
     from gateway.storage.events import insert_events
 
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
+    url = new_database("cli.sqlite3")
     now = datetime(2026, 11, 20, tzinfo=UTC)
     db = Database(url)
     await db.migrate()

@@ -15,9 +15,9 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Self
 
 import httpx
@@ -44,9 +44,9 @@ LOOPBACK_ONLY = EgressPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8")
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(new_database: Callable[..., str]) -> Settings:
     """Private targets NOT allowed (the default); fast retries and timeouts."""
-    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.sqlite3'}",
+    return Settings(database_url=new_database(),
                     secret="test-secret-" + "x" * 32, alerts_enabled=False,
                     webhook_backoff_seconds=0.01, webhook_timeout_seconds=0.3)
 

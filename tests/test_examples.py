@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.support_db import databases, gateway_env
 
 ROOT = Path(__file__).resolve().parent.parent
 # Slow (the fast subset skips it): a `gateway demo` process, a live server, client processes.
@@ -27,16 +28,16 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    db = tmp_path_factory.mktemp("live") / "live.sqlite3"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env["GATEWAY_DATABASE_URL"] = f"sqlite+aiosqlite:///{db}"
+    directory = tmp_path_factory.mktemp("live")
+    db_url = databases().url(directory, "live.sqlite3", migrated=False)
+    env = gateway_env(db_url)
     demo = subprocess.run([sys.executable, "-m", "gateway", "demo", "--days", "3", "--json"],
                           env=env, capture_output=True, text=True, timeout=120,
                           check=False)
     assert demo.returncode == 0, demo.stderr
     seeded = json.loads(demo.stdout)
     port = _free_port()
-    log = (db.parent / "serve.log").open("wb")
+    log = (directory / "serve.log").open("wb")
     server = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port)],
                               env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -48,13 +49,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             except httpx.TransportError:
                 time.sleep(0.1)
         else:
-            pytest.fail("gateway serve did not come up: " + (db.parent / "serve.log").read_text())
+            pytest.fail("gateway serve did not come up: " + (directory / "serve.log").read_text())
         yield {**env, "GATEWAY_URL": url, "UPSTACK_API_KEY": seeded["key"],
                "UPSTACK_PIXEL_ID": seeded["pixel_id"]}
     finally:
         server.terminate()
         server.wait(timeout=10)
         log.close()
+        databases().release(db_url)
 
 
 def test_python_client(live: dict[str, str]) -> None:

@@ -19,6 +19,9 @@ from gateway.files import write_private_once
 from gateway.settings import Settings
 from tests.support import Clock, Harness
 
+pytestmark = pytest.mark.sqlite_only("the modes of the SQLite database file and the files "
+                                     "beside it")
+
 
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)

@@ -7,8 +7,8 @@ query, a widget's data and an alert's window all answer what that module says.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -56,9 +56,9 @@ ZONES = ("UTC", "Pacific/Auckland")
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(new_database: Callable[..., str]) -> Settings:
     """No background evaluator: the alert test drives one pass itself."""
-    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.sqlite3'}",
+    return Settings(database_url=new_database(),
                     secret="test-secret-" + "x" * 32, alerts_enabled=False)
 
 

@@ -19,6 +19,7 @@ bounded fetch), reduced in Python.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,22 +143,27 @@ async def _period(conn: AsyncConnection, q: AttributionQuery, span: TimeRange
     for lst in touches.values():
         lst.sort()
     half_life = q.half_life_days * _DAY_MS
-    conv_credit: dict[str | None, float] = defaultdict(float)
-    rev_credit: dict[str | None, float] = defaultdict(float)
-    total_rev = 0.0
+    # Credits are summed with fsum (exact, then rounded once): conversions come in whatever
+    # order the database returns them, and running float sums would depend on it.
+    conv_parts: dict[str | None, list[float]] = defaultdict(list)
+    rev_parts: dict[str | None, list[float]] = defaultdict(list)
+    revenues: list[float] = []
     for anon, raw_ts, raw_revenue in conversions:
         ts = int(raw_ts)
         revenue = float(raw_revenue or 0.0)
-        total_rev += revenue
+        revenues.append(revenue)
         mine = [t for t in touches.get(anon, []) if ts - window <= t[0] <= ts]
         credit: dict[str | None, float] = {None: 1.0}
         if mine:
             credit = weights(q.model, mine, ts, half_life)
         for v, w in credit.items():
-            conv_credit[v] += w
-            rev_credit[v] += w * revenue
+            conv_parts[v].append(w)
+            rev_parts[v].append(w * revenue)
     n = len(conversions)
-    rows = [AttributionRow(v, conv_credit[v], rev_credit[v], 100.0 * conv_credit[v] / n)
+    total_rev = math.fsum(revenues)
+    conv_credit = {v: math.fsum(ws) for v, ws in conv_parts.items()}
+    rows = [AttributionRow(v, conv_credit[v], math.fsum(rev_parts[v]),
+                           100.0 * conv_credit[v] / n)
             for v in conv_credit]
     rows.sort(key=lambda r: (-r.conversions, -r.revenue, r.value is None, r.value or ""))
     return rows, {"conversions": float(n), "revenue": total_rev}

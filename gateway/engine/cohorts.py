@@ -21,6 +21,7 @@ Three bounded fetches (orders + refunds, first purchases, ad spend), reduced in 
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -116,14 +117,17 @@ async def run_cohorts(db: Database, q: CohortQuery) -> CohortResult:
     size: dict[int, int] = defaultdict(int)
     for c in cohort_of.values():
         size[c] += 1
-    spend: dict[int, float] = defaultdict(float)
+    # Amounts are summed with fsum (exact, then rounded once): the rows come in whatever
+    # order the database returns them, and a running float sum would depend on it.
+    spend_amounts: dict[int, list[float]] = defaultdict(list)
     for ts, amount in spend_rows:
-        spend[period_of(int(ts))] += float(amount or 0.0)
+        spend_amounts[period_of(int(ts))].append(float(amount or 0.0))
+    spend = defaultdict(float, {c: math.fsum(a) for c, a in spend_amounts.items()})
     last = len(edges) - 2  # the period holding the range's last instant
     # (cohort, period) -> revenue, orders, refunds, active customers
-    revenue: dict[tuple[int, int], float] = defaultdict(float)
+    revenue_amounts: dict[tuple[int, int], list[float]] = defaultdict(list)
     orders: dict[tuple[int, int], int] = defaultdict(int)
-    refunds: dict[tuple[int, int], float] = defaultdict(float)
+    refund_amounts: dict[tuple[int, int], list[float]] = defaultdict(list)
     active: dict[tuple[int, int], set[str]] = defaultdict(set)
     for user, name, ts, amount in events:
         joined = cohort_of.get(user)
@@ -131,11 +135,13 @@ async def run_cohorts(db: Database, q: CohortQuery) -> CohortResult:
             continue
         c, p = joined, period_of(int(ts))
         if name == "purchase":
-            revenue[(c, p)] += float(amount or 0.0)
+            revenue_amounts[(c, p)].append(float(amount or 0.0))
             orders[(c, p)] += 1
             active[(c, p)].add(user)
         else:
-            refunds[(c, p)] += float(amount or 0.0)
+            refund_amounts[(c, p)].append(float(amount or 0.0))
+    revenue = defaultdict(float, {k: math.fsum(a) for k, a in revenue_amounts.items()})
+    refunds = defaultdict(float, {k: math.fsum(a) for k, a in refund_amounts.items()})
     cells: list[CohortCell] = []
     for c in sorted(size):
         n = size[c]

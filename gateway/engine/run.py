@@ -121,7 +121,7 @@ def _aligned(plan: MeasurePlan, parts: Sequence[int], rows: Sequence[Any], n: in
     for row in rows:
         values: Values = [None] * len(plan.parts)
         for j, i in enumerate(parts):
-            values[i] = row[n + j]
+            values[i] = plan.parts[i].settle(row[n + j])
         out[tuple(_dim_value(v) for v in row[:n])] = values
     return out
 

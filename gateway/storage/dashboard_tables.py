@@ -62,7 +62,9 @@ class WebhookRow(SQLModel, table=True):
     name: str = Field(max_length=200)
     service: str = Field(default="generic", max_length=32)
     url: str = Field(max_length=2048)
-    description: str | None = Field(default=None, max_length=2000)
+    # ClickStack's WebhookInput.description maxLength (gateway/services/webhooks.py); the
+    # column was 2000 until migration 0010, which SQLite never enforced and PostgreSQL did.
+    description: str | None = Field(default=None, max_length=2048)
     secret: str | None = Field(default=None, max_length=256)
     # "v1:" + base64(nonce + ciphertext + tag); longer than the clear text it replaces.
     sealed_secret: str | None = Field(default=None, max_length=2048)

@@ -31,6 +31,7 @@ neighbours; the failing call gets the exception.
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -80,6 +81,12 @@ class WriteOutcome:
     rejected: Mapping[int, str] = field(default_factory=dict)
 
 
+# PostgreSQL's SQLSTATEs about a row's values: data exceptions (22: out of range, too long,
+# invalid text), integrity violations (23) and an error raised by a trigger or function
+# (P0001, RAISE EXCEPTION: SQLite's RAISE(ABORT) counterpart).
+_ROW_SQLSTATE = re.compile(r"^(22|23)...$|^P0001$")
+
+
 def _is_row_error(exc: BaseException) -> bool:
     """True when the database refused a value of the row rather than the write itself:
     constraint violations (CHECK, NOT NULL, foreign key, a unique index other than the
@@ -88,6 +95,8 @@ def _is_row_error(exc: BaseException) -> bool:
     (those stay StorageError: retry)."""
     if isinstance(exc, sa_exc.DBAPIError):  # the portable path wraps the driver's error
         if isinstance(exc, sa_exc.IntegrityError | sa_exc.DataError):
+            return True
+        if _ROW_SQLSTATE.match(str(getattr(exc.orig, "sqlstate", "") or "")):
             return True
         return exc.orig is not None and _is_row_error(exc.orig)
     if isinstance(exc, sa_exc.StatementError) and exc.orig is not None:
@@ -104,6 +113,10 @@ def _describe(exc: BaseException) -> str:
     """The driver's reason, first line only: SQLAlchemy's own text carries the statement
     and its parameters (event values), and PostgreSQL's DETAIL line quotes the key."""
     orig = getattr(exc, "orig", None) or exc
+    # SQLAlchemy's asyncpg adapter re-raises the driver's error as a generic `Error`; the
+    # driver's own class (RaiseError, DataError, …) says more.
+    if type(orig).__module__.startswith("sqlalchemy") and orig.__cause__ is not None:
+        orig = orig.__cause__
     first = str(orig).splitlines()[0] if str(orig) else ""
     return f"{type(orig).__name__}: {first}"[:300]
 

@@ -12,10 +12,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from gateway.storage.types import UTCDateTime
+
+# Ids of tables that grow with traffic (events, audit entries): 64-bit on PostgreSQL, where
+# INTEGER stops at 2^31. SQLite keeps INTEGER: only `INTEGER PRIMARY KEY` is its 64-bit rowid.
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
 
 __all__ = ["ApiKeyRow", "AuditRow", "EventRow", "OrganizationRow", "PixelRow", "SessionRow",
            "UserRow", "metadata", "new_id"]
@@ -85,7 +89,7 @@ class EventRow(SQLModel, table=True):
               "anonymous_id", "revenue"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, sa_column=Column(BIG_ID, primary_key=True))
     pixel_id: str = Field(foreign_key="pixel.id", max_length=36)
     # Client-supplied idempotency id; NULLs never collide.
     event_id: str | None = Field(default=None, max_length=128)
@@ -113,8 +117,9 @@ class EventRow(SQLModel, table=True):
     platform: str | None = Field(default=None, max_length=32)
     campaign: str | None = Field(default=None, max_length=256)
     spend: float | None = None
-    impressions: int | None = None
-    clicks: int | None = None
+    # Whole numbers up to 2^53 - 1 (gateway/services/event_rules.py): 64-bit columns.
+    impressions: int | None = Field(default=None, sa_column=Column(BigInteger))
+    clicks: int | None = Field(default=None, sa_column=Column(BigInteger))
     properties: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
@@ -157,7 +162,7 @@ class AuditRow(SQLModel, table=True):
         Index("ix_audit_log_org_at", "organization_id", "at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, sa_column=Column(BIG_ID, primary_key=True))
     at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     # None for failures that name no organization (an unknown key).
     organization_id: str | None = Field(default=None, max_length=36)

@@ -73,6 +73,8 @@ async def test_cli_revocation_reaches_a_running_app(harness: Harness, settings: 
     assert refused["errors"][0]["extensions"]["code"] == "INVALID_API_KEY"
 
 
+@pytest.mark.sqlite_only("the key cache is off on PostgreSQL until revocations reach "
+                         "every process (issue #16)")
 async def test_cache_hits_do_not_read_the_database_until_the_signal_moves(
         harness: Harness, settings: Settings) -> None:
     """The cache is real: a hit answers without the row; a bump empties it."""

@@ -4,16 +4,15 @@ against a real database file, checked through the real app."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.settings import Settings
+from tests.support_db import gateway_env, gateway_settings, stored_bytes
 from tests.test_cli import gateway_cli
 
 # Slow (the fast subset skips it: -m "not slow"): every command is a fresh `python -m gateway`
@@ -31,16 +30,15 @@ def _json(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
 
 def _create_user_from_stdin(url: str, email: str, role: str,
                             *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env["GATEWAY_DATABASE_URL"] = url
+    env = gateway_env(url)
     return subprocess.run(
         [sys.executable, "-m", "gateway", "users", "create", "--email", email, "--role", role,
          *extra, "--json"], input=PASSWORD + "\n", env=env, text=True, capture_output=True,
         timeout=120, check=False)
 
 
-async def test_key_lifecycle_from_the_cli(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
+async def test_key_lifecycle_from_the_cli(new_database: Callable[..., str]) -> None:
+    url = new_database("cli.sqlite3")
     made = _json(gateway_cli(url, "keys", "create", "--name", "ci", "--scope", "read:data",
                              "--json"))
     key_id, secret = str(made["id"]), str(made["key"])
@@ -56,7 +54,7 @@ async def test_key_lifecycle_from_the_cli(tmp_path: Path) -> None:
     new_secret = str(rotated["key"])
     assert rotated["id"] == key_id and new_secret != secret
 
-    app = create_app(Settings(database_url=url))
+    app = create_app(gateway_settings(url))
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         old = await client.get("/accounts/api/api-keys", headers={"x-api-key": secret})
@@ -75,15 +73,16 @@ async def test_key_lifecycle_from_the_cli(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "no API key" in missing.stderr
 
 
-async def test_users_create_reads_the_password_from_stdin(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
+async def test_users_create_reads_the_password_from_stdin(
+        new_database: Callable[..., str]) -> None:
+    url = new_database("cli.sqlite3")
     user = _json(_create_user_from_stdin(url, "Ops@Example.com", "admin"))
     assert user["email"] == "ops@example.com" and user["role"] == "admin"
-    assert PASSWORD.encode() not in (tmp_path / "cli.sqlite3").read_bytes()
+    assert PASSWORD.encode() not in await stored_bytes(url)
     listed = json.loads(gateway_cli(url, "users", "list", "--json").stdout)
     assert [u["email"] for u in listed] == ["ops@example.com"]
 
-    app = create_app(Settings(database_url=url))
+    app = create_app(gateway_settings(url))
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         login = await client.post("/accounts/api/auth/login",
@@ -96,10 +95,11 @@ async def test_users_create_reads_the_password_from_stdin(tmp_path: Path) -> Non
         assert actions == ["user.login", "user.create"]  # the CLI's action is audited too
 
 
-async def test_users_create_with_pixels_confines_the_user(tmp_path: Path) -> None:
+async def test_users_create_with_pixels_confines_the_user(
+        new_database: Callable[..., str]) -> None:
     """Issue #10: `gateway users create --pixel ID` makes a user whose sessions reach only
     that pixel; an unknown pixel is refused."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
+    url = new_database("cli.sqlite3")
     first = _json(gateway_cli(url, "pixels", "create", "--name", "one", "--json"))
     _json(gateway_cli(url, "pixels", "create", "--name", "two", "--json"))
     user = _json(_create_user_from_stdin(url, "one@example.com", "admin",
@@ -110,7 +110,7 @@ async def test_users_create_with_pixels_confines_the_user(tmp_path: Path) -> Non
     unknown = _create_user_from_stdin(url, "x@example.com", "viewer", "--pixel", "nope")
     assert unknown.returncode == 2 and "not found" in unknown.stderr
 
-    app = create_app(Settings(database_url=url))
+    app = create_app(gateway_settings(url))
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         login = await client.post("/accounts/api/auth/login",

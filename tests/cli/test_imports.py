@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.settings import Settings
+from gateway.storage import Database
+from tests.support_db import add_poison_trigger, gateway_settings
 from tests.test_cli import gateway_cli
 
 # Slow (the fast subset skips it: -m "not slow"): every command is a fresh `python -m gateway`
@@ -47,8 +49,9 @@ def run_import(url: str, *args: str) -> dict[str, object]:
     return report
 
 
-async def test_import_events_and_spend_then_rerun_is_idempotent(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'imp.sqlite3'}"
+async def test_import_events_and_spend_then_rerun_is_idempotent(
+        tmp_path: Path, new_database: Callable[..., str]) -> None:
+    url = new_database("imp.sqlite3")
     pixel = json.loads(gateway_cli(url, "pixels", "create", "--name", "shop", "--json").stdout)
     (tmp_path / "e.jsonl").write_text(JSONL)
     (tmp_path / "e.csv").write_text(CSV)
@@ -75,7 +78,7 @@ async def test_import_events_and_spend_then_rerun_is_idempotent(tmp_path: Path) 
     # What was imported is what the API reads.
     key = json.loads(gateway_cli(url, "keys", "create", "--name", "r", "--scope",
                                  "analytics:read", "--json").stdout)["key"]
-    app = create_app(Settings(database_url=url))
+    app = create_app(gateway_settings(url))
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         response = await client.post(
@@ -87,8 +90,9 @@ async def test_import_events_and_spend_then_rerun_is_idempotent(tmp_path: Path) 
         "purchase": 2, "page_view": 2, "ad_spend": 3, "signup": 1}
 
 
-def test_import_reports_unknown_columns_and_missing_pixel(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'imp.sqlite3'}"
+def test_import_reports_unknown_columns_and_missing_pixel(
+        tmp_path: Path, new_database: Callable[..., str]) -> None:
+    url = new_database("imp.sqlite3")
     (tmp_path / "bad.csv").write_text("name,utm_soruce\nx,y\n")
     no_pixel = gateway_cli(url, "import", "events", str(tmp_path / "bad.csv"))
     assert no_pixel.returncode == 2 and "no pixel yet" in no_pixel.stderr
@@ -101,18 +105,18 @@ def test_import_reports_unknown_columns_and_missing_pixel(tmp_path: Path) -> Non
     assert unknown.returncode == 2 and "utm_soruce" in unknown.stderr
 
 
-def test_a_row_the_database_refuses_is_one_bad_row(tmp_path: Path) -> None:
+async def test_a_row_the_database_refuses_is_one_bad_row(
+        tmp_path: Path, new_database: Callable[..., str]) -> None:
     """Rule (issue #10): through `gateway import` too, a row the database refuses (a trigger
-    made in the file, the outside edge) is reported by its line; the other rows are stored
+    made in the database, the outside edge) is reported by its line; the other rows are stored
     instead of the whole batch failing."""
-    import sqlite3
-
-    path = tmp_path / "poison.sqlite3"
-    url = f"sqlite+aiosqlite:///{path}"
+    url = new_database("poison.sqlite3")
     gateway_cli(url, "pixels", "create", "--name", "shop", "--json")
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TRIGGER poison BEFORE INSERT ON event WHEN NEW.campaign = "
-                     "'poison' BEGIN SELECT RAISE(ABORT, 'poison row'); END")
+    db = Database(url)
+    try:
+        await add_poison_trigger(db)
+    finally:
+        await db.dispose()
     lines = [json.dumps({"name": "signup", "anonymous_id": f"a{i}", "event_id": f"s{i}",
                          **({"campaign": "poison"} if i == 2 else {})}) for i in range(5)]
     (tmp_path / "p.jsonl").write_text("\n".join(lines) + "\n")

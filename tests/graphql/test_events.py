@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.support import Harness, assert_graphql_error
+from tests.support_db import add_poison_trigger
 from tests.support_events import count_events, page_view, purchase
 
 TRACK = """
@@ -108,15 +109,10 @@ async def test_out_of_range_values_in_the_document_are_field_errors(harness: Har
         ["events", "1", "timestamp"], ["events", "2", "timestamp"], ["events", "3", "revenue"]]
 
 
-async def test_a_row_the_database_refuses_is_rejected_alone(harness: Harness,
-                                                            settings: Any) -> None:
+async def test_a_row_the_database_refuses_is_rejected_alone(harness: Harness) -> None:
     """Rule (issue #10): same isolation as REST (one service): the refused event is an
     error at ["events", "<i>"], the others are stored."""
-    import sqlite3
-
-    with sqlite3.connect(settings.database_url.removeprefix("sqlite+aiosqlite:///")) as conn:
-        conn.execute("CREATE TRIGGER poison BEFORE INSERT ON event WHEN NEW.campaign = "
-                     "'poison' BEGIN SELECT RAISE(ABORT, 'poison row'); END")
+    await add_poison_trigger(harness.state.db)
     key = await harness.mint("events:write")
     events = [gql_event(page_view(i)) for i in range(3)]
     events.insert(1, gql_event(page_view(9, campaign="poison")))

@@ -13,6 +13,7 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from tests.support import Clock, Harness, assert_upstack_error, open_harness
 from tests.support_alerts import Dns
+from tests.support_db import add_poison_trigger
 from tests.support_events import TRACK, count_events, page_view, post_events, purchase
 
 
@@ -230,22 +231,12 @@ def _db_path(settings: Settings) -> str:
     return settings.database_url.removeprefix("sqlite+aiosqlite:///")
 
 
-def _poison_trigger(settings: Settings) -> None:
-    """A rule the application does not know, made in the database itself (the real outside
-    edge): a row the validator accepts and the database refuses."""
-    import sqlite3
-
-    with sqlite3.connect(_db_path(settings)) as conn:
-        conn.execute("CREATE TRIGGER poison BEFORE INSERT ON event WHEN NEW.campaign = "
-                     "'poison' BEGIN SELECT RAISE(ABORT, 'poison row'); END")
-
-
 async def test_a_row_the_database_refuses_is_rejected_alone_and_logged(
-        harness: Harness, settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     """Rule (issue #10): one bad event is one rejected event. Ten valid events plus one the
     database refuses: 200, the ten stored, the one reported at events.10, the refusal logged
     (index, pixel, reason) without the event's values."""
-    _poison_trigger(settings)
+    await add_poison_trigger(harness.state.db)
     key = await harness.mint("events:write")
     secret_ish = "user-4242-private"
     events = [page_view(i) for i in range(10)]
@@ -266,15 +257,17 @@ async def test_a_row_the_database_refuses_is_rejected_alone_and_logged(
     assert (again["accepted"], again["duplicates"], again["rejected"]) == (0, 10, 1)
 
 
-async def test_only_refused_rows_is_400(harness: Harness, settings: Settings) -> None:
+async def test_only_refused_rows_is_400(harness: Harness) -> None:
     """Nothing usable, whether the validator or the database said so: 400 with each event."""
-    _poison_trigger(settings)
+    await add_poison_trigger(harness.state.db)
     key = await harness.mint("events:write")
     response = await post_events(harness, key, [page_view(i, campaign="poison")
                                                 for i in range(2)])
     assert_upstack_error(response, 400, fields=["events.0", "events.1"])
 
 
+@pytest.mark.sqlite_only("SQLite's write lock and busy timeout; a PostgreSQL writer waits for "
+                         "row locks only, bounded by the statement time limit")
 async def test_a_locked_database_is_503_and_logged(
         settings: Settings, clock: Clock, dns: Dns, caplog: pytest.LogCaptureFixture) -> None:
     """Rule (issue #10): 503 STORAGE_UNAVAILABLE only when the database cannot take the write

@@ -8,8 +8,8 @@ the harness clock. Webhooks go to a real HTTP server on loopback.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,12 +27,12 @@ SECRET = "whsec-test-0123456789"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(new_database: Callable[..., str]) -> Settings:
     """Fast retries, and no background loop: these tests drive `evaluate_due` themselves
     (test_alert_evaluator_loop.py covers the loop). The receiver listens on loopback, so
     private targets are allowed, as an operator with an on-premise receiver would
     (tests/test_egress.py covers the guard with the setting off, issue #10)."""
-    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.sqlite3'}",
+    return Settings(database_url=new_database(),
                     secret="test-secret-" + "x" * 32, webhook_backoff_seconds=0.01,
                     alerts_enabled=False, webhook_allow_private=True)
 
@@ -248,4 +248,6 @@ async def test_query_failure_is_recorded_and_the_window_retried(harness: Harness
     got = gql["data"]["alert"]
     assert got["executionErrors"] == []
     assert [h["state"] for h in got["history"]] == ["ALERT", "ERROR"]
-    assert "OperationalError" in got["history"][1]["error"]
+    # the driver's class: a missing table is SQLite's OperationalError, PostgreSQL's
+    # ProgrammingError (UndefinedTable)
+    assert got["history"][1]["error"].split(":")[0] in ("OperationalError", "ProgrammingError")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +15,8 @@ from tests.support_alerts import Receiver, valid_signature
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.sqlite3'}",
+def settings(new_database: Callable[..., str]) -> Settings:
+    return Settings(database_url=new_database(),
                     secret="test-secret-" + "x" * 32, webhook_backoff_seconds=0.01,
                     alert_tick_seconds=0.05,
                     webhook_allow_private=True)  # the receiver is on loopback (issue #10)

@@ -6,9 +6,9 @@ replaced by an unsigned delivery."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from gateway.settings import Settings
 from gateway.storage.events import insert_events
 from tests.support import Clock, Harness, open_harness
 from tests.support_alerts import Dns, Receiver, valid_signature
+from tests.support_db import stored_bytes
 
 T0 = datetime(2026, 11, 20, 11, 0, tzinfo=UTC)
 DUE = T0 + timedelta(hours=1, seconds=1)
@@ -29,23 +30,15 @@ LEGACY = "legacy-clear-secret-42"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(new_database: Callable[..., str]) -> Settings:
     """The receiver is on loopback: private targets allowed, as for an on-premise one."""
-    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.sqlite3'}",
+    return Settings(database_url=new_database(),
                     secret="test-secret-" + "x" * 32, alerts_enabled=False,
                     webhook_backoff_seconds=0.01, webhook_allow_private=True)
 
 
 def _auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
-
-
-def _file_bytes(settings: Settings) -> bytes:
-    """The database file and its WAL, as a copy of them would hold."""
-    path = settings.sqlite_path
-    assert path is not None
-    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal"))
-                    if p.exists())
 
 
 async def _stored(h: Harness) -> list[tuple[Any, ...]]:
@@ -83,7 +76,7 @@ async def test_secret_is_sealed_in_the_file_and_still_signs(harness: Harness) ->
         hook_id = await _firing_alert(harness, key, receiver.url, SECRET)
         [(row_id, clear, sealed)] = await _stored(harness)
         assert row_id == hook_id and clear is None and sealed.startswith("v1:")
-        assert SECRET.encode() not in _file_bytes(harness.state.settings)
+        assert SECRET.encode() not in await stored_bytes(harness.state.settings.database_url)
         evaluator = AlertEvaluator(harness.state.db, harness.state.settings)
         [result] = await evaluator.evaluate_due(DUE)
         assert result.delivery is not None and result.delivery.ok
@@ -98,7 +91,7 @@ async def test_secret_is_sealed_in_the_file_and_still_signs(harness: Harness) ->
         assert "whsec-" not in shown and "v1:" not in shown
     assert {f["name"] for f in fields["data"]["__type"]["fields"]} == {
         "id", "name", "service", "url", "description", "hasSecret", "createdAt", "updatedAt"}
-    assert b"whsec-rotated-987654" not in _file_bytes(harness.state.settings)
+    assert b"whsec-rotated-987654" not in await stored_bytes(harness.state.settings.database_url)
 
 
 async def test_clear_text_rows_are_sealed_on_start(harness: Harness, settings: Settings,
@@ -111,7 +104,7 @@ async def test_clear_text_rows_are_sealed_on_start(harness: Harness, settings: S
         async with harness.state.db.engine.begin() as conn:  # what an older version stored
             await conn.execute(text("UPDATE webhook SET secret = :s, sealed_secret = NULL"),
                                {"s": LEGACY})
-        assert LEGACY.encode() in _file_bytes(settings)
+        assert LEGACY.encode() in await stored_bytes(settings.database_url)
         evaluator = AlertEvaluator(harness.state.db, settings)
         [result] = await evaluator.evaluate_due(DUE)
         assert result.delivery is not None and result.delivery.ok
@@ -120,7 +113,7 @@ async def test_clear_text_rows_are_sealed_on_start(harness: Harness, settings: S
         async with open_harness(settings, clock, resolver=dns) as restarted:
             [(row_id, clear, sealed)] = await _stored(restarted)
             assert row_id == hook_id and clear is None and sealed.startswith("v1:")
-            assert LEGACY.encode() not in _file_bytes(settings)
+            assert LEGACY.encode() not in await stored_bytes(settings.database_url)
             hooks = await restarted.client.get("/api/v2/webhooks", headers=_auth(key))
             assert hooks.json()["data"][0]["hasSecret"] is True
             # The next state change (ALERT -> OK) is signed with the same secret.

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,14 +14,21 @@ from gateway.services.tenancy import create_organization, create_pixel
 from gateway.storage import Database
 from gateway.storage.event_writer import EventWriter, StorageError
 from gateway.storage.events import EVENT_COLUMNS, count_events
+from tests.support_db import add_poison_trigger
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'w.sqlite3'}")
-    await database.migrate()
+async def db(new_database: Callable[..., str]) -> AsyncIterator[Database]:
+    database = Database(new_database("w.sqlite3"))
     yield database
     await database.dispose()
+
+
+# The SQLite driver path runs only on SQLite; the portable path on both backends.
+PATHS = pytest.mark.parametrize("fast", [
+    pytest.param(True, id="sqlite-driver", marks=pytest.mark.sqlite_only(
+        "the aiosqlite driver path of the writer")),
+    pytest.param(False, id="generic-returning")])
 
 
 async def make_pixel(db: Database) -> str:
@@ -37,7 +43,7 @@ def row(pixel: str, event_id: str | None, **values: Any) -> tuple[Any, ...]:
     return tuple(base[c] for c in EVENT_COLUMNS)
 
 
-@pytest.mark.parametrize("fast", [True, False], ids=["sqlite-driver", "generic-returning"])
+@PATHS
 async def test_duplicates_are_reported_by_position_on_both_paths(db: Database,
                                                                  fast: bool) -> None:
     """The SQLite fast path and the portable ON CONFLICT ... RETURNING path agree."""
@@ -63,9 +69,10 @@ async def test_concurrent_calls_share_transactions_and_repeats_across_calls(db: 
     assert sorted(len(o.duplicates) for o in outcomes) == [0] + [1] * 29
 
 
-async def test_two_processes_writing_one_file_lose_nothing(tmp_path: Path, db: Database) -> None:
-    """Two engines (as two workers or the CLI next to the server) on the same SQLite file:
-    BEGIN IMMEDIATE + busy_timeout serialize them; duplicates are still exact."""
+async def test_two_processes_writing_one_file_lose_nothing(db: Database) -> None:
+    """Two engines (as two workers or the CLI next to the server) on the same database:
+    on SQLite BEGIN IMMEDIATE + busy_timeout serialize them, on PostgreSQL the unique index
+    decides; duplicates are still exact."""
     pixel = await make_pixel(db)
     other = Database(db.url)
     try:
@@ -88,8 +95,10 @@ async def test_a_refused_row_does_not_fail_its_group(db: Database) -> None:
     bad = db.event_writer.write([row("no-such-pixel", "b")])  # foreign key violation
     results = await asyncio.gather(*good, bad)
     assert [r.inserted for r in results[:-1]] == [1] * 5
-    assert (results[-1].inserted, dict(results[-1].rejected)) == (
-        0, {0: "IntegrityError: FOREIGN KEY constraint failed"})
+    reason = ("IntegrityError: FOREIGN KEY constraint failed" if db.is_sqlite else
+              'ForeignKeyViolationError: insert or update on table "event" violates foreign '
+              'key constraint "event_pixel_id_fkey"')
+    assert (results[-1].inserted, dict(results[-1].rejected)) == (0, {0: reason})
     async with db.session() as session:
         assert await count_events(session, pixel) == 5
 
@@ -102,6 +111,8 @@ class _Unbindable:
         raise RuntimeError("driver failure")
 
 
+@pytest.mark.sqlite_only("fails the driver through sqlite3's adaptation protocol "
+                         "(__conform__); asyncpg refuses such a value as the row's DataError")
 async def test_a_failing_call_does_not_fail_its_group(db: Database) -> None:
     """A call whose write fails for a reason that is not about a row gets StorageError;
     the other calls of its group are retried alone and stored (issue #4)."""
@@ -115,38 +126,36 @@ async def test_a_failing_call_does_not_fail_its_group(db: Database) -> None:
         assert await count_events(session, pixel) == 5
 
 
-def _poison_trigger(path: str) -> None:
-    """A CHECK the application does not know about, made in the database itself: the real
-    outside edge where a value the validator let through can still be refused."""
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TRIGGER poison BEFORE INSERT ON event WHEN NEW.campaign = "
-                     "'poison' BEGIN SELECT RAISE(ABORT, 'poison row'); END")
-
-
-@pytest.mark.parametrize("fast", [True, False], ids=["sqlite-driver", "generic-returning"])
+@PATHS
 async def test_rows_the_database_refuses_are_rejected_alone(db: Database, fast: bool) -> None:
     """Rule (issue #10): a batch insert that fails because of a row is retried row by row
     in the same transaction; good rows are stored, refused ones reported by position with
     the driver's reason; duplicates are still exact. Both code paths."""
     pixel = await make_pixel(db)
-    _poison_trigger(db.url.removeprefix("sqlite+aiosqlite:///"))
+    await add_poison_trigger(db)
     writer = EventWriter(db.engine, sqlite_fast_path=fast)
     await writer.write([row(pixel, "seen")])
     rows = [row(pixel, f"ok-{i}") for i in range(10)]
     rows.insert(3, row(pixel, "p1", campaign="poison"))
-    rows.insert(7, row(pixel, None, impressions=2**63))  # past SQLite's INTEGER
+    rows.insert(7, row(pixel, None, impressions=2**63))  # past a 64-bit INTEGER
     rows += [row(pixel, "seen"), row(pixel, "ok-0"), row(pixel, None)]
     outcome = await writer.write(rows)
     assert outcome.inserted == 11
     assert outcome.duplicates == frozenset({12, 13})
-    assert dict(outcome.rejected) == {
+    assert dict(outcome.rejected) == ({
         3: "IntegrityError: poison row",
-        7: "OverflowError: Python int too large to convert to SQLite INTEGER"}
+        7: "OverflowError: Python int too large to convert to SQLite INTEGER"} if db.is_sqlite
+        else {3: "RaiseError: poison row",
+              7: outcome.rejected[7]})
+    if not db.is_sqlite:  # asyncpg names the parameter by its position in the statement
+        assert outcome.rejected[7].startswith("DataError: invalid input for query argument")
+        assert outcome.rejected[7].endswith("9223372036854775808 (value out of int64 range)")
     async with db.session() as session:
         assert await count_events(session, pixel) == 12
     await writer.close()
 
 
+@pytest.mark.sqlite_only("SQLite's write lock and busy timeout")
 async def test_a_locked_database_is_storage_error_and_keeps_nothing(db: Database) -> None:
     """Rule (issue #10): 503 only when the database cannot take the write at all, here
     locked by another process past the busy timeout; nothing of the call is stored."""
