@@ -122,8 +122,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        db = Database(settings.database_url,
-                      busy_timeout_seconds=settings.sqlite_busy_timeout_seconds)
+        db = Database.for_settings(settings)
         await db.migrate()
         await seal_legacy_secrets(db, webhook_secrets)  # rows written before sealing
         signal = RevocationSignal.for_settings(settings)

@@ -7,7 +7,13 @@ tests build a `Settings(...)` directly and never patch globals.
     GATEWAY_DATABASE_URL     sqlite+aiosqlite:///./gateway.db (or postgresql+asyncpg://...)
     GATEWAY_SECRET           HMAC/JWT secret, at least 32 bytes; when unset a random one is
                              generated and kept in a file next to a SQLite database (see
-                             `secret_file`)
+                             `secret_file`). Required with any other database, and for
+                             `gateway serve --workers N` (N > 1)
+    GATEWAY_DB_POOL_SIZE / _MAX_OVERFLOW      5 / 5     connections per process (PostgreSQL)
+    GATEWAY_DB_POOL_TIMEOUT                   10        seconds to wait for a free connection
+    GATEWAY_DB_POOL_RECYCLE                   1800      seconds before a connection is renewed
+    GATEWAY_DB_CONNECT_TIMEOUT                10        seconds to open a connection
+    GATEWAY_DB_PGBOUNCER                      0         1: behind PgBouncer (transaction mode)
     GATEWAY_HOST / _PORT     127.0.0.1 / 8000
     GATEWAY_KEY_PREFIX       upstack_
     GATEWAY_GRAPHIQL         1 (serve GraphiQL on GET /graphql from a browser)
@@ -52,6 +58,14 @@ _TRUE = {"1", "true", "yes", "on"}
 
 class SettingsError(ValueError):
     """A setting the gateway refuses to start with (the CLI prints it and exits 2)."""
+
+
+# Why a server needs its secret configured, in every refusal that says so.
+_WHY_CONFIGURED = (
+    "every process must hash API keys and sign login tokens with the same secret, and only "
+    "a SQLite database has a place to keep a generated one; set GATEWAY_SECRET to the same "
+    "value for every process (generate one: "
+    "python -c 'import secrets; print(secrets.token_urlsafe(48))')")
 
 
 def _check_secret(value: str, source: str) -> None:
@@ -114,6 +128,18 @@ class Settings:
     # STORAGE_UNAVAILABLE for ingestion). Other processes (the CLI, more workers) hold it only
     # for one group commit or fold batch.
     sqlite_busy_timeout_seconds: float = 10.0
+    # PostgreSQL connection pool, per process (gateway/storage/engine.py; sizing in
+    # docs/deploy.md): `db_pool_size` kept open, up to `db_max_overflow` more under load; a
+    # request waits `db_pool_timeout_seconds` for a free one before failing; connections are
+    # renewed after `db_pool_recycle_seconds`. `db_pgbouncer`: the pool is PgBouncer in
+    # transaction mode (no prepared statements kept per connection; no LISTEN, so key
+    # revocations need `redis_url` for the key cache to be on).
+    db_pool_size: int = 5
+    db_max_overflow: int = 5
+    db_pool_timeout_seconds: float = 10.0
+    db_pool_recycle_seconds: float = 1800.0
+    db_connect_timeout_seconds: float = 10.0
+    db_pgbouncer: bool = False
     # How often the background writers flush the audit log and keys' lastUsedAt.
     audit_flush_seconds: float = 0.5
     usage_flush_seconds: float = 5.0
@@ -197,6 +223,16 @@ class Settings:
             webhook_allow_networks=tuple(
                 n.strip() for n in environ.get("GATEWAY_WEBHOOK_ALLOW_NETWORKS", "").split(",")
                 if n.strip()),
+            db_pool_size=int(environ.get("GATEWAY_DB_POOL_SIZE", defaults.db_pool_size)),
+            db_max_overflow=int(environ.get("GATEWAY_DB_MAX_OVERFLOW",
+                                            defaults.db_max_overflow)),
+            db_pool_timeout_seconds=float(environ.get("GATEWAY_DB_POOL_TIMEOUT",
+                                                      defaults.db_pool_timeout_seconds)),
+            db_pool_recycle_seconds=float(environ.get("GATEWAY_DB_POOL_RECYCLE",
+                                                      defaults.db_pool_recycle_seconds)),
+            db_connect_timeout_seconds=float(environ.get(
+                "GATEWAY_DB_CONNECT_TIMEOUT", defaults.db_connect_timeout_seconds)),
+            db_pgbouncer=environ.get("GATEWAY_DB_PGBOUNCER", "0").lower() in _TRUE,
         )
 
     def with_secret(self) -> Settings:
@@ -205,12 +241,16 @@ class Settings:
         A configured secret wins. Otherwise a SQLite database keeps a generated secret in a
         `<database>.secret` file beside it (mode 0600, created atomically, narrowed to 0600
         with a warning if it was wider), so keys minted by the CLI keep working for the server
-        started later. A server database without a configured secret gets a process-local
-        random one, which only suits throwaway runs. SettingsError when the file holds a
-        secret shorter than `MIN_SECRET_BYTES`.
+        started later; SQLite `:memory:` (one process, gone at exit) gets a random one. Any
+        other database refuses to start without one (SettingsError): a secret invented per
+        process would make every process refuse the others' keys. SettingsError too when
+        the file holds a secret shorter than `MIN_SECRET_BYTES`.
         """
         if self.secret:
             return self
+        if not self.database_url.startswith("sqlite"):
+            raise SettingsError(f"GATEWAY_SECRET is required with {self.backend}: "
+                                + _WHY_CONFIGURED)
         path = self.secret_file
         if path is None:
             return replace(self, secret=secrets.token_urlsafe(48))
@@ -221,6 +261,18 @@ class Settings:
             value = write_private_once(path, secrets.token_urlsafe(48) + "\n").strip()
         _check_secret(value, f"the secret in {path}")
         return replace(self, secret=value)
+
+    def require_configured_secret(self, why: str) -> None:
+        """SettingsError unless GATEWAY_SECRET was configured (call before `with_secret`):
+        for a setup of several processes, such as `why` = "--workers 2"."""
+        if not self.secret:
+            raise SettingsError(f"GATEWAY_SECRET is required for {why}: " + _WHY_CONFIGURED)
+
+    @property
+    def backend(self) -> str:
+        """The database's product, for messages: SQLite, PostgreSQL, …"""
+        scheme = self.database_url.partition(":")[0].partition("+")[0]
+        return {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(scheme, scheme)
 
     @property
     def sqlite_path(self) -> Path | None:

@@ -65,3 +65,58 @@ def test_login_limits_come_from_the_environment() -> None:
                                                                           3, 0.5)
     defaults = Settings.from_environ({})
     assert defaults.login_account_burst == Settings().login_account_burst == 10
+
+
+def test_postgresql_without_a_secret_is_refused() -> None:
+    """Issue #16: with a database that has no place for a generated secret, each process
+    invented its own, and each refused the others' keys; now nothing starts without one,
+    and the message says what to do."""
+    settings = Settings(database_url="postgresql+asyncpg://db.internal/gateway")
+    with pytest.raises(SettingsError, match=r"GATEWAY_SECRET is required with PostgreSQL: "
+                                            r"every process must hash API keys"):
+        settings.with_secret()
+    with pytest.raises(SettingsError, match="GATEWAY_SECRET is required"):
+        create_app(settings)
+    assert Settings(database_url=settings.database_url, secret="s" * 32).with_secret()
+
+
+@pytest.mark.slow  # CLI processes
+def test_serve_with_workers_needs_a_configured_secret(tmp_path: Path) -> None:
+    """Issue #16: `gateway serve --workers 2` without GATEWAY_SECRET exits 2 with the reason
+    before anything starts (on PostgreSQL, so does every command)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["GATEWAY_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"
+    result = subprocess.run([sys.executable, "-m", "gateway", "serve", "--workers", "2"],
+                            check=False, env=env, text=True, capture_output=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: GATEWAY_SECRET is required for gateway serve "
+                                    "--workers 2: every process must hash API keys")
+    assert not (tmp_path / "g.db").exists()  # refused before touching anything
+    env["GATEWAY_DATABASE_URL"] = "postgresql+asyncpg://127.0.0.1:1/nowhere"
+    migrate = subprocess.run([sys.executable, "-m", "gateway", "migrate"], check=False,
+                             env=env, text=True, capture_output=True, timeout=120)
+    assert migrate.returncode == 2
+    assert migrate.stderr.startswith("error: GATEWAY_SECRET is required with PostgreSQL")
+
+
+async def test_pool_comes_from_the_environment() -> None:
+    """Issue #16: the PostgreSQL pool was fixed at 10 + 20 connections per process (three
+    processes filled a default server); its size, overflow and timeouts are settings."""
+    from gateway.storage import Database
+
+    settings = Settings.from_environ({
+        "GATEWAY_DATABASE_URL": "postgresql+asyncpg://db.internal/gateway",
+        "GATEWAY_DB_POOL_SIZE": "3", "GATEWAY_DB_MAX_OVERFLOW": "2",
+        "GATEWAY_DB_POOL_TIMEOUT": "4.5", "GATEWAY_DB_POOL_RECYCLE": "600",
+        "GATEWAY_DB_CONNECT_TIMEOUT": "7", "GATEWAY_DB_PGBOUNCER": "1"})
+    db = Database.for_settings(settings)  # no connection is opened until one is used
+    try:
+        pool = db.engine.pool
+        assert (pool.size(), pool._max_overflow, pool._timeout, pool._recycle) == (  # type: ignore[attr-defined]  # QueuePool's own
+            3, 2, 4.5, 600.0)
+        assert db.pool.connect_timeout == 7.0 and db.pool.pgbouncer
+        defaults = Database.for_settings(Settings(database_url=settings.database_url))
+        assert (defaults.engine.pool.size(), defaults.engine.pool._max_overflow) == (5, 5)  # type: ignore[attr-defined]  # QueuePool's own
+        await defaults.dispose()
+    finally:
+        await db.dispose()

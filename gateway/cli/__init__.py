@@ -143,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_environ(os.environ)
+        if args.command == "serve" and args.workers > 1 and not args.reload:
+            # Refused before anything starts: each worker would invent its own secret.
+            settings.require_configured_secret(f"gateway serve --workers {args.workers}")
         if args.command != "schema":
             settings = settings.with_secret()  # keys minted here must verify in the server
     except SettingsError as exc:

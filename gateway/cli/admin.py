@@ -41,8 +41,7 @@ def run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     """Open the database (migrating it), run `work`, close it; GatewayError -> CommandError."""
 
     async def go() -> T:
-        db = Database(settings.database_url,
-                      busy_timeout_seconds=settings.sqlite_busy_timeout_seconds)
+        db = Database.for_settings(settings)
         try:
             await db.migrate()
             return await work(db)

@@ -5,18 +5,26 @@ block the writer and concurrent writers wait instead of failing with "database i
 Its file is created with mode 0600 before SQLite opens it (SQLite gives `-wal` and `-shm`
 the database file's mode), and existing files readable by others are narrowed to 0600
 (gateway/files.py).
+
+PostgreSQL: a pool per process sized by `PoolOptions` (settings `GATEWAY_DB_POOL_*`;
+docs/deploy.md sizes it). Migrations run under a transaction-scoped advisory lock, so any
+number of processes starting at once upgrade the schema exactly once: the first migrates,
+the others wait for its commit and then find nothing to do (SQLite: the write lock, taken
+first, does the same).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -27,14 +35,61 @@ from sqlalchemy.ext.asyncio import (
 
 from gateway.files import create_private, ensure_private
 from gateway.lru import LRU
+from gateway.settings import Settings
 from gateway.storage.event_writer import EventWriter, sqlite_write_lock
 from gateway.storage.rollups import ConnectionExecutor, RollupKeys, SqliteExecutor, fold, lag
 
-__all__ = ["Database", "alembic_config"]
+__all__ = ["MIGRATION_LOCK", "Database", "PoolOptions", "alembic_config"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 # Distinct queries whose plans a database keeps: dashboards, widgets and alerts repeat a few.
 _PLAN_CACHE = 256
+# The advisory lock key migrations hold on PostgreSQL ("gateway" in ASCII).
+MIGRATION_LOCK = 0x67617465776179
+
+
+@dataclass(frozen=True)
+class PoolOptions:
+    """The connection pool of one process on PostgreSQL (SQLite keeps SQLAlchemy's own).
+
+    >>> PoolOptions(size=5, max_overflow=5, timeout=10.0)
+
+    `pgbouncer`: connections go through PgBouncer in transaction mode, where a server
+    connection changes between transactions: no prepared statements are cached per
+    connection (asyncpg's and SQLAlchemy's caches off, statement names unique).
+    """
+
+    size: int = 5
+    max_overflow: int = 5
+    timeout: float = 10.0
+    recycle: float = 1800.0
+    connect_timeout: float = 10.0
+    pgbouncer: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PoolOptions:
+        return cls(size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                   timeout=settings.db_pool_timeout_seconds,
+                   recycle=settings.db_pool_recycle_seconds,
+                   connect_timeout=settings.db_connect_timeout_seconds,
+                   pgbouncer=settings.db_pgbouncer)
+
+    def engine_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "pool_size": self.size, "max_overflow": self.max_overflow,
+            "pool_timeout": self.timeout, "pool_recycle": self.recycle,
+            "pool_pre_ping": True, "connect_args": {"timeout": self.connect_timeout}}
+        if self.pgbouncer:
+            options["connect_args"].update(
+                statement_cache_size=0, prepared_statement_cache_size=0,
+                prepared_statement_name_func=_unique_statement_name)
+        return options
+
+
+def _unique_statement_name() -> str:
+    """Behind PgBouncer, another client's statement of the same name may exist on the server
+    connection this transaction got (SQLAlchemy's asyncpg notes)."""
+    return f"__gw_{uuid.uuid4().hex}__"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -98,12 +153,13 @@ class Database:
     """
 
     def __init__(self, url: str, *, echo: bool = False,
-                 busy_timeout_seconds: float = 10.0) -> None:
+                 busy_timeout_seconds: float = 10.0, pool: PoolOptions = PoolOptions()) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.pool = pool
         options: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
-            options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            options.update(pool.engine_options())
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect",
@@ -118,6 +174,13 @@ class Database:
         self.plans: LRU[Hashable, object] = LRU(_PLAN_CACHE)
         self.rollup_keys = RollupKeys()
 
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Database:
+        """The database of `settings`, with its busy timeout and pool."""
+        return cls(settings.database_url,
+                   busy_timeout_seconds=settings.sqlite_busy_timeout_seconds,
+                   pool=PoolOptions.from_settings(settings))
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session; the caller commits. Rolled back on error, always closed."""
@@ -125,8 +188,17 @@ class Database:
             yield session
 
     async def migrate(self) -> None:
-        """Upgrade the schema to the newest revision, in place (creating it when empty)."""
+        """Upgrade the schema to the newest revision, in place (creating it when empty).
+        Safe to call from many processes at once (see the module docstring)."""
         async with self.engine.begin() as conn:
+            if self.is_sqlite:
+                # The write lock before alembic reads its version, so a second process
+                # waits for the first's commit instead of creating the same tables again.
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                # Held until this transaction commits; alembic runs inside it.
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": MIGRATION_LOCK})
             await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "heads"))
 
     async def checkpoint(self) -> None:

@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Integer, String, text
 
 from gateway.storage import Database
 from gateway.storage.models import metadata
+from tests.support_db import gateway_env
 
 
 def _compare_type(context: Any, inspected: Any, metadata_column: Any, inspected_type: Any,
@@ -68,3 +72,32 @@ def test_migrations_have_a_single_head() -> None:
     from gateway.storage.engine import alembic_config
 
     assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
+
+
+@pytest.mark.slow  # four `gateway migrate` processes
+async def test_processes_starting_together_all_migrate(new_database: Callable[..., str]) -> None:
+    """Issue #16: four processes migrating one empty database at the same moment all come
+    up (before, 2-3 of 4 died on a UniqueViolation in alembic_version); the schema is at
+    the head once, and the migrations ran once (no table created twice)."""
+    url = new_database("m.sqlite3", migrated=False)
+    env = gateway_env(url)
+    procs = [await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "migrate", env=env, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE) for _ in range(4)]
+    outcomes = []
+    for p in procs:
+        _, err = await asyncio.wait_for(p.communicate(), timeout=120)
+        outcomes.append((p.returncode, err.decode()[-2000:]))
+    assert [code for code, _ in outcomes] == [0, 0, 0, 0], outcomes
+    from alembic.script import ScriptDirectory
+
+    from gateway.storage.engine import alembic_config
+
+    db = Database(url)
+    try:
+        async with db.engine.connect() as conn:
+            versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))
+                        ).scalars().all()
+    finally:
+        await db.dispose()
+    assert versions == list(ScriptDirectory.from_config(alembic_config()).get_heads())
