@@ -22,7 +22,7 @@ from starlette.types import Scope
 from gateway import __version__
 from gateway.audit import AuditLog
 from gateway.auth.authenticate import ApiKeyAuthenticator, KeyCache, PixelTargets
-from gateway.auth.revocation import RevocationSignal
+from gateway.auth.revocation import key_signal_for
 from gateway.auth.sessions import SessionAuthenticator
 from gateway.auth.throttle import LoginThrottle
 from gateway.auth.usage import KeyUsage
@@ -125,7 +125,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         db = Database.for_settings(settings)
         await db.migrate()
         await seal_legacy_secrets(db, webhook_secrets)  # rows written before sealing
-        signal = RevocationSignal.for_settings(settings)
+        signal = key_signal_for(settings, db)
+        if signal is not None:
+            await signal.start()
         cache = KeyCache(settings.key_cache_seconds, signal=signal)
         pixels = PixelTargets(db)
         usage = KeyUsage(db)
@@ -183,7 +185,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                 await usage.flush()
             finally:
                 if signal is not None:
-                    signal.close()
+                    await signal.close()
                 await db.dispose()
 
     graphql = GatewayGraphQL(schema, graphql_ide="graphiql" if settings.graphiql else None)

@@ -24,6 +24,7 @@ from gateway.auth.authenticate import (
 )
 from gateway.auth.csrf import CSRF_COOKIE, check_csrf
 from gateway.auth.principal import Principal
+from gateway.auth.revocation import KeySignal
 from gateway.auth.throttle import LoginThrottle
 from gateway.auth.usage import KeyUsage
 from gateway.egress import EgressGuard
@@ -85,6 +86,11 @@ class Context:
     @property
     def db(self) -> Database:
         return self.state.db
+
+    @property
+    def key_signal(self) -> KeySignal | None:
+        """This process's key-change signal (key management announces through it)."""
+        return self.state.key_cache.signal
 
     def now(self) -> datetime:
         return self.state.clock()

@@ -35,6 +35,8 @@ tests build a `Settings(...)` directly and never patch globals.
     GATEWAY_LOGIN_QUEUE_SECONDS               2         wait for a free check before 429
     GATEWAY_WEBHOOK_ALLOW_PRIVATE       0  (1: webhooks may target private addresses)
     GATEWAY_WEBHOOK_ALLOW_NETWORKS      "" (comma-separated CIDRs webhooks may target)
+    GATEWAY_REDIS_URL        "" (redis://host:6379/0: key revocations reach every process
+                             through Redis pub/sub instead of PostgreSQL LISTEN/NOTIFY)
 """
 
 from __future__ import annotations
@@ -122,6 +124,10 @@ class Settings:
     # addresses stay refused either way.
     webhook_allow_private: bool = False
     webhook_allow_networks: tuple[str, ...] = ()
+    # Redis, shared by every gateway process (redis://host:6379/0). When set, key changes
+    # reach every process's key cache through Redis pub/sub (gateway/auth/revocation.py);
+    # unset, through PostgreSQL LISTEN/NOTIFY (or a file beside a SQLite database).
+    redis_url: str = ""
     # Lifetime of a login token (JWT) and its session row; short, as tokens are bearer tokens.
     session_seconds: int = 1800
     # SQLite: how long a write waits for another writer's lock before it fails (503
@@ -233,6 +239,7 @@ class Settings:
             db_connect_timeout_seconds=float(environ.get(
                 "GATEWAY_DB_CONNECT_TIMEOUT", defaults.db_connect_timeout_seconds)),
             db_pgbouncer=environ.get("GATEWAY_DB_PGBOUNCER", "0").lower() in _TRUE,
+            redis_url=environ.get("GATEWAY_REDIS_URL", ""),
         )
 
     def with_secret(self) -> Settings:

@@ -74,14 +74,15 @@ async def create_api_key(info: Info, input: CreateApiKeyInput,
 async def resolve_rotate_api_key(info: Info, id: strawberry.ID) -> CreatedApiKey:
     ctx = info.context
     rotated = await service.rotate_key(ctx.db, ctx.settings, ctx.principal, str(id),
-                                       now=ctx.now(), audit=ctx.audit)
+                                       now=ctx.now(), audit=ctx.audit,
+                                       signal=ctx.key_signal)
     return CreatedApiKey(key=ApiKey.from_row(rotated.row, ctx.now()), secret=rotated.secret)
 
 
 async def resolve_revoke_api_key(info: Info, id: strawberry.ID) -> ApiKey:
     ctx = info.context
     row = await service.revoke_key(ctx.db, ctx.settings, ctx.principal, str(id), now=ctx.now(),
-                                   audit=ctx.audit)
+                                   audit=ctx.audit, signal=ctx.key_signal)
     return ApiKey.from_row(row, ctx.now())
 
 
@@ -97,7 +98,7 @@ async def update_api_key(info: Info, id: strawberry.ID, input: UpdateApiKeyInput
     pixels = input.pixel_ids
     row = await service.update_key_settings(
         ctx.db, ctx.settings, ctx.principal, str(id), now=ctx.now(), audit=ctx.audit,
-        body_errors=body_errors,
+        body_errors=body_errors, signal=ctx.key_signal,
         name=_given(input.name),  # type: ignore[arg-type]  # UNSET or the given value
         scopes=_given(input.scopes),  # type: ignore[arg-type]  # UNSET or the given value
         pixel_ids=(service.UNSET if pixels is strawberry.UNSET else

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -17,6 +18,18 @@ from tests.support_db import gateway_env, gateway_settings, stored_bytes
 # Slow (the fast subset skips it: -m "not slow"): every command is a fresh `python -m gateway`
 # process, about a second each.
 pytestmark = pytest.mark.slow
+
+
+async def gateway_cli_beside(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`gateway_cli` for a test whose app runs meanwhile: the command runs beside the test's
+    event loop instead of blocking it, as it runs beside a real server (a key change waits
+    for every running gateway to acknowledge it: gateway/auth/revocation.py)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", *args, env=gateway_env(db_url),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode is not None
+    return subprocess.CompletedProcess(list(args), proc.returncode, out.decode(), err.decode())
 
 
 def gateway_cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:

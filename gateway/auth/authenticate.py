@@ -8,10 +8,13 @@ no authenticator claims is an `InvalidApiKey`, never a silent fall-back to anony
 Key look-ups are cached per process (`KeyCache`) because a database round trip per request
 would dominate small requests. The cache can never extend a key's life:
 - expiry is checked against the clock on every hit;
-- every change to a key (rotate, revoke, update) bumps the cross-process `RevocationSignal`
-  after committing, and a cache seeing a new generation drops every entry before answering,
-  so the next request in *any* process reads the committed row;
-- without a shared signal (no local database file) nothing is cached.
+- every change to a key (rotate, revoke, update) announces itself on the cross-process
+  `KeySignal` after committing (a file beside SQLite; LISTEN/NOTIFY on PostgreSQL; Redis
+  pub/sub when configured: gateway/auth/revocation.py), and a cache seeing a new generation
+  drops every entry before answering, so the next request in *any* process reads the
+  committed row;
+- without a signal (SQLite `:memory:`), or while a broadcast signal is disconnected,
+  nothing is cached.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Protocol
 
 from gateway.auth.keys import START_LENGTH, has_valid_checksum, hash_key
 from gateway.auth.principal import Principal
-from gateway.auth.revocation import RevocationSignal
+from gateway.auth.revocation import KeySignal
 from gateway.auth.scopes import expand_scopes
 from gateway.auth.usage import KeyUsage
 from gateway.errors import AccessDenied, GatewayError, InvalidApiKey
@@ -118,7 +121,7 @@ class KeyCache:
     >>> cache.put(key_hash, record, generation)
     """
 
-    def __init__(self, ttl: float, *, signal: RevocationSignal | None = None,
+    def __init__(self, ttl: float, *, signal: KeySignal | None = None,
                  max_entries: int = 10_000) -> None:
         self.ttl = ttl
         self.signal = signal

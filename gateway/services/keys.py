@@ -11,8 +11,10 @@ Rules:
   NotFound by id, for revocation too. Another organization's key is NotFound.
 - Pixel restrictions must name pixels of the caller's organization (else NotFound).
 - Revocation is final: a revoked key is never rotated, updated or re-activated (Conflict).
-- Every change that can end or narrow a key bumps the cross-process revocation signal after
-  the commit, so every process's key cache forgets the old state before its next request.
+- Every change that can end or narrow a key is announced on the cross-process key signal
+  after the commit (gateway/auth/revocation.py), so every process's key cache forgets the
+  old state before its next request. `signal`: the calling process's running signal (the
+  app passes its own, so the announcement waits for its echo); None announces once (CLI).
 - Each administrative action is recorded on the `audit` trail (None: not recorded, for test
   arrangements only).
 """
@@ -29,7 +31,7 @@ from gateway.auth.grants import grantable_pixels, grantable_scopes, reaches, req
 from gateway.auth.keys import mint_key
 from gateway.auth.policy import require_scope
 from gateway.auth.principal import Principal
-from gateway.auth.revocation import RevocationSignal
+from gateway.auth.revocation import KeySignal, announce_key_change
 from gateway.errors import Conflict, FieldError, InvalidInput, NotFound
 from gateway.limits import as_utc
 from gateway.settings import Settings
@@ -65,13 +67,6 @@ def _record(audit: AuditTrail | None, action: str, actor: Principal, row: ApiKey
     if audit is not None:
         audit.record(action, principal=actor, target=f"{row.prefix}{row.start} ({row.id})",
                      detail=detail)
-
-
-def _announce_change(settings: Settings) -> None:
-    """Tell every process's key cache that a key changed (after the commit)."""
-    signal = RevocationSignal.for_settings(settings)
-    if signal is not None:
-        signal.bump()
 
 
 def _clean_name(name: object) -> str:
@@ -166,7 +161,8 @@ async def _load_for_change(db: Database, actor: Principal | None,
 
 
 async def rotate_key(db: Database, settings: Settings, actor: Principal | None, key_id: str, *,
-                     now: datetime, audit: AuditTrail | None = None) -> CreatedKey:
+                     now: datetime, audit: AuditTrail | None = None,
+                     signal: KeySignal | None = None) -> CreatedKey:
     """A new secret for the same key (id, scopes, access, expiry kept). The old secret stops
     working on the next request in every process; there is no grace period."""
     found, row = await _load_for_change(db, actor, key_id)
@@ -177,13 +173,14 @@ async def rotate_key(db: Database, settings: Settings, actor: Principal | None, 
     async with db.session() as session:
         await update_key(session, row)
         await session.commit()
-    _announce_change(settings)
+    await announce_key_change(settings, db, signal)
     _record(audit, "key.rotate", found, row)
     return CreatedKey(row=row, secret=minted.secret)
 
 
 async def revoke_key(db: Database, settings: Settings, actor: Principal | None, key_id: str, *,
-                     now: datetime, audit: AuditTrail | None = None) -> ApiKeyRow:
+                     now: datetime, audit: AuditTrail | None = None,
+                     signal: KeySignal | None = None) -> ApiKeyRow:
     """Revoke at once and for good, a key within the actor's pixel reach (NotFound otherwise,
     as for reading it); its scopes may exceed the actor's, since revoking only takes power
     away. Revoking a revoked key changes nothing."""
@@ -196,7 +193,7 @@ async def revoke_key(db: Database, settings: Settings, actor: Principal | None, 
     async with db.session() as session:
         await update_key(session, row)
         await session.commit()
-    _announce_change(settings)
+    await announce_key_change(settings, db, signal)
     _record(audit, "key.revoke", found, row)
     return row
 
@@ -206,7 +203,8 @@ async def update_key_settings(
         now: datetime, name: str | Unset = UNSET, scopes: Sequence[str] | Unset = UNSET,
         pixel_ids: Sequence[str] | Unset | None = UNSET,
         expires_at: datetime | Unset | None = UNSET, rate_tier: str | Unset = UNSET,
-        audit: AuditTrail | None = None, body_errors: Sequence[FieldError] = ()) -> ApiKeyRow:
+        audit: AuditTrail | None = None, body_errors: Sequence[FieldError] = (),
+        signal: KeySignal | None = None) -> ApiKeyRow:
     """Change what is given; `pixel_ids=None` means every pixel, `expires_at=None` means no
     expiry. The result must stay within the actor's own scopes and pixels."""
     found, row = await _load_for_change(db, actor, key_id)
@@ -240,6 +238,6 @@ async def update_key_settings(
     async with db.session() as session:
         await update_key(session, row)
         await session.commit()
-    _announce_change(settings)
+    await announce_key_change(settings, db, signal)
     _record(audit, "key.update", found, row, detail=f"changed: {', '.join(changed) or 'nothing'}")
     return row

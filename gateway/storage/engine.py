@@ -37,6 +37,7 @@ from gateway.files import create_private, ensure_private
 from gateway.lru import LRU
 from gateway.settings import Settings
 from gateway.storage.event_writer import EventWriter, sqlite_write_lock
+from gateway.storage.notify import Notifier
 from gateway.storage.rollups import ConnectionExecutor, RollupKeys, SqliteExecutor, fold, lag
 
 __all__ = ["MIGRATION_LOCK", "Database", "PoolOptions", "alembic_config"]
@@ -173,6 +174,9 @@ class Database:
         # Values are the engine's plans; storage keeps them without knowing their type.
         self.plans: LRU[Hashable, object] = LRU(_PLAN_CACHE)
         self.rollup_keys = RollupKeys()
+        # LISTEN/NOTIFY between the processes on this database (PostgreSQL only); its
+        # listener connection opens on first `listen` (gateway/storage/notify.py).
+        self.notifier = None if self.is_sqlite else Notifier(url)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Database:
@@ -241,4 +245,6 @@ class Database:
 
     async def dispose(self) -> None:
         await self.event_writer.close()
+        if self.notifier is not None:
+            await self.notifier.close()
         await self.engine.dispose()

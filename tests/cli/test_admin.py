@@ -13,7 +13,7 @@ import pytest
 
 from gateway.app import create_app
 from tests.support_db import gateway_env, gateway_settings, stored_bytes
-from tests.test_cli import gateway_cli
+from tests.test_cli import gateway_cli, gateway_cli_beside
 
 # Slow (the fast subset skips it: -m "not slow"): every command is a fresh `python -m gateway`
 # process, about a second each.
@@ -61,7 +61,7 @@ async def test_key_lifecycle_from_the_cli(new_database: Callable[..., str]) -> N
         assert old.status_code == 401
         ok = await client.get("/accounts/api/api-keys", headers={"x-api-key": new_secret})
         assert ok.status_code == 200 and ok.json()["apiKeys"][0]["name"] == "ci-2"
-        revoked = _json(gateway_cli(url, "keys", "revoke", key_id, "--json"))
+        revoked = _json(await gateway_cli_beside(url, "keys", "revoke", key_id, "--json"))
         assert revoked["status"] == "revoked"
         after = await client.get("/accounts/api/api-keys", headers={"x-api-key": new_secret})
         assert after.status_code == 401

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import event
 
 from gateway.catalog import CATALOG
@@ -92,8 +91,6 @@ async def test_series_values_and_defaults(harness: Harness) -> None:
     assert_graphql_error(bad, "INVALID_INPUT")
 
 
-@pytest.mark.sqlite_only("the key cache is off on PostgreSQL until revocations reach "
-                         "every process (issue #16)")
 async def test_statements_bounded_by_groups_not_widgets(harness: Harness) -> None:
     """20 views x 30 widgets cost one views SELECT, one pixels SELECT and one engine call per
     distinct (pixel, range, granularity) group: the same as a single view of one widget with
