@@ -158,6 +158,7 @@ async def seed_demo(db: Database, settings: Settings, *, now: datetime | None = 
                     progress(min(day, days), days)
                     day_of_batch = day
         written += await _flush(db, batch)
+        await db.analyze()  # the planner's statistics include the demo's events
         if progress:
             progress(days, days)
         org_id, pixel_id = org.id, pixel.id

@@ -213,6 +213,8 @@ def _run(settings: Settings, args: argparse.Namespace, rows: Iterator[Parsed]) -
             if batch:
                 await _send(db, principal, batch, limits, report)
             bar.update(task, completed=total)
+        if report.accepted:
+            await db.analyze()  # the planner's statistics include what was just loaded
         return report
 
     run_db(settings, work)

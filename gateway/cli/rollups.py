@@ -32,6 +32,7 @@ async def fold_backlog(db: Database, console: Console, label: str) -> tuple[int,
         while folded := await db.fold_rollups():
             done += folded
             bar.update(task, completed=min(done, behind))
+    await db.analyze()  # the rollup tables just grew by the whole backlog
     return behind, done
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from gateway.app import create_app
 from gateway.storage import Database
@@ -86,6 +87,15 @@ async def test_import_events_and_spend_then_rerun_is_idempotent(
             headers={"x-api-key": key, "x-pixel-id": pixel["id"]})
     stats = response.json()["data"]["eventStats"]
     assert stats["total"] == 8
+    if not url.startswith("sqlite"):  # issue #16: the import analyzed what it loaded
+        db = Database(url)
+        try:
+            async with db.engine.connect() as conn:
+                estimated = (await conn.execute(text(
+                    "SELECT reltuples FROM pg_class WHERE relname = 'event'"))).scalar_one()
+        finally:
+            await db.dispose()
+        assert estimated == 8
     assert {r["name"]: r["count"] for r in stats["byName"]} == {
         "purchase": 2, "page_view": 2, "ad_spend": 3, "signup": 1}
 
