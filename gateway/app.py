@@ -75,7 +75,8 @@ async def _fold_rollups(db: Database, *, idle: float = 1.0, batch: int = 2_000,
     this process is ingesting, folding takes at most `share` of the time (ingestion comes
     first; queries fold what little is left or scan raw events); when ingestion is quiet it
     folds flat out; with nothing to fold it looks again every `idle` seconds. Any process
-    may fold: the write lock makes them take turns."""
+    may fold: they take turns (SQLite's write lock; on PostgreSQL a folder finding another
+    at work skips its turn)."""
     loop = asyncio.get_running_loop()
     while True:
         started = loop.time()

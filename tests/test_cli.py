@@ -91,7 +91,6 @@ def test_demo_seeds_once_and_mints_a_working_key_each_time(
     assert all(first["key"] not in json.dumps(k) for k in listed)
 
 
-@pytest.mark.sqlite_only("rollups are SQLite-only until issue #16 builds them on PostgreSQL")
 async def test_cli_rollups_folds_the_backlog(new_database: Callable[..., str]) -> None:
     """`gateway rollups` folds events stored without folding (an import, an upgrade), after
     which the engine reads rollups and answers as raw events do."""

@@ -2,7 +2,7 @@
 
 The running gateway folds in the background (gateway/storage/rollups.py); this is for after
 a large import or an upgrade, so dashboards read rollups at once. Safe while servers run:
-folding takes the write lock in batches, so they take turns.
+folders take turns batch by batch (SQLite's write lock; PostgreSQL's watermark row lock).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ async def fold_backlog(db: Database, console: Console, label: str) -> tuple[int,
                   TextColumn("events"), TimeRemainingColumn(), console=console,
                   transient=True) as bar:
         task = bar.add_task("fold", total=behind)
-        while folded := await db.fold_rollups():
+        # Waiting for a server's folder rather than skipping: the loop ends when all is done.
+        while folded := await db.fold_rollups(wait=True):
             done += folded
             bar.update(task, completed=min(done, behind))
     await db.analyze()  # the rollup tables just grew by the whole backlog
@@ -39,14 +40,9 @@ async def fold_backlog(db: Database, console: Console, label: str) -> tuple[int,
 def rollups(settings: Settings, args: argparse.Namespace) -> int:
     console = Console(stderr=True)
 
-    async def work(db: Database) -> tuple[bool, int, int]:
-        if not db.is_sqlite:
-            return False, 0, 0
-        return True, *await fold_backlog(db, console, "folding events into rollups")
+    async def work(db: Database) -> tuple[int, int]:
+        return await fold_backlog(db, console, "folding events into rollups")
 
-    sqlite, behind, done = run_db(settings, work)
-    if not sqlite:
-        print("rollups are read on SQLite only for now; this database answers from raw events")
-    else:
-        print(f"rollups hold every stored event (folded {done:,}; {behind:,} were behind)")
+    behind, done = run_db(settings, work)
+    print(f"rollups hold every stored event (folded {done:,}; {behind:,} were behind)")
     return 0

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, literal
+from sqlalchemy import BigInteger, Float, and_, case, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.catalog import CATALOG, Aggregate, Catalog, Formula
@@ -84,11 +84,13 @@ class Part:
         return {p.field for p in self.where}
 
     def rollup_sql(self, source: Any) -> ColumnElement[Any]:
-        """The aggregate over an additive rollup (`event_rollup`): count, sum, min, max."""
+        """The aggregate over an additive rollup (`event_rollup`): count, sum, min, max.
+        A count is a SUM of stored counts, cast back to an integer: PostgreSQL's SUM of a
+        BIGINT is NUMERIC (a Decimal), where a raw scan's COUNT is an integer."""
         cond = self.condition(source)
         if self.fn == "count":
-            return func.sum(case((cond, source.n if self.column is None
-                                  else source[f"{self.column}_n"])))
+            return cast(func.sum(case((cond, source.n if self.column is None
+                                       else source[f"{self.column}_n"]))), BigInteger)
         if self.fn == "sum":
             return func.sum(case((cond, source[f"{self.column}_sum"])))
         agg = func.min if self.fn == "min" else func.max
@@ -97,8 +99,8 @@ class Part:
     def distinct_rollup_sql(self, source: Any, first: ColumnElement[bool]) -> ColumnElement[Any]:
         """A distinct count over `event_rollup_distinct`: chains whose first hour in the
         bucket (`first`) is this row's."""
-        return func.sum(case((and_(self.condition(source), source.col == self.column,
-                                   source.gap >= 0, first), source.n)))
+        return cast(func.sum(case((and_(self.condition(source), source.col == self.column,
+                                        source.gap >= 0, first), source.n))), BigInteger)
 
     def sql(self) -> ColumnElement[Any]:
         """The aggregate column (not for percentiles)."""

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import BigInteger, Select, and_, cast, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.engine.buckets import BucketPlan, transitions
@@ -121,7 +121,9 @@ def rollup_statement(query: EngineQuery, plan: MeasurePlan, parts: Sequence[int]
         # distinct parts always name a column (distinct_rollup checks DISTINCT_COLUMNS)
         columns = sorted({c for i in parts if (c := plan.parts[i].column) is not None})
         where.append(D.col.in_(columns) if len(columns) > 1 else D.col == columns[0])
-        prev = D.hour - D.gap * HOUR_MS
+        # gap is a 32-bit INTEGER: widened before the product, which passes 2^31 after 597
+        # hours (PostgreSQL computes INTEGER * INTEGER in 32 bits and fails).
+        prev = D.hour - cast(D.gap, BigInteger) * HOUR_MS
         first_terms = [D.gap == 0, prev < span.start_ms]
         if buckets is not None and buckets.count > 1:
             first_terms.append(buckets.sql_index(prev) != buckets.sql_index(D.hour))

@@ -38,7 +38,14 @@ from gateway.lru import LRU
 from gateway.settings import Settings
 from gateway.storage.event_writer import EventWriter, sqlite_write_lock
 from gateway.storage.notify import Notifier
-from gateway.storage.rollups import ConnectionExecutor, RollupKeys, SqliteExecutor, fold, lag
+from gateway.storage.rollups import (
+    ConnectionExecutor,
+    RollupKeys,
+    SqliteExecutor,
+    fold,
+    insert_horizon,
+    lag,
+)
 
 __all__ = ["MIGRATION_LOCK", "Database", "PoolOptions", "alembic_config"]
 
@@ -229,33 +236,39 @@ class Database:
         async with self.engine.connect() as conn:
             await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    async def fold_rollups(self, limit: int = 20_000) -> int:
-        """Fold up to `limit` new events into the rollups (SQLite only); returns how many
-        were folded."""
-        if not self.is_sqlite or not await self.rollup_lag():
-            return 0  # nothing to do: no write lock taken (it would stall other writers)
-        async with sqlite_write_lock(self.engine) as driver:
-            return await fold(SqliteExecutor(driver), limit, self.rollup_keys)
+    async def fold_rollups(self, limit: int = 20_000, *, wait: bool = False) -> int:
+        """Fold up to `limit` new events into the rollups; returns how many were folded.
+        PostgreSQL: 0 when another folder is at work, unless `wait` (then after it)."""
+        if not await self.rollup_lag():
+            return 0  # nothing to do: no lock taken (it would stall writers)
+        if self.is_sqlite:
+            async with sqlite_write_lock(self.engine) as driver:
+                return await fold(SqliteExecutor(driver), limit, self.rollup_keys)
+        async with self.engine.connect() as conn:
+            horizon = await insert_horizon(conn)
+            async with conn.begin():
+                return await fold(ConnectionExecutor(conn), limit, self.rollup_keys,
+                                  horizon=horizon,
+                                  lock="FOR UPDATE" if wait else "FOR UPDATE SKIP LOCKED")
 
     async def rollup_lag(self) -> int:
-        """Stored events not yet folded into the rollups (0 on other backends)."""
-        if not self.is_sqlite:
-            return 0
+        """Ids between the watermark and the newest stored event: an upper bound of the
+        events not yet folded into the rollups (PostgreSQL's ids have gaps)."""
         async with self.engine.connect() as conn:
             return await lag(ConnectionExecutor(conn))
 
     async def rollups_current(self, inline: int = 5_000) -> bool:
         """True when the rollups hold every stored event; when at most `inline` events are
-        missing they are folded first. False: a query should scan raw events (always on
-        other backends, for now: see gateway/storage/rollups.py)."""
-        if not self.is_sqlite:
-            return False
+        missing they are folded first (after any other folder at work). False: a query
+        should scan raw events."""
         behind = await self.rollup_lag()
         if behind == 0:
             return True
         if behind > inline:
             return False
-        await self.fold_rollups(behind + inline)
+        # One fold covers every event stored before this call: it folds in id order, at
+        # least `behind` of them, up to a horizon read after this call began.
+        await self.fold_rollups(behind + inline, wait=True)
         return True
 
     async def dispose(self) -> None:

@@ -22,16 +22,24 @@ Two tables, both keyed by (pixel, rollup, event name, UTC hour, the rollup's fie
   filters on no other field (else a value seen under two field values would count twice);
   `gateway.engine.rollup_plan` checks that and falls back to raw events otherwise.
 
-When: on SQLite, off the write path. Inserting events only stores them; `fold` moves a
-watermark over new events in id order, in batches, under the write lock:
-`Database.fold_rollups`, run by a background task of every gateway process (it yields to
-ingestion: gateway/app.py `_fold_rollups`) and, before a query reads rollups, for what
-little is left (`Database.rollups_current`), so a query never misses an acknowledged
-event. Folding each request's rows in its own transaction cut ingestion 4x (measured). Far
-behind (after an import, a burst, or migration 0007 on an existing database) queries scan
-raw events until the background task has caught up. Not on PostgreSQL yet: its sequence
-ids may commit out of order, so a watermark could pass a row still in flight; until that
-backend is first-class it scans raw events (`Database.rollups_current` is False there).
+When: off the write path, on both backends. Inserting events only stores them; `fold` moves
+a watermark over new events in id order, in batches: `Database.fold_rollups`, run by a
+background task of every gateway process (it yields to ingestion: gateway/app.py
+`_fold_rollups`) and, before a query reads rollups, for what little is left
+(`Database.rollups_current`), so a query never misses an acknowledged event. Folding each
+request's rows in its own transaction cut ingestion 4x (measured). Far behind (after an
+import, a burst, or migration 0007 on an existing database) queries scan raw events until
+the background task has caught up.
+
+The watermark is safe only if no id below it can still appear. SQLite assigns ids and
+commits in one order, under the write lock the fold holds. A PostgreSQL sequence hands ids
+to transactions that commit in any order, so there every statement inserting events first
+takes a shared advisory lock (`EVENT_INSERT_LOCK`, a trigger: migration 0011), and a folder
+reads its *horizon* (`max(id)`) holding that lock exclusively for an instant: every id up
+to the horizon is then settled, every id drawn later lies above it, and the fold reads only
+up to it. Folders exclude each other through the state row (`FOR UPDATE`: the background
+folders skip a locked one, a query waits for it), so concurrent folders in many processes
+fold every event exactly once.
 
 How: additive deltas come from the new rows alone; for distinct counts,
 `event_rollup_value` keeps, per value, where it occurred (distinct event name x hour x
@@ -61,6 +69,7 @@ from gateway.storage.models import metadata
 __all__ = [
     "DIMENSIONS",
     "DISTINCT_COLUMNS",
+    "EVENT_INSERT_LOCK",
     "HOUR_MS",
     "NO_VALUE",
     "NUMERIC",
@@ -77,6 +86,7 @@ __all__ = [
     "apply_rollups",
     "dimension_values",
     "fold",
+    "insert_horizon",
     "lag",
     "source_of",
 ]
@@ -153,7 +163,7 @@ ROLLUP_VALUE_TABLE = Table(
 )
 
 
-# One row (id 1): the last event id folded into the rollups (SQLite; see `fold`).
+# One row (id 1): the last event id folded into the rollups (see `fold`).
 ROLLUP_STATE_TABLE = Table(
     "event_rollup_state", metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
@@ -438,20 +448,44 @@ _EVENT_COLS = ("id", "pixel_id", "name", "ts", "utm_source", "utm_medium", "utm_
                "new_customer", *NUMERIC, *DISTINCT_COLUMNS)
 
 
-async def fold(ex: Executor, limit: int, keys: RollupKeys) -> int:
+async def fold(ex: Executor, limit: int, keys: RollupKeys, *, horizon: int | None = None,
+               lock: str = "") -> int:
     """Fold up to `limit` events past the watermark into the rollups, in id order, and move
-    the watermark; returns how many. Call holding the write lock (SQLite assigns ids and
-    commits in the same order, so nothing below the watermark can appear later). `keys`: the
-    database's rollup key cache."""
-    [(mark,)] = await ex.fetch("SELECT last_event_id FROM event_rollup_state WHERE id = 1", {})
+    the watermark; returns how many. Run in one transaction, on SQLite holding the write
+    lock; on PostgreSQL with the `horizon` read just before (`insert_horizon`: no id at or
+    below it is still in flight) and `lock` = "FOR UPDATE" (wait for another folder) or
+    "FOR UPDATE SKIP LOCKED" (return 0 if one is at work). `keys`: the database's rollup
+    key cache."""
+    found = await ex.fetch(
+        f"SELECT last_event_id FROM event_rollup_state WHERE id = 1 {lock}", {})  # noqa: S608  # a fixed clause
+    if not found:
+        return 0  # SKIP LOCKED: another folder holds the watermark
+    [(mark,)] = found
+    bound = "" if horizon is None else "AND id <= :horizon "
     batch = await ex.fetch(f"SELECT {', '.join(_EVENT_COLS)} FROM event WHERE id > :mark "  # noqa: S608  # fixed identifiers; values bound
-                           f"ORDER BY id LIMIT {int(limit)}", {"mark": mark})
+                           f"{bound}ORDER BY id LIMIT {int(limit)}",
+                           {"mark": mark, **({} if horizon is None else {"horizon": horizon})})
     if not batch:
         return 0
     await apply_rollups(ex, [dict(zip(_EVENT_COLS, r, strict=True)) for r in batch], keys)
     await ex.executemany("UPDATE event_rollup_state SET last_event_id = :id WHERE id = 1",
                          [{"id": batch[-1][0]}])
     return len(batch)
+
+
+# Held shared by every statement inserting events (PostgreSQL; migration 0011 keeps its own
+# copy of the number), exclusively by `insert_horizon` for an instant.
+EVENT_INSERT_LOCK = 0x6761746577617965
+
+
+async def insert_horizon(conn: Any) -> int:
+    """PostgreSQL: the largest event id such that every id at or below it is committed or
+    rolled back (see the module docstring); commits the connection's transaction, which
+    releases the lock at once. `conn`: an async SQLAlchemy connection."""
+    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_INSERT_LOCK})
+    top = (await conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM event"))).scalar_one()
+    await conn.commit()
+    return int(top)
 
 
 async def lag(ex: Executor) -> int:

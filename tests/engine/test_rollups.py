@@ -344,7 +344,6 @@ def _half_hour_zone(q: EngineQuery) -> bool:
 # --- 1. rollups answer what raw scans answer -----------------------------------------------
 
 @pytest.mark.slow  # hundreds of random queries, each on both paths
-@pytest.mark.sqlite_only("rollups are SQLite-only until issue #16 builds them on PostgreSQL")
 async def test_random_queries_rollups_equal_raw(harness: Harness) -> None:
     db = harness.state.db
     events = make_events(harness.pixel_id, seed=101)
@@ -368,7 +367,6 @@ async def test_random_queries_rollups_equal_raw(harness: Harness) -> None:
     assert {"rollup_main", "rollup_distinct", "total"} <= set(used), used
 
 
-@pytest.mark.sqlite_only("rollups are SQLite-only until issue #16 builds them on PostgreSQL")
 async def test_rollup_paths_are_taken_where_expected(harness: Harness) -> None:
     """The planner's decisions pinned on a few queries (a regression that silently stopped
     reading rollups would pass the equality test)."""
@@ -428,7 +426,6 @@ def _rows_close(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]], table: str) 
 
 
 @pytest.mark.slow  # two databases, 50 fold steps with queries in between
-@pytest.mark.sqlite_only("rollups are SQLite-only until issue #16 builds them on PostgreSQL")
 async def test_incremental_folding_is_exact(new_database: Callable[..., str]) -> None:
     """Shuffled events of two pixels (sharing session, visitor and user ids), inserted in
     batches with small folds in between that end mid-batch; queries on the way; then the
@@ -507,7 +504,6 @@ async def _watermark(db: Database) -> tuple[int, int]:
     return int(mark), int(top)
 
 
-@pytest.mark.sqlite_only("rollups are SQLite-only until issue #16 builds them on PostgreSQL")
 async def test_ingested_events_are_visible_at_once(harness: Harness) -> None:
     """POST /tr/api/events, then at once POST /db-mgmt/api/query: every acknowledged event
     counts, from rollups that hold it."""
@@ -548,7 +544,6 @@ async def test_ingested_events_are_visible_at_once(harness: Harness) -> None:
                              "web.sessions": len(sessions)}
 
 
-@pytest.mark.sqlite_only("rollups are SQLite-only until issue #16 builds them on PostgreSQL")
 async def test_concurrent_ingestion_and_queries(harness: Harness) -> None:
     """Posts and queries racing (each query folding inline, the background task too): every
     query answer equals the raw scan of the same moment's events or a later one, and at the
@@ -586,7 +581,6 @@ async def test_concurrent_ingestion_and_queries(harness: Harness) -> None:
     assert mark == top
 
 
-@pytest.mark.sqlite_only("rollups are SQLite-only until issue #16 builds them on PostgreSQL")
 async def test_query_folds_a_small_backlog_first(new_database: Callable[..., str]) -> None:
     """Stored but unfolded events (no background task here): the query folds them first."""
     db, (pixel,) = await fresh_database(new_database, "lag.sqlite3")
@@ -606,7 +600,6 @@ async def test_query_folds_a_small_backlog_first(new_database: Callable[..., str
 
 
 @pytest.mark.slow  # a backlog past the inline-fold bound: thousands of events
-@pytest.mark.sqlite_only("rollups are SQLite-only until issue #16 builds them on PostgreSQL")
 async def test_far_behind_answers_from_raw_events(new_database: Callable[..., str]) -> None:
     """More than 5000 events unfolded: rollups_current() is False, queries scan raw events
     and are right; once folded they read rollups again, same answers."""
@@ -627,8 +620,9 @@ async def test_far_behind_answers_from_raw_events(new_database: Callable[..., st
         assert stale.rollups == ()
         async with db.engine.connect() as conn:
             orders, sessions = (await conn.execute(text(
-                "SELECT SUM(name = 'purchase'), COUNT(DISTINCT CASE WHEN name = 'page_view' "
-                "THEN session_id END) FROM event WHERE pixel_id = :p AND ts >= :a AND ts < :b"),
+                "SELECT SUM(CASE WHEN name = 'purchase' THEN 1 ELSE 0 END), "
+                "COUNT(DISTINCT CASE WHEN name = 'page_view' THEN session_id END) "
+                "FROM event WHERE pixel_id = :p AND ts >= :a AND ts < :b"),
                 {"p": pixel, "a": span.start_ms, "b": span.end_ms})).one()
         assert stale.totals["core.orders"] == orders
         assert stale.totals["web.sessions"] == sessions
@@ -644,7 +638,6 @@ async def test_far_behind_answers_from_raw_events(new_database: Callable[..., st
 
 # --- 4. one channel rule -------------------------------------------------------------------
 
-@pytest.mark.sqlite_only("rollups are SQLite-only until issue #16 builds them on PostgreSQL")
 async def test_channel_rule_python_equals_sql(harness: Harness) -> None:
     db = harness.state.db
     mediums = [None, "", *PAID_SEARCH, *PAID_SOCIAL, "email", "organic", *SOCIAL, "referral",

@@ -167,7 +167,6 @@ async def test_compare_period_matches_oracle(harness: Harness) -> None:
     _check(result.compare, result.compare_totals, events, q, previous)
 
 
-@pytest.mark.sqlite_only("rollups are SQLite-only until issue #16 builds them on PostgreSQL")
 async def test_statements_do_not_grow_with_measures(harness: Harness) -> None:
     """Conditional aggregation: 1 measure or 55, the same statements (issue #5/#6)."""
     await _seed(harness, seed=5, n=200)
