@@ -23,7 +23,8 @@ from typing import Any
 
 import httpx
 
-__all__ = ["WrkResult", "bench_tenant", "free_port", "require_wrk", "serve", "wrk"]
+__all__ = ["WrkResult", "bench_tenant", "ensure_postgres_database", "free_port",
+           "recreate_postgres_database", "require_wrk", "serve", "wrk"]
 
 
 def free_port() -> int:
@@ -190,3 +191,37 @@ async def store_demo_events(db: Any, pixel_id: str, *, days: int, end: Any, targ
     async with db.engine.begin() as conn:
         await conn.execute(text("ANALYZE"))
     return written
+
+
+async def ensure_postgres_database(url: str) -> None:
+    """Create the PostgreSQL database of `url` when it does not exist (benchmarks keep
+    theirs between runs, like their SQLite files)."""
+    import asyncpg  # type: ignore[import-untyped]  # ships no type hints
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    admin = await asyncpg.connect(host=parsed.host, port=parsed.port or 5432,
+                                  user=parsed.username, password=parsed.password,
+                                  database="postgres")
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1",
+                                    parsed.database):
+            await admin.execute(f'CREATE DATABASE "{parsed.database}"')
+    finally:
+        await admin.close()
+
+
+async def recreate_postgres_database(url: str) -> None:
+    """Drop the PostgreSQL database of `url` if it exists, and create it empty."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    admin = await asyncpg.connect(host=parsed.host, port=parsed.port or 5432,
+                                  user=parsed.username, password=parsed.password,
+                                  database="postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{parsed.database}"')
+    finally:
+        await admin.close()

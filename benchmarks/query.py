@@ -1,6 +1,13 @@
-"""The analytics query five ways on the same 1,000,000-event SQLite file, in one run.
+"""The analytics query five ways, on SQLite and on PostgreSQL, in one run.
 
-    python benchmarks/query.py [--db bench-query.sqlite3] [--events 1000000] [--runs 15]
+    python benchmarks/query.py [--db bench-query.sqlite3]
+        [--pg postgresql+asyncpg://127.0.0.1:5432/gw_pg_bench_query | --pg skip]
+        [--events 1000000] [--runs 5] [--rounds 3]
+
+The same ~1,000,000 events (the same generator, seed and days) on each backend: a SQLite
+file and a PostgreSQL database (created when missing; both kept for later runs). Each backend
+gets the table below; then the two side by side, with the goal of issue #16: PostgreSQL with
+rollups within 1.5x of SQLite with rollups (engine and HTTP).
 
 Query: last 30 days, daily, three measures including a distinct count (core.revenue,
 core.orders, web.sessions = distinct session_id of page views), by utm_source, in
@@ -45,7 +52,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._harness import serve, store_demo_events
+from benchmarks._harness import ensure_postgres_database, serve, store_demo_events
 from gateway.auth.principal import system_principal
 from gateway.engine import EngineQuery, TimeRange, run_query
 from gateway.engine.run import Limits
@@ -59,6 +66,11 @@ TZ = "America/New_York"
 MEASURES = ("core.revenue", "core.orders", "web.sessions")
 TODAY = date(2026, 11, 20)  # fixed, so the file and the range stay comparable across runs
 DAYS = 90
+BENCH_SECRET = "bench-query-secret-" + "x" * 32
+RAW_NAMES = ("hand SQL raw, one connection", "hand SQL raw, concurrent")
+# Shown side by side for the two backends; the first two carry issue #16's goal.
+COMPARED = ("engine, rollups", "HTTP POST /db-mgmt/api/query", "hand SQL over rollups",
+            "engine, raw events")
 
 
 def _range() -> tuple[date, date, TimeRange]:
@@ -90,7 +102,8 @@ async def _arrange(db: Database, settings: Settings, target: int) -> tuple[str, 
 
 
 HAND_SERIES = """
-SELECT (ts + CASE WHEN ts >= :switch THEN :after ELSE :before END) / 86400000 AS d,
+SELECT (ts + CASE WHEN ts >= :switch THEN CAST(:after AS BIGINT)
+             ELSE CAST(:before AS BIGINT) END) / 86400000 AS d,
        utm_source,
        SUM(CASE WHEN name = 'purchase' THEN revenue END),
        COUNT(CASE WHEN name = 'purchase' THEN 1 END),
@@ -106,7 +119,9 @@ WHERE pixel_id = :pixel AND name = 'page_view' AND ts >= :a AND ts < :b
 """
 
 # The same answer over the hourly rollups. Day index as above, from the hour.
-_DAY = "(({t}) + CASE WHEN ({t}) >= :switch THEN :after ELSE :before END) / 86400000"
+# Parameters cast: PostgreSQL cannot infer the type of a bare parameter in CASE (text).
+_DAY = ("(({t}) + CASE WHEN ({t}) >= :switch THEN CAST(:after AS BIGINT) "
+        "ELSE CAST(:before AS BIGINT) END) / 86400000")
 HAND_ROLLUP_ADDITIVE = f"""
 SELECT {_DAY.format(t="hour")} AS d, utm_source, SUM(revenue_sum), SUM(n)
 FROM event_rollup
@@ -121,14 +136,14 @@ SELECT {_DAY.format(t="hour")} AS d, utm_source, SUM(n)
 FROM event_rollup_distinct
 WHERE pixel_id = :pixel AND rollup = 'utm_source' AND name = 'page_view'
   AND col = 'session_id' AND hour >= :a AND hour < :b
-  AND (gap = 0 OR hour - gap * 3600000 < :a
-       OR {_DAY.format(t="hour - gap * 3600000")} <> {_DAY.format(t="hour")})
+  AND (gap = 0 OR hour - CAST(gap AS BIGINT) * 3600000 < :a
+       OR {_DAY.format(t="hour - CAST(gap AS BIGINT) * 3600000")} <> {_DAY.format(t="hour")})
 GROUP BY d, utm_source
 """
 HAND_ROLLUP_TOTAL = """
 SELECT SUM(n) FROM event_rollup_distinct
 WHERE pixel_id = :pixel AND rollup = 'total' AND name = 'page_view' AND col = 'session_id'
-  AND hour >= :a AND hour < :b AND (gap = 0 OR hour - gap * 3600000 < :a)
+  AND hour >= :a AND hour < :b AND (gap = 0 OR hour - CAST(gap AS BIGINT) * 3600000 < :a)
 """
 
 
@@ -191,12 +206,13 @@ async def _timed(fn: Callable[[], Awaitable[object]], runs: int) -> list[float]:
     return out
 
 
-def _http(db_path: Path, key: str, pixel: str, start: date, end: date, runs: int
+def _http(settings: Settings, key: str, pixel: str, start: date, end: date, runs: int
           ) -> list[float]:
     body = {"pixelId": pixel, "granularity": "day", "timezone": TZ,
             "measures": [{"measure": m} for m in MEASURES], "dimensions": ["utm_source"],
             "dateRange": {"start": start.isoformat(), "end": end.isoformat()}, "compare": False}
-    env = {"GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{db_path}", "GATEWAY_ALERTS": "0"}
+    env = {"GATEWAY_DATABASE_URL": settings.database_url, "GATEWAY_SECRET": settings.secret,
+           "GATEWAY_ALERTS": "0"}
     with serve("gateway.asgi:app_factory", env) as url, \
             httpx.Client(base_url=url, headers={"x-api-key": key, "x-pixel-id": pixel},
                          timeout=30) as client:
@@ -211,9 +227,9 @@ def _http(db_path: Path, key: str, pixel: str, start: date, end: date, runs: int
         return out
 
 
-async def _main(args: argparse.Namespace) -> None:
-    db_path = Path(args.db).resolve()  # noqa: ASYNC240  # once, before anything runs
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{db_path}").with_secret()
+async def _bench(settings: Settings, args: argparse.Namespace) -> dict[str, list[float]]:
+    """Arrange, check the answers agree, time every variant on one backend."""
+    print(f"\n=== {settings.backend}: {settings.database_url}", flush=True)
     db = Database(settings.database_url)
     await db.migrate()
     key, pixel = await _arrange(db, settings, args.events)
@@ -294,27 +310,30 @@ async def _main(args: argparse.Namespace) -> None:
           f"buckets, {hand_total:,} sessions in the period); engine rollups read: "
           f"{', '.join(result.rollups)}", flush=True)
 
-    raw_names = ("hand SQL raw, one connection", "hand SQL raw, concurrent")
     timings: dict[str, list[float]] = {}
     for _ in range(args.rounds):  # interleaved, so drift hits all alike
-        for name, fn in ((raw_names[0], hand), (raw_names[1], hand_concurrent),
+        for name, fn in ((RAW_NAMES[0], hand), (RAW_NAMES[1], hand_concurrent),
                          ("hand SQL over rollups", hand_rollups),
                          ("engine, rollups", engine),
                          ("engine, raw events", engine_raw)):
             timings.setdefault(name, []).extend(await _timed(fn, args.runs))
     await db.dispose()
-    timings["HTTP POST /db-mgmt/api/query"] = _http(db_path, key, pixel, start, end,
+    timings["HTTP POST /db-mgmt/api/query"] = _http(settings, key, pixel, start, end,
                                                     args.runs * args.rounds)
+    _report(timings, result.statements, len(result.primary))
+    return timings
+
+
+def _report(timings: dict[str, list[float]], statements: int, buckets: int) -> None:
     med = {name: statistics.median(values) for name, values in timings.items()}
-    base_raw = min(med[n] for n in raw_names)
+    base_raw = min(med[n] for n in RAW_NAMES)
     base_rollups = med["hand SQL over rollups"]
     print(f"\n{'variant':<32}{'median ms':>11}{'p90 ms':>9}{'ratio':>8}")
     for name, values in timings.items():
         p90 = sorted(values)[int(0.9 * (len(values) - 1))]
         base = base_raw if "raw" in name else base_rollups
         print(f"{name:<32}{med[name]:>11.1f}{p90:>9.1f}{med[name] / base:>7.2f}x")
-    print(f"\nstatements per engine query: {result.statements}; buckets returned: "
-          f"{len(result.primary)}")
+    print(f"\nstatements per engine query: {statements}; buckets returned: {buckets}")
     print("ratios: raw rows against the faster hand-written raw variant; the others against "
           "hand SQL over rollups")
     rollup_ratio = med["engine, rollups"] / base_rollups
@@ -327,9 +346,32 @@ async def _main(args: argparse.Namespace) -> None:
           f"{'met' if http <= 150 else 'NOT met'}")
 
 
+async def _main(args: argparse.Namespace) -> None:
+    db_path = Path(args.db).resolve()  # noqa: ASYNC240  # once, before anything runs
+    backends = [Settings(database_url=f"sqlite+aiosqlite:///{db_path}",
+                         secret=BENCH_SECRET)]
+    if args.pg != "skip":
+        await ensure_postgres_database(args.pg)
+        backends.append(Settings(database_url=args.pg, secret=BENCH_SECRET))
+    results = {s.backend: await _bench(s, args) for s in backends}
+    if len(results) < 2:
+        return
+    sqlite, pg = (results[b] for b in ("SQLite", "PostgreSQL"))
+    print(f"\n{'variant (median ms)':<32}{'SQLite':>9}{'PostgreSQL':>12}{'PG/SQLite':>11}")
+    for name in COMPARED:
+        a, b = statistics.median(sqlite[name]), statistics.median(pg[name])
+        print(f"{name:<32}{a:>9.1f}{b:>12.1f}{b / a:>10.2f}x")
+    for name in COMPARED[:2]:
+        ratio = statistics.median(pg[name]) / statistics.median(sqlite[name])
+        print(f"goal PostgreSQL {name} <= 1.5x SQLite's: {ratio:.2f}x, "
+              f"{'met' if ratio <= 1.5 else 'NOT met'}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", default="bench-query.sqlite3")
+    parser.add_argument("--pg", default="postgresql+asyncpg://127.0.0.1:5432/gw_pg_bench_query",
+                        help="PostgreSQL URL of the benchmark database ('skip': SQLite only)")
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)

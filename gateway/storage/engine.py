@@ -179,7 +179,8 @@ class Database:
                 _make_private(path)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Every event ingestion path writes through this one queue (group commit).
-        self.event_writer = EventWriter(self.engine, sqlite_fast_path=self.is_sqlite)
+        self.event_writer = EventWriter(self.engine, sqlite_fast_path=self.is_sqlite,
+                                        copy=not pool.pgbouncer)
         # Values are the engine's plans; storage keeps them without knowing their type.
         self.plans: LRU[Hashable, object] = LRU(_PLAN_CACHE)
         self.rollup_keys = RollupKeys()

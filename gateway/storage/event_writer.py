@@ -14,7 +14,10 @@ Two code paths, same contract (tests run both on SQLite):
 - SQLite: the driver connection directly (`BEGIN IMMEDIATE`, one `executemany`, `COMMIT`);
   the write lock is taken first, so checking for earlier rows cannot race another process.
 - any other backend: `INSERT ... ON CONFLICT DO NOTHING RETURNING pixel_id, event_id`
-  through SQLAlchemy; what is not returned was a duplicate.
+  through SQLAlchemy; what is not returned was a duplicate. On PostgreSQL the group is one
+  statement over one array per column (`INSERT ... SELECT FROM unnest(...)`): a multi-row
+  VALUES list of 28 parameters per row cost SQLAlchemy and the driver more than the
+  database's own work (14,800 events/s over HTTP against 61,000 for a raw COPY).
 
 One bad row is one rejected row: when the database refuses a row for a reason that is about
 the row (a constraint, a value the driver cannot bind: `_is_row_error`), the batch's
@@ -39,12 +42,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import column, table
+from sqlalchemy import TextClause, column, table, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.storage.events import EVENT_COLUMNS
+from gateway.storage.models import EventRow
 
 __all__ = ["EVENT_ID", "PIXEL_ID", "EventWriter", "StorageError", "WriteOutcome",
            "sqlite_write_lock"]
@@ -60,6 +64,59 @@ _INSERT_SQL = (
 )
 # Untyped columns: values are bound as given (properties stays the JSON text it already is).
 _EVENT = table("event", *(column(c) for c in EVENT_COLUMNS))
+
+
+def _arrays_insert() -> TextClause:
+    """PostgreSQL: a whole group as one statement, one array parameter per column, each
+    cast to its column's type (a value too long for its column fails the cast: the row's
+    error, as it would be in a VALUES list)."""
+    columns: Any = EventRow.__table__.c  # type: ignore[attr-defined]  # SQLModel sets __table__
+    make_dialect: Any = postgresql.dialect  # untyped in SQLAlchemy's stubs
+    types = [str(columns[c].type.compile(dialect=make_dialect())) for c in EVENT_COLUMNS]
+    arrays = ", ".join(f"CAST(:c{i} AS {'text' if t == 'JSON' else t}[])"
+                       for i, t in enumerate(types))
+    values = ", ".join(f"{c}::json" if t == "JSON" else c
+                       for c, t in zip(EVENT_COLUMNS, types, strict=True))
+    return text(
+        f"INSERT INTO event ({', '.join(EVENT_COLUMNS)}) SELECT {values} "  # noqa: S608  # fixed identifiers; values bound
+        f"FROM unnest({arrays}) AS u({', '.join(EVENT_COLUMNS)}) "
+        "ON CONFLICT (pixel_id, event_id) DO NOTHING RETURNING pixel_id, event_id")
+
+
+_ARRAYS_INSERT = _arrays_insert()
+# The same statement with asyncpg's own `$n` placeholders (the fast path runs on the driver).
+_ARRAYS_INSERT_SQL = re.sub(r":c(\d+)", lambda m: f"${int(m.group(1)) + 1}",
+                            _ARRAYS_INSERT.text)
+
+
+# A session's own staging table for COPY (temporary: no WAL, no indexes, gone with the
+# session; emptied at each commit). The event columns only: no id, so staging draws no
+# sequence value (ids are drawn once, by the INSERT, after the trigger's lock).
+_STAGE = "gateway_event_stage"
+_STAGE_CREATE = (f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS AS "  # noqa: S608  # fixed identifiers
+                 f"SELECT {', '.join(EVENT_COLUMNS)} FROM event WITH NO DATA")
+_STAGE_INSERT = (f"INSERT INTO event ({', '.join(EVENT_COLUMNS)}) "  # noqa: S608  # fixed identifiers
+                 f"SELECT {', '.join(EVENT_COLUMNS)} FROM {_STAGE} "
+                 "ON CONFLICT (pixel_id, event_id) DO NOTHING RETURNING pixel_id, event_id")
+
+
+async def _insert_arrays(conn: Any, rows: list[Row], *, copy: bool) -> set[Key]:
+    """PostgreSQL: `rows` in one transaction, on the asyncpg connection itself (through
+    SQLAlchemy the parameters' handling cost a third of the throughput). `copy`: COPY them
+    into the session's staging table, then one INSERT ... SELECT (array parameters cost the
+    driver an isinstance check per value); not behind PgBouncer, where the session (and
+    its temporary table) may change between transactions: there one statement over arrays.
+    Returns the (pixel, event id) keys stored."""
+    raw = (await conn.get_raw_connection()).driver_connection
+    async with raw.transaction():  # rolled back as a whole if a row is refused
+        if copy:
+            await raw.execute(_STAGE_CREATE)
+            await raw.copy_records_to_table(_STAGE, records=rows, columns=list(EVENT_COLUMNS))
+            returned = await raw.fetch(_STAGE_INSERT)
+        else:
+            columns = [list(values) for values in zip(*rows, strict=True)]
+            returned = await raw.fetch(_ARRAYS_INSERT_SQL, *columns)
+    return {(p, e) for p, e in returned if e is not None}
 _LOOKUP_CHUNK = 500  # event ids per IN (...) look-up, well under SQLite's variable limit
 
 Row = tuple[Any, ...]
@@ -139,9 +196,10 @@ class EventWriter:
     """
 
     def __init__(self, engine: AsyncEngine, *, sqlite_fast_path: bool,
-                 max_group_rows: int = 20_000) -> None:
+                 max_group_rows: int = 20_000, copy: bool = True) -> None:
         self._engine = engine
         self._fast = sqlite_fast_path
+        self._copy = copy  # PostgreSQL: COPY through a staging table (not behind PgBouncer)
         self._max_group_rows = max_group_rows
         self._pending: list[_Call] = []
         self._task: asyncio.Task[None] | None = None
@@ -287,19 +345,27 @@ class EventWriter:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = (insert(_EVENT).on_conflict_do_nothing(index_elements=["pixel_id", "event_id"])
                 .returning(_EVENT.c.pixel_id, _EVENT.c.event_id))
-        params = [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in rows]
+        params: list[dict[str, Any]] = []
         async with self._engine.connect() as conn:
             try:
-                async with conn.begin():  # rolled back as a whole if a row is refused
-                    result = await conn.execute(stmt, params)
-                    stored = {(p, e) for p, e in result.all() if e is not None}
+                if dialect == "postgresql":
+                    stored = await _insert_arrays(conn, rows, copy=self._copy)
+                else:
+                    params = [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in rows]
+                    async with conn.begin():  # rolled back as a whole if a row is refused
+                        result = await conn.execute(stmt, params)
+                        stored = {(p, e) for p, e in result.all() if e is not None}
                 return {(r[PIXEL_ID], r[EVENT_ID]) for r in rows
                         if r[EVENT_ID] is not None} - stored, {}
             except Exception as exc:
-                if not _is_row_error(exc):
+                # The array statement runs on the driver itself, whose errors SQLAlchemy
+                # has not classified: any failure there is retried row by row below, where
+                # a row's error is told from the database's (which fails the first row).
+                if dialect != "postgresql" and not _is_row_error(exc):
                     raise
             # One row at a time, each in its own savepoint (PostgreSQL aborts the whole
             # transaction on an error otherwise).
+            params = params or [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in rows]
             existing: set[Key] = set()
             refused: dict[int, str] = {}
             async with conn.begin():

@@ -24,11 +24,15 @@ async def db(new_database: Callable[..., str]) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-# The SQLite driver path runs only on SQLite; the portable path on both backends.
-PATHS = pytest.mark.parametrize("fast", [
-    pytest.param(True, id="sqlite-driver", marks=pytest.mark.sqlite_only(
+# The SQLite driver path runs only on SQLite; the portable path on both backends (on
+# PostgreSQL: COPY through a staging table); PostgreSQL's array statement (behind PgBouncer)
+# on PostgreSQL only. Each is (sqlite_fast_path, copy).
+PATHS = pytest.mark.parametrize("path", [
+    pytest.param((True, True), id="sqlite-driver", marks=pytest.mark.sqlite_only(
         "the aiosqlite driver path of the writer")),
-    pytest.param(False, id="generic-returning")])
+    pytest.param((False, True), id="generic-returning"),
+    pytest.param((False, False), id="postgres-arrays", marks=pytest.mark.postgres_only(
+        "the PgBouncer-safe array statement of the PostgreSQL writer"))])
 
 
 async def make_pixel(db: Database) -> str:
@@ -44,11 +48,11 @@ def row(pixel: str, event_id: str | None, **values: Any) -> tuple[Any, ...]:
 
 
 @PATHS
-async def test_duplicates_are_reported_by_position_on_both_paths(db: Database,
-                                                                 fast: bool) -> None:
+async def test_duplicates_are_reported_by_position_on_both_paths(
+        db: Database, path: tuple[bool, bool]) -> None:
     """The SQLite fast path and the portable ON CONFLICT ... RETURNING path agree."""
     pixel = await make_pixel(db)
-    writer = EventWriter(db.engine, sqlite_fast_path=fast)
+    writer = EventWriter(db.engine, sqlite_fast_path=path[0], copy=path[1])
     first = await writer.write([row(pixel, "a"), row(pixel, "b"), row(pixel, "a"),
                                 row(pixel, None), row(pixel, None)])
     assert (first.inserted, first.duplicates) == (4, frozenset({2}))
@@ -127,13 +131,14 @@ async def test_a_failing_call_does_not_fail_its_group(db: Database) -> None:
 
 
 @PATHS
-async def test_rows_the_database_refuses_are_rejected_alone(db: Database, fast: bool) -> None:
+async def test_rows_the_database_refuses_are_rejected_alone(db: Database,
+                                                            path: tuple[bool, bool]) -> None:
     """Rule (issue #10): a batch insert that fails because of a row is retried row by row
     in the same transaction; good rows are stored, refused ones reported by position with
     the driver's reason; duplicates are still exact. Both code paths."""
     pixel = await make_pixel(db)
     await add_poison_trigger(db)
-    writer = EventWriter(db.engine, sqlite_fast_path=fast)
+    writer = EventWriter(db.engine, sqlite_fast_path=path[0], copy=path[1])
     await writer.write([row(pixel, "seen")])
     rows = [row(pixel, f"ok-{i}") for i in range(10)]
     rows.insert(3, row(pixel, "p1", campaign="poison"))
