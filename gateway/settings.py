@@ -14,6 +14,8 @@ tests build a `Settings(...)` directly and never patch globals.
     GATEWAY_DB_POOL_RECYCLE                   1800      seconds before a connection is renewed
     GATEWAY_DB_CONNECT_TIMEOUT                10        seconds to open a connection
     GATEWAY_DB_PGBOUNCER                      0         1: behind PgBouncer (transaction mode)
+    GATEWAY_WORKER_STARTUP_SECONDS            60        `serve --workers N`: a worker's start-up
+                                                        budget (and its liveness-check timeout)
     GATEWAY_HOST / _PORT     127.0.0.1 / 8000
     GATEWAY_KEY_PREFIX       upstack_
     GATEWAY_GRAPHIQL         1 (serve GraphiQL on GET /graphql from a browser)
@@ -146,6 +148,12 @@ class Settings:
     db_pool_recycle_seconds: float = 1800.0
     db_connect_timeout_seconds: float = 10.0
     db_pgbouncer: bool = False
+    # `gateway serve --workers N`: how long uvicorn's supervisor waits for a worker to answer
+    # its health check before killing and replacing it. uvicorn's 5 s is shorter than a
+    # worker's start on a loaded machine (a spawned worker imports the whole gateway before
+    # it can answer: 2-3 s on an idle 2-core box), which killed and respawned workers in a
+    # loop; it is also the timeout of the periodic liveness checks afterwards.
+    worker_startup_seconds: int = 60
     # How often the background writers flush the audit log and keys' lastUsedAt.
     audit_flush_seconds: float = 0.5
     usage_flush_seconds: float = 5.0
@@ -239,6 +247,8 @@ class Settings:
             db_connect_timeout_seconds=float(environ.get(
                 "GATEWAY_DB_CONNECT_TIMEOUT", defaults.db_connect_timeout_seconds)),
             db_pgbouncer=environ.get("GATEWAY_DB_PGBOUNCER", "0").lower() in _TRUE,
+            worker_startup_seconds=int(environ.get("GATEWAY_WORKER_STARTUP_SECONDS",
+                                                   defaults.worker_startup_seconds)),
             redis_url=environ.get("GATEWAY_REDIS_URL", ""),
         )
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -133,3 +135,58 @@ async def test_cli_rollups_folds_the_backlog(new_database: Callable[..., str]) -
         assert fast.primary == raw.primary and fast.totals == raw.totals
     finally:
         await db.dispose()
+
+
+def _port_in_range() -> int:
+    """A free loopback port of this suite's range (9450-9499)."""
+    import socket
+
+    for port in range(9450, 9500):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 9450-9499")
+
+
+@pytest.mark.slow  # a server with two workers that take 6 s to start (sitecustomize below)
+def test_serve_with_workers_starts_even_when_workers_start_slowly(
+        new_database: Callable[..., str], tmp_path: Path) -> None:
+    """Issue #16: `gateway serve --workers 2` on a loaded machine saw uvicorn kill and
+    respawn its workers at start (each takes seconds to import the gateway before it can
+    answer uvicorn's 5 s health check). Workers that need 6 s to start here: both come up
+    once and stay (no worker replaced), and the server answers."""
+    url = new_database("workers.sqlite3")
+    env = gateway_env(url)
+    env.update(GATEWAY_SECRET="workers-secret-" + "x" * 32, GATEWAY_ALERTS="0",
+               GATEWAY_TEST_SLOW_WORKER="6",
+               PYTHONPATH=os.pathsep.join([str(Path(__file__).parent / "slow_start"),
+                                           env.get("PYTHONPATH", "")]))
+    port = _port_in_range()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--workers", "2",
+                                   "--port", str(port)], env=env, stdout=out,
+                                  stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 90
+            up = False
+            while time.monotonic() < deadline and not up:
+                try:
+                    up = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1
+                                   ).status_code == 200
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            assert up, log.read_text()
+            time.sleep(2)  # the supervisor's checks keep running; nothing is replaced
+            for _ in range(20):
+                assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5
+                                 ).status_code == 200
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    text = log.read_text()
+    assert text.count("Started server process") == 2, text
+    assert "died" not in text and "was not ready" not in text, text

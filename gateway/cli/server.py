@@ -1,4 +1,12 @@
-"""`gateway serve` and `gateway demo`."""
+"""`gateway serve` and `gateway demo`.
+
+`serve` does the start-up work that must happen once before any worker exists: the secret
+(generated into its file on SQLite, else required), the migrations, the demo's seeding and
+its rollups. Each uvicorn worker then only opens its own pool and background tasks (its
+migration check finds nothing to do). Workers are spawned processes that import the gateway
+before answering uvicorn's health check, so their start-up budget is a setting
+(`GATEWAY_WORKER_STARTUP_SECONDS`), not uvicorn's 5 s.
+"""
 
 from __future__ import annotations
 
@@ -62,7 +70,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
                       f"database {settings.database_url}")
     uvicorn.run("gateway.asgi:app_factory", factory=True, host=host, port=port,
                 workers=args.workers if not args.reload else None, reload=args.reload,
-                log_level=settings.log_level, access_log=False)
+                log_level=settings.log_level, access_log=False,
+                timeout_worker_healthcheck=settings.worker_startup_seconds)
     return 0
 
 
